@@ -1,0 +1,26 @@
+/**
+ * CSV text for Metrica uploads: UTF-8, comma-separated, LF records, fields quoted only when needed
+ * (a comma, a quote, CR or LF inside), quotes doubled — RFC 4180.
+ */
+import { stringify } from 'csv-stringify/sync';
+import type { Row } from './types.js';
+
+const OPTIONS = {
+  delimiter: ',',
+  quote: '"',
+  escape: '"',
+  record_delimiter: '\n',
+  // An explicit record_delimiter turns off quoting of CR/LF inside fields unless this says otherwise.
+  quote_record_delimiter: true,
+  eof: true,
+} as const;
+
+/** One CSV record, ending with "\n". */
+export function csvLine(row: Row): string {
+  return stringify([row], OPTIONS);
+}
+
+/** A whole CSV file: the header line, then one line per row. */
+export function csvDocument(header: string[], rows: Iterable<Row>): string {
+  return stringify([header, ...rows], OPTIONS);
+}

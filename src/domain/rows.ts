@@ -1,0 +1,107 @@
+/**
+ * How a call becomes a CSV row: upload_calls rows and goal-conversion rows (spec: "One call → one CSV row").
+ */
+import { CALL_COLUMNS, CONVERSION_COLUMNS, PRICE_COLUMNS } from './types.js';
+import type { Call, CounterSettings, Row } from './types.js';
+
+function hasPrice(counter: CounterSettings): boolean {
+  return counter.price !== null;
+}
+
+/** True when the counter sends offline goal conversions (a non-blank goal identifier). */
+export function hasGoal(counter: CounterSettings): boolean {
+  return counter.goal.trim() !== '';
+}
+
+/**
+ * A number as Metrica's decimal: `.` as the separator, no thousands separators, never an exponent
+ * (`1e-7` → `0.0000001`, `1e21` → `1000000000000000000000`). Non-finite numbers → ''.
+ */
+export function formatDecimal(n: number): string {
+  if (!Number.isFinite(n)) return '';
+  if (Object.is(n, -0)) return '0';
+  const s = String(n);
+  const exp = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (!exp) return s;
+  const sign = exp[1] ?? '';
+  const digits = `${exp[2] ?? ''}${exp[3] ?? ''}`;
+  const point = 1 + Number(exp[4]);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+function priceCells(counter: CounterSettings): string[] {
+  return counter.price === null ? [] : [formatDecimal(counter.price), counter.currency];
+}
+
+/** Header of a counter's upload_calls CSV. */
+export function callHeader(counter: CounterSettings): string[] {
+  return hasPrice(counter) ? [...CALL_COLUMNS, ...PRICE_COLUMNS] : [...CALL_COLUMNS];
+}
+
+/** Header of a counter's goal-conversion CSV. */
+export function conversionHeader(counter: CounterSettings): string[] {
+  return hasPrice(counter) ? [...CONVERSION_COLUMNS, ...PRICE_COLUMNS] : [...CONVERSION_COLUMNS];
+}
+
+/** Lower-cased, trimmed `include` tags, computed once per `include` array. */
+const includeSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+function includeOf(counter: CounterSettings): ReadonlySet<string> {
+  let set = includeSets.get(counter.tags.include);
+  if (!set) {
+    set = new Set(counter.tags.include.map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
+    includeSets.set(counter.tags.include, set);
+  }
+  return set;
+}
+
+/**
+ * The `Tag` column. A fixed text for the call's type wins (`tags.callback` for callbacks,
+ * `tags.incoming` for call-tracking calls); else `source: 'none'` → ''; else the call's own tags —
+ * only those in `include` (trimmed, case-insensitive) when it is non-empty — deduplicated, in their
+ * original order, joined with `, `.
+ */
+export function tagText(call: Call, counter: CounterSettings): string {
+  const { tags } = counter;
+  if (call.serviceType === 'callback' && tags.callback.trim() !== '') return tags.callback.trim();
+  if (call.serviceType === 'calltracking' && tags.incoming.trim() !== '') return tags.incoming.trim();
+  if (tags.source === 'none' || call.tags.length === 0) return '';
+  const include = includeOf(counter);
+  const seen = new Set<string>();
+  for (const raw of call.tags) {
+    const tag = raw.trim();
+    if (tag === '' || seen.has(tag)) continue;
+    if (include.size > 0 && !include.has(tag.toLowerCase())) continue;
+    seen.add(tag);
+  }
+  return [...seen].join(', ');
+}
+
+/** One upload_calls row, in `callHeader(counter)` order. */
+export function callRow(call: Call, counter: CounterSettings): Row {
+  const row: Row = [
+    call.clientId,
+    String(call.callTime),
+    call.clientId === '' ? '1' : '0',
+    call.phone,
+    String(call.duration),
+    call.status === 'fail' ? '1' : '0',
+    call.unique ? '1' : '0',
+    tagText(call, counter),
+    call.callPage !== '' ? call.callPage : call.entryPoint,
+    call.recordUrl,
+  ];
+  if (hasPrice(counter)) row.push(...priceCells(counter));
+  return row;
+}
+
+/**
+ * One goal-conversion row, in `conversionHeader(counter)` order; null when the counter has no goal or
+ * the call no ClientID (such a row could not be linked).
+ */
+export function conversionRow(call: Call, counter: CounterSettings): Row | null {
+  if (!hasGoal(counter) || call.clientId === '') return null;
+  return [call.clientId, counter.goal.trim(), String(call.callTime), ...priceCells(counter)];
+}

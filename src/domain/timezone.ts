@@ -1,0 +1,157 @@
+/**
+ * Wall-clock times in an IANA time zone → unix seconds, with nothing but Intl.
+ *
+ * CallKeeper writes `callTime` as `"Y-m-d H:i:s"` in the account's zone; Metrica wants unix seconds UTC.
+ * A zone's UTC offset is read from `Intl.DateTimeFormat` and cached per zone per UTC hour, so a million
+ * calls cost a million regex matches and a few hundred formatter calls.
+ *
+ * Wall times that a DST transition makes special get one deterministic answer, the one
+ * `Temporal`'s `disambiguation: 'compatible'` (and `java.time`, and JS `Date`) give:
+ * - a time that occurs twice (clocks go back) → the **earlier** instant (the offset before the change);
+ * - a time that never occurs (clocks go forward) → shifted **forward** by the gap
+ *   (Berlin `2024-03-31 02:30` → `03:30` CEST).
+ */
+
+interface Zone {
+  readonly format: Intl.DateTimeFormat;
+  /** UTC hour (unix seconds / 3600) → offset in seconds, for hours with one offset throughout. */
+  readonly offsets: Map<number, number>;
+}
+
+const zones = new Map<string, Zone>();
+const validity = new Map<string, boolean>();
+
+/** Hour buckets kept per zone before the cache starts over (a backfill of years stays bounded). */
+const MAX_CACHED_HOURS = 100_000;
+
+/** True when `tz` is an IANA zone name (or `UTC`) that this runtime's Intl knows. */
+export function isValidTimeZone(tz: string): boolean {
+  if (typeof tz !== 'string' || tz.trim() === '') return false;
+  const known = validity.get(tz);
+  if (known !== undefined) return known;
+  let ok: boolean;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    ok = true;
+  } catch {
+    ok = false;
+  }
+  validity.set(tz, ok);
+  return ok;
+}
+
+function zoneOf(timeZone: string): Zone {
+  let zone = zones.get(timeZone);
+  if (zone) return zone;
+  if (!isValidTimeZone(timeZone)) throw new RangeError(`Unknown time zone: "${timeZone}"`);
+  zone = {
+    format: new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    }),
+    offsets: new Map(),
+  };
+  zones.set(timeZone, zone);
+  return zone;
+}
+
+/** The zone's UTC offset (seconds, east positive) at unix second `t`, straight from Intl. */
+function computeOffset(format: Intl.DateTimeFormat, t: number): number {
+  let year = 0;
+  let month = 1;
+  let day = 1;
+  let hour = 0;
+  let minute = 0;
+  let second = 0;
+  for (const part of format.formatToParts(t * 1000)) {
+    switch (part.type) {
+      case 'year':
+        year = Number(part.value);
+        break;
+      case 'month':
+        month = Number(part.value);
+        break;
+      case 'day':
+        day = Number(part.value);
+        break;
+      case 'hour':
+        hour = Number(part.value) % 24; // some ICU versions say "24" at midnight
+        break;
+      case 'minute':
+        minute = Number(part.value);
+        break;
+      case 'second':
+        second = Number(part.value);
+        break;
+      default:
+        break;
+    }
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second) / 1000 - t;
+}
+
+/** Offset at `t`, cached per UTC hour when the hour has one offset throughout. */
+function offsetAt(zone: Zone, t: number): number {
+  const bucket = Math.floor(t / 3600);
+  const cached = zone.offsets.get(bucket);
+  if (cached !== undefined) return cached;
+  const start = bucket * 3600;
+  const atStart = computeOffset(zone.format, start);
+  const atEnd = computeOffset(zone.format, start + 3599);
+  if (atStart !== atEnd) return computeOffset(zone.format, t); // a transition inside this hour
+  if (zone.offsets.size >= MAX_CACHED_HOURS) zone.offsets.clear();
+  zone.offsets.set(bucket, atStart);
+  return atStart;
+}
+
+const DATE_TIME = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:T|\s+)(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?\s*$/;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)) return 29;
+  return DAYS_IN_MONTH[month - 1] ?? 0;
+}
+
+/**
+ * Reads `"Y-m-d H:i:s"` (also `T` between date and time, seconds optional, fractional seconds dropped)
+ * as a wall-clock time in `timeZone` and returns unix seconds UTC.
+ * `null` for text that is not such a date, an impossible date or time (`2024-02-30`, `25:00`, `24:00`),
+ * or a year before 1970 (CallKeeper's `0000-00-00 00:00:00`-style placeholders are not call times).
+ * Throws a RangeError for an unknown time zone: that is a configuration error, not a bad call.
+ */
+export function zonedTimeToUnix(text: string, timeZone: string): number | null {
+  const zone = zoneOf(timeZone);
+  const m = DATE_TIME.exec(text);
+  if (!m) return null;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+
+  const local = Date.UTC(year, month - 1, day, hour, minute, second) / 1000;
+  // Offsets a day either side bracket any transition near this wall time (|offset| < 24 h).
+  const before = offsetAt(zone, local - 86_400);
+  const after = offsetAt(zone, local + 86_400);
+  const withBefore = local - before;
+  if (before === after && offsetAt(zone, withBefore) === before) return withBefore; // the usual case
+
+  const withAfter = local - after;
+  const beforeFits = offsetAt(zone, withBefore) === before;
+  const afterFits = offsetAt(zone, withAfter) === after;
+  if (beforeFits && afterFits) return Math.min(withBefore, withAfter); // occurs twice: the earlier
+  if (beforeFits) return withBefore;
+  if (afterFits) return withAfter;
+  // Never occurs (a gap): read it with the offset from before the change, which moves it forward by the gap.
+  return withBefore;
+}

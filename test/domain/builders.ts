@@ -1,0 +1,79 @@
+/**
+ * Small builders for domain tests: sensible defaults, override what the test is about.
+ */
+import type { Call, CounterSettings, RawCall, TagSettings } from '../../src/domain/types.js';
+
+/** 2024-05-01 12:00:00 Europe/Moscow = 09:00 UTC. */
+export const NOON_MSK = 1714554000;
+
+/** A raw call as CallKeeper's call/get answers it (strings where CallKeeper uses strings). */
+export function aRawCall(overrides: RawCall = {}): RawCall {
+  return {
+    universalId: 'u-1001',
+    serviceType: 'calltracking',
+    clientNumber: '79991234567',
+    status: 'success',
+    statusFirst: 0,
+    statusSecond: 0,
+    callTime: '2024-05-01 12:00:00',
+    duration: 152,
+    site: 'shop.example',
+    siteVisit: 'shop.example',
+    unique: true,
+    target: true,
+    uniqueTarget: true,
+    yaClid: '1714510800123456789',
+    callPage: 'https://shop.example/catalog',
+    entryPoint: 'https://shop.example/',
+    recordUrl: 'https://ckct.ru/record/1001.mp3',
+    tags: ['Директ'],
+    ...overrides,
+  };
+}
+
+/** A normalised call that every default counter takes. */
+export function aCall(overrides: Partial<Call> = {}): Call {
+  return {
+    id: 'u-1001',
+    serviceType: 'calltracking',
+    callTime: NOON_MSK,
+    callTimeText: '2024-05-01 12:00:00',
+    duration: 152,
+    status: 'success',
+    statusFirst: 0,
+    statusSecond: 0,
+    phone: '+79991234567',
+    site: 'shop.example',
+    siteVisit: 'shop.example',
+    unique: true,
+    target: true,
+    uniqueTarget: true,
+    clientId: '1714510800123456789',
+    callPage: 'https://shop.example/catalog',
+    entryPoint: 'https://shop.example/',
+    recordUrl: 'https://ckct.ru/record/1001.mp3',
+    tags: ['Директ'],
+    ...overrides,
+  };
+}
+
+/** Counter settings with everything open: all types, 0 s, all statuses, any site, the call's tags, no goal, no price. */
+export function aCounter(overrides: Partial<Omit<CounterSettings, 'tags'>> & { tags?: Partial<TagSettings> } = {}): CounterSettings {
+  const { tags, ...rest } = overrides;
+  return {
+    id: 12345678,
+    name: 'shop.example',
+    enabled: true,
+    callType: 'all',
+    minDuration: 0,
+    status: 'all',
+    uniqueness: 'all',
+    goal: '',
+    callGoalName: 'Звонок',
+    sites: [],
+    price: null,
+    currency: 'RUB',
+    ...rest,
+    tags: { source: 'call', include: [], callback: '', incoming: '', ...tags },
+  };
+}

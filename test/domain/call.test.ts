@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import { normaliseCall } from '../../src/domain/call.js';
+import type { Call, RawCall } from '../../src/domain/types.js';
+import { aRawCall, NOON_MSK } from './builders.js';
+
+const MSK = 'Europe/Moscow';
+
+function ok(raw: RawCall, tz = MSK): Call {
+  const result = normaliseCall(raw, tz);
+  if (!result.ok) throw new Error(`expected ok, got: ${result.problem}`);
+  return result.call;
+}
+
+function problem(raw: RawCall): string {
+  const result = normaliseCall(raw, MSK);
+  if (result.ok) throw new Error('expected a problem');
+  return result.problem;
+}
+
+describe('normaliseCall', () => {
+  it('normalises a well-formed call', () => {
+    expect(ok(aRawCall())).toEqual({
+      id: 'u-1001',
+      serviceType: 'calltracking',
+      callTime: NOON_MSK,
+      callTimeText: '2024-05-01 12:00:00',
+      duration: 152,
+      status: 'success',
+      statusFirst: 0,
+      statusSecond: 0,
+      phone: '+79991234567',
+      site: 'shop.example',
+      siteVisit: 'shop.example',
+      unique: true,
+      target: true,
+      uniqueTarget: true,
+      clientId: '1714510800123456789',
+      callPage: 'https://shop.example/catalog',
+      entryPoint: 'https://shop.example/',
+      recordUrl: 'https://ckct.ru/record/1001.mp3',
+      tags: ['Директ'],
+    } satisfies Call);
+  });
+
+  it('reads callTime in the given time zone', () => {
+    expect(ok(aRawCall({ callTime: '2024-05-01 00:00:00' })).callTime).toBe(1714510800);
+    expect(ok(aRawCall({ callTime: '2024-05-01 00:00:00' }), 'UTC').callTime).toBe(1714521600);
+    expect(ok(aRawCall({ callTime: '2024-07-01 12:00:00' }), 'Europe/Berlin').callTime).toBe(1719828000);
+  });
+
+  it('turns string-typed numbers and flags into numbers and booleans', () => {
+    const call = ok(
+      aRawCall({
+        duration: '152',
+        statusFirst: '1',
+        statusSecond: '0',
+        unique: '1',
+        target: 'true',
+        uniqueTarget: '0',
+        clientNumber: 89991234567,
+        universalId: 42,
+      }),
+    );
+    expect(call.duration).toBe(152);
+    expect(call.statusFirst).toBe(1);
+    expect(call.statusSecond).toBe(0);
+    expect(call.unique).toBe(true);
+    expect(call.target).toBe(true);
+    expect(call.uniqueTarget).toBe(false);
+    expect(call.phone).toBe('+79991234567');
+    expect(call.id).toBe('42');
+  });
+
+  it.each<[unknown, boolean]>([
+    [true, true],
+    [false, false],
+    [1, true],
+    [0, false],
+    ['1', true],
+    ['0', false],
+    ['true', true],
+    ['TRUE', true],
+    [' true ', true],
+    ['false', false],
+    ['', false],
+    [null, false],
+    [undefined, false],
+    ['yes', true],
+    ['no', false],
+    [[], false],
+  ])('flag %j → %s', (value, expected) => {
+    const call = ok(aRawCall({ unique: value, target: value, uniqueTarget: value }));
+    expect([call.unique, call.target, call.uniqueTarget]).toEqual([expected, expected, expected]);
+  });
+
+  it.each<[unknown, number]>([
+    [152, 152],
+    ['152', 152],
+    [' 152 ', 152],
+    ['152.9', 152],
+    ['', 0],
+    ['abc', 0],
+    [null, 0],
+    [undefined, 0],
+    [-5, 0],
+    [Number.NaN, 0],
+  ])('duration %j → %i', (value, expected) => {
+    expect(ok(aRawCall({ duration: value })).duration).toBe(expected);
+  });
+
+  it('turns missing and null fields into empty values', () => {
+    const call = ok({ universalId: 'u-1', callTime: '2024-05-01 12:00:00', site: null, tags: null, yaClid: null });
+    expect(call).toEqual({
+      id: 'u-1',
+      serviceType: '',
+      callTime: NOON_MSK,
+      callTimeText: '2024-05-01 12:00:00',
+      duration: 0,
+      status: '',
+      statusFirst: 0,
+      statusSecond: 0,
+      phone: '',
+      site: '',
+      siteVisit: '',
+      unique: false,
+      target: false,
+      uniqueTarget: false,
+      clientId: '',
+      callPage: '',
+      entryPoint: '',
+      recordUrl: '',
+      tags: [],
+    } satisfies Call);
+  });
+
+  it('accepts both siteVisit and visitSite, preferring a non-empty siteVisit', () => {
+    expect(ok(aRawCall({ siteVisit: undefined, visitSite: 'b.example' })).siteVisit).toBe('b.example');
+    expect(ok(aRawCall({ siteVisit: 'a.example', visitSite: 'b.example' })).siteVisit).toBe('a.example');
+    expect(ok(aRawCall({ siteVisit: '', visitSite: 'b.example' })).siteVisit).toBe('b.example');
+    expect(ok(aRawCall({ siteVisit: undefined, visitSite: undefined })).siteVisit).toBe('');
+  });
+
+  it('takes yaClid as the ClientID, trimmed; 0 and empty mean unknown', () => {
+    expect(ok(aRawCall({ yaClid: ' 1714510800123456789 ' })).clientId).toBe('1714510800123456789');
+    expect(ok(aRawCall({ yaClid: '' })).clientId).toBe('');
+    expect(ok(aRawCall({ yaClid: '0' })).clientId).toBe('');
+    expect(ok(aRawCall({ yaClid: 0 })).clientId).toBe('');
+    expect(ok(aRawCall({ yaClid: 1714510800123 })).clientId).toBe('1714510800123');
+  });
+
+  it('normalises clientNumber into the phone', () => {
+    expect(ok(aRawCall({ clientNumber: '8 (999) 123-45-67' })).phone).toBe('+79991234567');
+    expect(ok(aRawCall({ clientNumber: 'anonymous' })).phone).toBe('');
+  });
+
+  it.each<[unknown, string[]]>([
+    [['Директ', 'SEO'], ['Директ', 'SEO']],
+    [[' Директ ', '', '  ', 'SEO'], ['Директ', 'SEO']],
+    [['a', 7, null, { name: 'x' }], ['a', '7']],
+    ['Директ, SEO', ['Директ', 'SEO']],
+    ['Директ,,SEO,', ['Директ', 'SEO']],
+    ['', []],
+    [undefined, []],
+    [null, []],
+    [0, []],
+    [[], []],
+  ])('tags %j → %j', (value, expected) => {
+    expect(ok(aRawCall({ tags: value })).tags).toEqual(expected);
+  });
+
+  it('trims texts and lower-cases serviceType and status', () => {
+    const call = ok(aRawCall({ serviceType: ' Callback ', status: 'FAIL', site: ' shop.example ' }));
+    expect(call.serviceType).toBe('callback');
+    expect(call.status).toBe('fail');
+    expect(call.site).toBe('shop.example');
+  });
+
+  it('keeps the raw callTime text and accepts the T variant', () => {
+    const call = ok(aRawCall({ callTime: '2024-05-01T12:00' }));
+    expect(call.callTimeText).toBe('2024-05-01T12:00');
+    expect(call.callTime).toBe(NOON_MSK);
+  });
+
+  it.each<[unknown]>([[undefined], [null], [''], ['   '], [0]])('fails without a universalId (%j)', (universalId) => {
+    expect(problem(aRawCall({ universalId }))).toBe('the call has no universalId');
+  });
+
+  it('fails without a callTime, naming the call', () => {
+    expect(problem(aRawCall({ callTime: undefined }))).toBe('call u-1001 has no callTime');
+    expect(problem(aRawCall({ callTime: '' }))).toBe('call u-1001 has no callTime');
+  });
+
+  it('fails on an unreadable callTime, quoting it but not the whole call', () => {
+    const text = problem(aRawCall({ callTime: '2024-02-30 10:00:00', clientNumber: '79990000000' }));
+    expect(text).toBe('call u-1001 has a callTime that is not a "Y-m-d H:i:s" date: "2024-02-30 10:00:00"');
+    expect(text).not.toContain('79990000000');
+    expect(problem(aRawCall({ callTime: 'x'.repeat(100) }))).toBe(
+      `call u-1001 has a callTime that is not a "Y-m-d H:i:s" date: "${'x'.repeat(40)}…"`,
+    );
+  });
+
+  it('normalises 100k calls quickly', () => {
+    const raws = Array.from({ length: 100_000 }, (_, i) =>
+      aRawCall({ universalId: `u-${i}`, callTime: `2024-05-${String(1 + (i % 28)).padStart(2, '0')} ${String(i % 24).padStart(2, '0')}:00:00` }),
+    );
+    const started = performance.now();
+    let okCount = 0;
+    for (const raw of raws) if (normaliseCall(raw, MSK).ok) okCount += 1;
+    expect(okCount).toBe(100_000);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+});

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { isValidTimeZone, zonedTimeToUnix } from '../../src/domain/timezone.js';
+
+describe('isValidTimeZone', () => {
+  it.each([
+    ['Europe/Moscow', true],
+    ['Europe/Berlin', true],
+    ['UTC', true],
+    ['Asia/Kolkata', true],
+    ['', false],
+    ['   ', false],
+    ['Mars/Olympus_Mons', false],
+    ['+03:00', false],
+    ['Moscow', false],
+  ])('%j → %s', (tz, expected) => {
+    expect(isValidTimeZone(tz)).toBe(expected);
+  });
+});
+
+describe('zonedTimeToUnix', () => {
+  describe('Europe/Moscow (UTC+3, no DST)', () => {
+    it.each([
+      ['2024-05-01 00:00:00', 1714510800],
+      ['2024-04-30 23:59:59', 1714510799],
+      ['2024-05-01 12:00:00', 1714554000],
+      ['2024-01-01 00:00:00', 1704056400],
+      ['2024-02-29 10:00:00', 1709190000],
+    ])('%s → %i', (text, expected) => {
+      expect(zonedTimeToUnix(text, 'Europe/Moscow')).toBe(expected);
+    });
+
+    it('reads a call right at midnight as that day, 21:00 UTC the day before', () => {
+      const midnight = zonedTimeToUnix('2024-05-01 00:00:00', 'Europe/Moscow');
+      expect(midnight).toBe(1714510800);
+      expect(new Date(midnight! * 1000).toISOString()).toBe('2024-04-30T21:00:00.000Z');
+      expect(zonedTimeToUnix('2024-05-01 00:00:01', 'Europe/Moscow')).toBe(1714510801);
+    });
+
+    it.each([
+      ['2024-05-01T00:00:00'],
+      ['2024-05-01 00:00'],
+      ['2024-05-01T00:00'],
+      ['  2024-05-01 00:00:00  '],
+      ['2024-5-1 0:00:00'],
+      ['2024-05-01 00:00:00.750'],
+    ])('tolerates the variant %j', (text) => {
+      expect(zonedTimeToUnix(text, 'Europe/Moscow')).toBe(1714510800);
+    });
+  });
+
+  it('reads UTC as UTC', () => {
+    expect(zonedTimeToUnix('2024-05-01 00:00:00', 'UTC')).toBe(1714521600);
+    expect(zonedTimeToUnix('1970-01-01 00:00:00', 'UTC')).toBe(0);
+  });
+
+  it('handles a half-hour offset (Asia/Kolkata, UTC+5:30)', () => {
+    expect(zonedTimeToUnix('2024-05-01 00:00:00', 'Asia/Kolkata')).toBe(1714501800);
+  });
+
+  describe('Europe/Berlin across DST', () => {
+    it.each([
+      ['winter, CET +1', '2024-01-15 12:00:00', 1705316400],
+      ['summer, CEST +2', '2024-07-01 12:00:00', 1719828000],
+      ['last second before spring-forward', '2024-03-31 01:59:59', 1711846799],
+      ['first second after spring-forward', '2024-03-31 03:00:00', 1711846800],
+      ['last second of CEST before fall-back', '2024-10-27 01:59:59', 1729987199],
+      ['first second after the repeated hour', '2024-10-27 03:00:00', 1729994400],
+    ])('%s: %s → %i', (_label, text, expected) => {
+      expect(zonedTimeToUnix(text, 'Europe/Berlin')).toBe(expected);
+    });
+
+    it('moves a wall time in the spring gap forward by the gap (02:30 → 03:30 CEST)', () => {
+      expect(zonedTimeToUnix('2024-03-31 02:30:00', 'Europe/Berlin')).toBe(1711848600);
+      expect(zonedTimeToUnix('2024-03-31 02:00:00', 'Europe/Berlin')).toBe(1711846800);
+    });
+
+    it('reads a wall time that occurs twice in autumn as the earlier one (CEST)', () => {
+      expect(zonedTimeToUnix('2024-10-27 02:30:00', 'Europe/Berlin')).toBe(1729989000);
+      expect(zonedTimeToUnix('2024-10-27 02:00:00', 'Europe/Berlin')).toBe(1729987200);
+    });
+  });
+
+  describe('America/New_York across DST', () => {
+    it('gap 02:30 → 03:30 EDT', () => {
+      expect(zonedTimeToUnix('2024-03-10 02:30:00', 'America/New_York')).toBe(1710055800);
+    });
+    it('repeated 01:30 → the earlier, EDT', () => {
+      expect(zonedTimeToUnix('2024-11-03 01:30:00', 'America/New_York')).toBe(1730611800);
+    });
+  });
+
+  it('agrees with Intl for every 10 minutes of both Berlin transition days (outside the gap)', () => {
+    const wall = new Intl.DateTimeFormat('sv-SE', {
+      timeZone: 'Europe/Berlin',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    let checked = 0;
+    for (const dayStartUtc of [1711839600 - 3600, 1729980000 - 3600]) {
+      for (let t = dayStartUtc; t < dayStartUtc + 86400; t += 600) {
+        const text = wall.format(t * 1000); // "2024-03-31 01:50:00"
+        const back = zonedTimeToUnix(text, 'Europe/Berlin');
+        // In the repeated hour the answer is the earlier instant, one hour before the later one.
+        expect(back === t || back === t - 3600).toBe(true);
+        expect(wall.format(back! * 1000)).toBe(text);
+        checked += 1;
+      }
+    }
+    expect(checked).toBe(288);
+  });
+
+  it.each([
+    [''],
+    ['garbage'],
+    ['2024-05-01'],
+    ['1714510800'],
+    ['01.05.2024 12:00:00'],
+    ['2024-02-30 10:00:00'],
+    ['2023-02-29 10:00:00'],
+    ['2024-04-31 10:00:00'],
+    ['2024-13-01 00:00:00'],
+    ['2024-00-10 00:00:00'],
+    ['2024-05-00 00:00:00'],
+    ['2024-05-01 25:00:00'],
+    ['2024-05-01 24:00:00'],
+    ['2024-05-01 12:60:00'],
+    ['2024-05-01 12:00:60'],
+    ['0000-00-00 00:00:00'],
+    ['1969-12-31 23:59:59'],
+    ['2024-05-01 12:00:00+03:00'],
+  ])('returns null for %j', (text) => {
+    expect(zonedTimeToUnix(text, 'Europe/Moscow')).toBeNull();
+  });
+
+  it('throws for an unknown time zone (a configuration error, not a bad call)', () => {
+    expect(() => zonedTimeToUnix('2024-05-01 00:00:00', 'Mars/Olympus_Mons')).toThrow(RangeError);
+  });
+});
