@@ -1,0 +1,75 @@
+import type { Writable } from 'node:stream';
+import { Chalk } from 'chalk';
+import { redact } from '../redact.js';
+
+/** Everything a command may touch of the outside world, handed in so commands run in-process in tests. */
+export interface IO {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export function processIO(): IO {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+}
+
+/** Human text goes to stderr when stdout is reserved for a document (--json, CSV). Everything is redacted. */
+export interface Printer {
+  /** A line of the command's result (stdout). */
+  out(text: string): void;
+  /** A human line: progress, notes, warnings (stderr). */
+  info(text: string): void;
+  warn(text: string): void;
+  error(text: string): void;
+  /** A transient status line on a TTY (rewritten in place); nothing elsewhere. */
+  status(text: string): void;
+  /** Ends a status line, if one is showing. */
+  clearStatus(): void;
+  readonly color: boolean;
+  readonly interactive: boolean;
+}
+
+export interface PrinterOptions {
+  color: boolean;
+  quiet?: boolean;
+}
+
+export function makePrinter(io: IO, options: PrinterOptions): Printer {
+  const interactive = Boolean(io.stderr.isTTY);
+  let statusShown = false;
+  const chalk = new Chalk({ level: options.color ? 1 : 0 });
+  const clearStatus = () => {
+    if (statusShown) {
+      io.stderr.write('\r\u001b[2K');
+      statusShown = false;
+    }
+  };
+  const line = (stream: 'stdout' | 'stderr', text: string) => {
+    clearStatus();
+    io[stream].write(`${redact(text)}\n`);
+  };
+  return {
+    color: options.color,
+    interactive,
+    out: (text) => line('stdout', text),
+    info: (text) => {
+      if (!options.quiet) line('stderr', text);
+    },
+    warn: (text) => line('stderr', `${chalk.yellow('warning:')} ${text}`),
+    error: (text) => line('stderr', `${chalk.red('error:')} ${text}`),
+    status: (text) => {
+      if (!interactive || options.quiet) return;
+      io.stderr.write(`\r\u001b[2K${redact(text)}`);
+      statusShown = true;
+    },
+    clearStatus,
+  };
+}
+
+export function colorEnabled(io: IO, flag: boolean | undefined): boolean {
+  if (flag === false) return false;
+  if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return false;
+  if (io.env.FORCE_COLOR && io.env.FORCE_COLOR !== '0') return true;
+  return Boolean(io.stderr.isTTY) && io.env.TERM !== 'dumb';
+}

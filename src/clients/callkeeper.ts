@@ -1,0 +1,153 @@
+import type { Got } from 'got';
+import { AuthError, ConfigError, RemoteError } from '../errors.js';
+import { mask } from '../redact.js';
+import type { RawCall } from '../domain/types.js';
+import { networkReason, retryDelay, sleep, type OnRetry, type RetryPolicy } from './http.js';
+
+export const CALLKEEPER_DEFAULT_URL = 'https://ckct.ru/api/';
+export const CALLKEEPER_PAGE_SIZE = 1000;
+/** A server that never stops paging is a bug on one side or the other; stop long before eternity. */
+const MAX_PAGES = 100_000;
+
+export interface CallKeeperClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  method: 'get' | 'getWithRole' | 'getByRole';
+  policy: RetryPolicy;
+  onRetry?: OnRetry | undefined;
+  userAgent?: string | undefined;
+}
+
+export interface CallPage {
+  page: number;
+  calls: RawCall[];
+}
+
+/** What one answer of `call/get` meant. */
+type Answer =
+  | { kind: 'calls'; calls: RawCall[] }
+  | { kind: 'end' }
+  | { kind: 'error'; error: Error; retry: boolean };
+
+/**
+ * CallKeeper's call export: `GET {base}?json/v3/{key}/call/{method}/{page}/{from}/{to}`.
+ * The key travels in the URL, so no URL leaves this module unredacted.
+ */
+export class CallKeeperClient {
+  private http: Got | null = null;
+
+  constructor(private readonly options: CallKeeperClientOptions) {}
+
+  /** Pages of raw calls with `callTime` in [from, to] (unix seconds), in order, one request at a time. */
+  async *pages(from: number, to: number): AsyncGenerator<CallPage> {
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const calls = await this.fetchPage(page, from, to);
+      if (calls === null) return;
+      yield { page, calls };
+      if (calls.length < CALLKEEPER_PAGE_SIZE) return;
+    }
+    throw new RemoteError(`CallKeeper kept returning full pages past page ${MAX_PAGES}; stopping`);
+  }
+
+  /** A cheap request that proves the key works (for `login` and `doctor`). */
+  async verifyKey(nowUnix: number): Promise<void> {
+    await this.fetchPage(0, nowUnix - 60, nowUnix);
+  }
+
+  /** One page, retried per the policy. Null when paging is over. */
+  private async fetchPage(page: number, from: number, to: number): Promise<RawCall[] | null> {
+    const { policy } = this.options;
+    const what = `page ${page}`;
+    for (let attempt = 0; ; attempt++) {
+      const answer = await this.request(page, from, to);
+      if (answer.kind === 'calls') return answer.calls;
+      if (answer.kind === 'end') return null;
+      if (!answer.retry || attempt >= policy.retries) throw answer.error;
+      const wait = retryDelay(attempt + 1, policy) ?? policy.backoffMs;
+      this.options.onRetry?.({ service: 'CallKeeper', what, attempt: attempt + 1, delayMs: wait, reason: answer.error.message });
+      await sleep(wait);
+    }
+  }
+
+  private async request(page: number, from: number, to: number): Promise<Answer> {
+    const { baseUrl, apiKey, method } = this.options;
+    const path = (key: string) => `json/v3/${key}/call/${method}/${page}/${from}/${to}`;
+    const shown = `${baseUrl}?${path(mask(apiKey))}`;
+    const http = await this.client();
+    let status: number;
+    let body: string;
+    try {
+      const res = await http.get(`${baseUrl}?${path(encodeURIComponent(apiKey))}`);
+      status = res.statusCode;
+      body = res.body;
+    } catch (error) {
+      return { kind: 'error', error: new RemoteError(`CallKeeper unreachable (${networkReason(error)}) at ${shown}`), retry: true };
+    }
+    if (status >= 500 || status === 429 || status === 408) {
+      return { kind: 'error', error: new RemoteError(`CallKeeper answered HTTP ${status} at ${shown}`), retry: true };
+    }
+    if (status === 401 || status === 403) {
+      return { kind: 'error', error: new AuthError(`CallKeeper refused the API key (HTTP ${status}); run "ckym login"`), retry: false };
+    }
+    if (status !== 200) {
+      return { kind: 'error', error: new RemoteError(`CallKeeper answered HTTP ${status} at ${shown}`), retry: false };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      const looksHtml = /^\s*</.test(body);
+      return {
+        kind: 'error',
+        error: new RemoteError(
+          `CallKeeper answered ${looksHtml ? 'an HTML page' : 'something that is not JSON'} instead of calls at ${shown}`,
+        ),
+        retry: true,
+      };
+    }
+    return interpret(json, shown);
+  }
+
+  private async client(): Promise<Got> {
+    if (!this.http) {
+      const { got } = await import('got');
+      this.http = got.extend({
+        retry: { limit: 0 },
+        throwHttpErrors: false,
+        followRedirect: true,
+        responseType: 'text',
+        timeout: { request: this.options.policy.timeoutMs },
+        headers: { 'user-agent': this.options.userAgent ?? 'ckym', accept: 'application/json' },
+      });
+    }
+    return this.http;
+  }
+}
+
+/** Both answer shapes and the error envelope, per callkeeper-api.md. */
+export function interpret(json: unknown, shown: string): Answer {
+  if (Array.isArray(json)) return { kind: 'calls', calls: json.filter(isObject) };
+  if (!isObject(json)) {
+    return { kind: 'error', error: new RemoteError(`CallKeeper answered an unexpected ${typeof json} at ${shown}`), retry: true };
+  }
+  const inbound = isObject(json.inbound) ? json.inbound : {};
+  const message = typeof inbound.error === 'string' ? inbound.error.trim() : '';
+  if (message) {
+    if (/^No rows found/i.test(message) || /^Incorrect page/i.test(message)) return { kind: 'end' };
+    if (/not recognized/i.test(message)) {
+      return {
+        kind: 'error',
+        error: new AuthError('CallKeeper did not recognise the API key ("User is not recognized"); run "ckym login" with a valid key'),
+        retry: false,
+      };
+    }
+    const hint = /method/i.test(message) ? ' (check callkeeper.method in the config)' : '';
+    return { kind: 'error', error: new ConfigError(`CallKeeper refused the request: "${message}"${hint}`), retry: false };
+  }
+  if (Array.isArray(json.payload)) return { kind: 'calls', calls: json.payload.filter(isObject) };
+  return { kind: 'error', error: new RemoteError(`CallKeeper answered an object without calls at ${shown}`), retry: true };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,313 @@
+import { randomBytes } from 'node:crypto';
+import type { Got } from 'got';
+import { AuthError, RemoteError } from '../errors.js';
+import { headerValue, networkReason, retryDelay, sleep, type OnRetry, type RetryPolicy } from './http.js';
+
+export const METRIKA_DEFAULT_URL = 'https://api-metrika.yandex.net';
+
+/** Metrica's record of one upload (`uploading`). Only `id` is sure to be there. */
+export interface Uploading {
+  id: number;
+  comment?: string;
+  status?: string;
+  create_time?: string;
+  source_quantity?: number;
+  line_quantity?: number;
+  static_calls_quantity?: number;
+  dynamic_calls_quantity?: number;
+  linked_quantity?: number;
+  [key: string]: unknown;
+}
+
+export interface MetrikaCounter {
+  id: number;
+  name: string;
+  site: string;
+  permission: string;
+  status?: string;
+  timeZone?: string;
+}
+
+export interface Goal {
+  id: number;
+  name: string;
+  type: string;
+  conditions: { type: string; url: string }[];
+}
+
+/** Which upload endpoint: calls (`upload_calls`) or goal conversions (`upload`). */
+export type UploadKind = 'call' | 'conversion';
+
+export interface UploadRequest {
+  counterId: number;
+  kind: UploadKind;
+  comment: string;
+  newGoalName?: string | undefined;
+  /** Produces the CSV text from the start, in chunks (called again for every attempt). */
+  csv: () => AsyncIterable<string> | Iterable<string>;
+}
+
+/**
+ * The result of ONE upload attempt, classified for the exactly-once protocol:
+ * - `accepted`: Metrica answered with the uploading.
+ * - `refused`: Metrica certainly did not take it and says why; retrying may help (429 quota).
+ * - `rejected`: HTTP 400, the file or the moment is wrong; never retried as is.
+ * - `unknown`: no usable answer (timeout, reset, 5xx): Metrica may or may not have it — ask its list before resending.
+ */
+export type UploadOutcome =
+  | { kind: 'accepted'; uploading: Uploading }
+  | { kind: 'refused'; status: number; retryAfter: string | undefined; message: string }
+  | { kind: 'rejected'; status: number; errorType: string; message: string }
+  | { kind: 'unknown'; status: number | null; retryAfter: string | undefined; message: string };
+
+export class MetrikaError extends RemoteError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly errorType: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface MetrikaClientOptions {
+  baseUrl: string;
+  token: string;
+  policy: RetryPolicy;
+  onRetry?: OnRetry | undefined;
+  userAgent?: string | undefined;
+}
+
+interface RawResponse {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Yandex Metrica Management API: `Authorization: OAuth {token}` on every request, never the token in a URL. */
+export class MetrikaClient {
+  private http: Got | null = null;
+  private uploadInFlight = false;
+
+  constructor(private readonly options: MetrikaClientOptions) {}
+
+  // ── reads (retried internally) ──────────────────────────────────────────
+
+  async counters(): Promise<MetrikaCounter[]> {
+    const out: MetrikaCounter[] = [];
+    const perPage = 1000;
+    for (let offset = 1; ; offset += perPage) {
+      const json = await this.getJson(`/management/v1/counters?per_page=${perPage}&offset=${offset}`, 'the counter list');
+      const rows = Number(json.rows ?? 0);
+      const counters = Array.isArray(json.counters) ? (json.counters as Record<string, unknown>[]) : [];
+      for (const c of counters) {
+        out.push({
+          id: Number(c.id),
+          name: String(c.name ?? ''),
+          site: String((c.site2 as { site?: string } | undefined)?.site ?? c.site ?? ''),
+          permission: String(c.permission ?? ''),
+          status: c.status === undefined ? undefined : String(c.status),
+          timeZone: c.time_zone_name === undefined ? undefined : String(c.time_zone_name),
+        });
+      }
+      if (counters.length === 0 || offset + perPage > rows) return out;
+    }
+  }
+
+  async goals(counterId: number): Promise<Goal[]> {
+    const json = await this.getJson(`/management/v1/counter/${counterId}/goals`, `the goals of counter ${counterId}`);
+    return Array.isArray(json.goals) ? (json.goals as Goal[]) : [];
+  }
+
+  async createJsEventGoal(counterId: number, name: string, identifier: string): Promise<Goal> {
+    const body = { goal: { name, type: 'action', conditions: [{ type: 'exact', url: identifier }] } };
+    const res = await this.send('POST', `/management/v1/counter/${counterId}/goals`, {
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
+    const json = this.expectOk(res, `creating goal "${identifier}" on counter ${counterId}`);
+    return json.goal as Goal;
+  }
+
+  /** Uploadings of one kind for a counter, newest pages first as Metrica gives them. */
+  async listUploadings(counterId: number, kind: UploadKind, offset: number, limit: number): Promise<Uploading[]> {
+    const what = kind === 'call' ? 'calls_uploadings' : 'uploadings';
+    const json = await this.getJson(
+      `/management/v1/counter/${counterId}/offline_conversions/${what}?limit=${limit}&offset=${offset}`,
+      `the upload list of counter ${counterId}`,
+    );
+    return Array.isArray(json.uploadings) ? (json.uploadings as Uploading[]) : [];
+  }
+
+  /** Looks for an uploading by its comment (the batch id): how a crashed or timed-out upload is reconciled. */
+  async findUploading(counterId: number, kind: UploadKind, comment: string): Promise<Uploading | null> {
+    const limit = 100;
+    for (let offset = 0, page = 0; page < 100; offset += limit, page++) {
+      const list = await this.listUploadings(counterId, kind, offset, limit);
+      const hit = list.find((u) => u.comment === comment);
+      if (hit) return hit;
+      if (list.length < limit) return null;
+    }
+    return null;
+  }
+
+  async uploading(counterId: number, kind: UploadKind, uploadingId: number): Promise<Uploading> {
+    const what = kind === 'call' ? 'calls_uploading' : 'uploading';
+    const json = await this.getJson(
+      `/management/v1/counter/${counterId}/offline_conversions/${what}/${uploadingId}`,
+      `uploading ${uploadingId} of counter ${counterId}`,
+    );
+    return json.uploading as Uploading;
+  }
+
+  // ── the upload: one attempt, classified ─────────────────────────────────
+
+  async upload(request: UploadRequest): Promise<UploadOutcome> {
+    if (this.uploadInFlight) throw new Error('internal: a second upload started while one is in flight');
+    this.uploadInFlight = true;
+    try {
+      return await this.uploadOnce(request);
+    } finally {
+      this.uploadInFlight = false;
+    }
+  }
+
+  private async uploadOnce(request: UploadRequest): Promise<UploadOutcome> {
+    const endpoint = request.kind === 'call' ? 'upload_calls' : 'upload';
+    const query = new URLSearchParams({ client_id_type: 'CLIENT_ID', comment: request.comment });
+    if (request.kind === 'call' && request.newGoalName) query.set('new_goal_name', request.newGoalName);
+    const boundary = `ckym-${randomBytes(12).toString('hex')}`;
+    let res: RawResponse;
+    try {
+      res = await this.send('POST', `/management/v1/counter/${request.counterId}/offline_conversions/${endpoint}?${query}`, {
+        body: multipart(boundary, request.kind === 'call' ? 'calls.csv' : 'conversions.csv', request.csv),
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      });
+    } catch (error) {
+      return { kind: 'unknown', status: null, retryAfter: undefined, message: networkReason(error) };
+    }
+    const retryAfter = headerValue(res.headers, 'retry-after');
+    if (res.status === 200) {
+      const json = parseJson(res.body);
+      const uploading = json?.uploading as Uploading | undefined;
+      if (uploading && typeof uploading.id === 'number') return { kind: 'accepted', uploading };
+      return { kind: 'unknown', status: 200, retryAfter, message: 'Metrica answered 200 without an uploading' };
+    }
+    const { errorType, message } = errorOf(res);
+    if (res.status === 401 || res.status === 403) throw authError(res.status, errorType, message);
+    if (res.status === 429) return { kind: 'refused', status: 429, retryAfter, message };
+    if (res.status >= 400 && res.status < 500) return { kind: 'rejected', status: res.status, errorType, message };
+    return { kind: 'unknown', status: res.status, retryAfter, message };
+  }
+
+  // ── plumbing ────────────────────────────────────────────────────────────
+
+  private async getJson(path: string, what: string): Promise<Record<string, unknown>> {
+    const { policy } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      let res: RawResponse | null = null;
+      let reason: string;
+      try {
+        res = await this.send('GET', path, {});
+      } catch (error) {
+        reason = networkReason(error);
+      }
+      if (res) {
+        if (res.status === 200) {
+          const json = parseJson(res.body);
+          if (json) return json;
+          reason = 'an answer that is not JSON';
+        } else {
+          const { errorType, message } = errorOf(res);
+          if (res.status === 401 || res.status === 403) throw authError(res.status, errorType, message);
+          if (res.status !== 429 && res.status < 500) {
+            throw new MetrikaError(`Metrica refused reading ${what}: HTTP ${res.status} ${errorType}: ${message}`, res.status, errorType);
+          }
+          reason = `HTTP ${res.status}${errorType ? ` ${errorType}` : ''}`;
+        }
+      }
+      const wait = attempt < policy.retries ? retryDelay(attempt + 1, policy, res ? headerValue(res.headers, 'retry-after') : undefined) : null;
+      if (wait === null) {
+        throw new RemoteError(`Metrica unavailable while reading ${what}: ${reason!} (after ${attempt + 1} attempts); run again later`);
+      }
+      this.options.onRetry?.({ service: 'Metrica', what, attempt: attempt + 1, delayMs: wait, reason: reason! });
+      await sleep(wait);
+    }
+  }
+
+  private expectOk(res: RawResponse, what: string): Record<string, unknown> {
+    if (res.status === 200) {
+      const json = parseJson(res.body);
+      if (json) return json;
+    }
+    const { errorType, message } = errorOf(res);
+    if (res.status === 401 || res.status === 403) throw authError(res.status, errorType, message);
+    throw new MetrikaError(`Metrica refused ${what}: HTTP ${res.status} ${errorType}: ${message}`, res.status, errorType);
+  }
+
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    extra: { body?: string | AsyncIterable<Buffer>; headers?: Record<string, string> },
+  ): Promise<RawResponse> {
+    const http = await this.client();
+    const res = await http(`${this.options.baseUrl.replace(/\/+$/, '')}${path}`, {
+      method,
+      body: extra.body,
+      headers: { ...extra.headers, authorization: `OAuth ${this.options.token}` },
+    });
+    return { status: res.statusCode, body: res.body, headers: res.headers };
+  }
+
+  private async client(): Promise<Got> {
+    if (!this.http) {
+      const { got } = await import('got');
+      this.http = got.extend({
+        retry: { limit: 0 },
+        throwHttpErrors: false,
+        followRedirect: false,
+        responseType: 'text',
+        timeout: { request: this.options.policy.timeoutMs },
+        headers: { 'user-agent': this.options.userAgent ?? 'ckym', accept: 'application/json' },
+      });
+    }
+    return this.http;
+  }
+}
+
+/** A multipart/form-data body with one part, `file`, streamed from the CSV chunks. */
+async function* multipart(
+  boundary: string,
+  filename: string,
+  csv: () => AsyncIterable<string> | Iterable<string>,
+): AsyncGenerator<Buffer> {
+  yield Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: text/csv; charset=utf-8\r\n\r\n`,
+  );
+  for await (const chunk of csv()) yield Buffer.from(chunk, 'utf8');
+  yield Buffer.from(`\r\n--${boundary}--\r\n`);
+}
+
+function parseJson(text: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `{"errors":[{"error_type","message"}],"code","message"}`; messages shown verbatim (often Russian). */
+export function errorOf(res: { status: number; body: string }): { errorType: string; message: string } {
+  const json = parseJson(res.body);
+  const first = Array.isArray(json?.errors) ? (json.errors[0] as { error_type?: string; message?: string } | undefined) : undefined;
+  const errorType = first?.error_type ?? '';
+  const message = first?.message ?? (typeof json?.message === 'string' ? json.message : '') ?? '';
+  return { errorType, message: message || `HTTP ${res.status}` };
+}
+
+function authError(status: number, errorType: string, message: string): AuthError {
+  return new AuthError(
+    `Metrica refused the Yandex token (HTTP ${status}${errorType ? ` ${errorType}` : ''}: ${message}); run "ckym login" to connect again`,
+  );
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/**
+ * The config file's schema (contract keys from ckym.md, plus `network` which tunes retries).
+ * Every key has a default, so `{}` is a valid (if useless) config.
+ */
+
+const identifier = z
+  .string()
+  .trim()
+  .max(255)
+  .regex(/^[\w.\-:]*$/, 'a goal identifier: letters, digits, "_", "-", "." or ":" (e.g. calltracking_call_order)');
+
+const host = z
+  .string()
+  .trim()
+  .min(1, 'a host name such as shop.example');
+
+const tags = z
+  .object({
+    source: z.enum(['call', 'none']).default('call'),
+    include: z.array(z.string().trim().min(1)).default([]),
+    callback: z.string().default(''),
+    incoming: z.string().default(''),
+  })
+  .default({});
+
+export const counterSchema = z.object({
+  id: z.number().int().positive(),
+  name: z.string().default(''),
+  enabled: z.boolean().default(true),
+  callType: z.enum(['all', 'callback', 'incoming']).default('all'),
+  minDuration: z.number().int().nonnegative().default(0),
+  status: z.enum(['all', 'successful', 'unsuccessful']).default('all'),
+  uniqueness: z.enum(['all', 'unique', 'target', 'unique-target']).default('all'),
+  tags,
+  goal: z.union([identifier, z.null()]).default('').transform((g) => g ?? ''),
+  callGoalName: z.string().max(255).default(''),
+  sites: z.array(host).default([]),
+  price: z.number().nonnegative().finite().nullable().default(null),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as RUB')
+    .default('RUB'),
+});
+
+export const configSchema = z.object({
+  callkeeper: z
+    .object({
+      method: z.enum(['get', 'getWithRole', 'getByRole']).default('get'),
+      timezone: z.string().default('Europe/Moscow'),
+    })
+    .default({}),
+  yandex: z
+    .object({
+      clientId: z.string().default(''),
+      redirectPort: z.number().int().min(1024).max(65535).default(8899),
+    })
+    .default({}),
+  sync: z
+    .object({
+      initialDays: z.number().int().min(1).max(365).default(7),
+      lookbackHours: z.number().min(0).max(24 * 60).default(24),
+      settleMinutes: z.number().min(0).max(24 * 60).default(10),
+    })
+    .default({}),
+  network: z
+    .object({
+      /** Attempts per request before a service counts as unavailable. */
+      retries: z.number().int().min(0).max(20).default(5),
+      /** First backoff delay; doubles each retry (jittered). */
+      backoffSeconds: z.number().min(0).max(600).default(2),
+      /** Longest `Retry-After` ckym will honour before giving up for this run. */
+      maxRetryAfterSeconds: z.number().min(0).max(3600).default(120),
+      /** Per-request timeout (an upload that never answers is then checked against Metrica's list). */
+      timeoutSeconds: z.number().positive().max(3600).default(120),
+    })
+    .default({}),
+  counters: z.array(counterSchema).default([]),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type CounterConfig = z.output<typeof counterSchema>;

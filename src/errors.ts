@@ -1,0 +1,46 @@
+/**
+ * The few error classes ckym has. Each maps to one contract exit code; only `main` turns them into one.
+ * A CkymError's message is a user-facing sentence (what went wrong and what to do), never a stack.
+ */
+
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  auth: 3,
+  remote: 4,
+  partial: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export abstract class CkymError extends Error {
+  abstract readonly exitCode: ExitCode;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flags, a bad config file, a bad environment value: exit 2. */
+export class ConfigError extends CkymError {
+  readonly exitCode = ExitCode.usage;
+}
+
+/** Missing, rejected or expired credentials: exit 3. */
+export class AuthError extends CkymError {
+  readonly exitCode = ExitCode.auth;
+}
+
+/** A remote service that stayed unavailable after retries, or answered nonsense: exit 4. */
+export class RemoteError extends CkymError {
+  readonly exitCode = ExitCode.remote;
+}
+
+/** A local problem the user can fix: unreadable database, full disk, unwritable home: exit 1 with a clear sentence. */
+export class LocalError extends CkymError {
+  readonly exitCode = ExitCode.internal;
+}
+
+export function isCkymError(error: unknown): error is CkymError {
+  return error instanceof CkymError;
+}

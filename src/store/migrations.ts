@@ -1,0 +1,86 @@
+/**
+ * Versioned schema. Each entry upgrades from version i to i+1; `PRAGMA user_version` records where a database is.
+ * Never edit a released migration: add a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* 1: calls, per-(counter, call, kind) deliveries, batches, runs, cursors */ `
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  -- Every call ckym has seen (fetched at least once).
+  CREATE TABLE calls (
+    id             TEXT PRIMARY KEY,          -- CallKeeper universalId
+    call_time      INTEGER NOT NULL,          -- unix seconds, UTC
+    service_type   TEXT NOT NULL,
+    first_seen_run INTEGER NOT NULL,
+    last_seen_run  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- What happened to one call for one counter and one kind (call | conversion).
+  --   waiting: not final yet;  skipped: the counter's settings do not take it (reason);
+  --   pending: to be sent;     batched: inside a prepared/sending batch;
+  --   sent: Metrica has it (terminal);  failed: its batch was rejected by Metrica (quarantined, reason).
+  CREATE TABLE deliveries (
+    counter_id  INTEGER NOT NULL,
+    call_id     TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('call', 'conversion')),
+    state       TEXT NOT NULL CHECK (state IN ('waiting', 'skipped', 'pending', 'batched', 'sent', 'failed')),
+    reason      TEXT,
+    row         TEXT,                        -- JSON array of CSV cells, for pending/batched/sent
+    call_time   INTEGER NOT NULL,
+    batch_id    INTEGER REFERENCES batches(id),
+    decided_run INTEGER NOT NULL,
+    sent_at     INTEGER,                     -- unix seconds
+    PRIMARY KEY (counter_id, call_id, kind)
+  );
+  CREATE INDEX deliveries_by_state ON deliveries (state, counter_id, kind, call_time);
+  CREATE INDEX deliveries_by_batch ON deliveries (batch_id) WHERE batch_id IS NOT NULL;
+
+  -- One upload to Metrica. Written as 'prepared' before anything is sent; its id travels in the upload's comment.
+  CREATE TABLE batches (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL,
+    counter_id    INTEGER NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('call', 'conversion')),
+    comment       TEXT NOT NULL UNIQUE,
+    header        TEXT NOT NULL,             -- JSON array of column names
+    rows          INTEGER NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('prepared', 'sending', 'sent', 'rejected', 'void')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    sent_at       INTEGER,
+    uploading_id  INTEGER,
+    metrika_status TEXT,                     -- Metrica's uploading status (UPLOADED … PROCESSED | LINKAGE_FAILURE)
+    uploading_json TEXT,                     -- the last uploading object Metrica returned
+    error         TEXT
+  );
+  CREATE INDEX batches_unfinished ON batches (status) WHERE status IN ('prepared', 'sending');
+  CREATE INDEX batches_by_counter ON batches (counter_id, kind, id);
+
+  -- Up to when each counter has had every call fetched and decided.
+  CREATE TABLE cursors (
+    counter_id INTEGER PRIMARY KEY,
+    fetched_to INTEGER NOT NULL              -- unix seconds
+  );
+
+  CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    pid         INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,            -- unix ms
+    finished_at INTEGER,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('running', 'ok', 'partial', 'failed')),
+    exit_code   INTEGER,
+    window_from INTEGER,
+    window_to   INTEGER,
+    pages       INTEGER NOT NULL DEFAULT 0,
+    fetched     INTEGER NOT NULL DEFAULT 0,
+    sent_calls  INTEGER NOT NULL DEFAULT 0,
+    sent_conversions INTEGER NOT NULL DEFAULT 0,
+    skipped     INTEGER NOT NULL DEFAULT 0,
+    waiting     INTEGER NOT NULL DEFAULT 0,
+    error       TEXT
+  );
+  `,
+];

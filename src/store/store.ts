@@ -1,0 +1,451 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { LocalError } from '../errors.js';
+import type { DeliveryKind, Row, SkipReason, WaitReason } from '../domain/types.js';
+import { MIGRATIONS } from './migrations.js';
+
+export type DeliveryState = 'waiting' | 'skipped' | 'pending' | 'batched' | 'sent' | 'failed';
+export type BatchStatus = 'prepared' | 'sending' | 'sent' | 'rejected' | 'void';
+
+/** One decision to record: what a call means for one counter and kind in this run. */
+export interface DeliveryRecord {
+  counterId: number;
+  callId: string;
+  kind: DeliveryKind;
+  state: 'waiting' | 'skipped' | 'pending';
+  reason: SkipReason | WaitReason | null;
+  row: Row | null;
+  callTime: number;
+}
+
+export interface SeenCall {
+  id: string;
+  callTime: number;
+  serviceType: string;
+}
+
+export interface Batch {
+  id: number;
+  runId: number;
+  counterId: number;
+  kind: DeliveryKind;
+  comment: string;
+  header: string[];
+  rows: number;
+  status: BatchStatus;
+  attempts: number;
+  createdAt: number;
+  sentAt: number | null;
+  uploadingId: number | null;
+  metrikaStatus: string | null;
+  error: string | null;
+}
+
+export interface RunTotals {
+  pages: number;
+  fetched: number;
+  sentCalls: number;
+  sentConversions: number;
+  skipped: number;
+  waiting: number;
+}
+
+export interface RunRecord extends RunTotals {
+  id: number;
+  pid: number;
+  startedAt: number;
+  finishedAt: number | null;
+  outcome: 'running' | 'ok' | 'partial' | 'failed';
+  exitCode: number | null;
+  windowFrom: number | null;
+  windowTo: number | null;
+  error: string | null;
+}
+
+/** The uploading as Metrica reported it, kept for stats. */
+export interface UploadingInfo {
+  id: number;
+  status?: string | undefined;
+  [key: string]: unknown;
+}
+
+interface BatchRow {
+  id: number;
+  run_id: number;
+  counter_id: number;
+  kind: DeliveryKind;
+  comment: string;
+  header: string;
+  rows: number;
+  status: BatchStatus;
+  attempts: number;
+  created_at: number;
+  sent_at: number | null;
+  uploading_id: number | null;
+  metrika_status: string | null;
+  error: string | null;
+}
+
+const toBatch = (r: BatchRow): Batch => ({
+  id: r.id,
+  runId: r.run_id,
+  counterId: r.counter_id,
+  kind: r.kind,
+  comment: r.comment,
+  header: JSON.parse(r.header) as string[],
+  rows: r.rows,
+  status: r.status,
+  attempts: r.attempts,
+  createdAt: r.created_at,
+  sentAt: r.sent_at,
+  uploadingId: r.uploading_id,
+  metrikaStatus: r.metrika_status,
+  error: r.error,
+});
+
+/**
+ * ckym's memory: SQLite (WAL) under CKYM_HOME. The only module that speaks SQL.
+ * Every state change that matters for exactly-once delivery is one transaction.
+ */
+export class Store {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private constructor(readonly db: Database.Database, readonly file: string) {}
+
+  static open(file: string, options: { readonly?: boolean } = {}): Store {
+    let db: Database.Database;
+    try {
+      if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: 10_000 });
+      if (!options.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+      }
+      db.pragma('foreign_keys = ON');
+    } catch (error) {
+      throw storeError(file, error);
+    }
+    const store = new Store(db, file);
+    if (!options.readonly) store.migrate();
+    return store;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Wraps a write so that SQLite's own errors (full disk, read-only file) become one clear sentence. */
+  private write<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (error) {
+      throw storeError(this.file, error);
+    }
+  }
+
+  migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new LocalError(
+        `${this.file} was written by a newer ckym (schema ${current}, this one knows ${MIGRATIONS.length}); upgrade ckym`,
+      );
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.write(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      });
+    }
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /** A random id per database: it makes batch comments unique across installations uploading to one counter. */
+  installationId(): string {
+    const row = this.stmt(`SELECT value FROM meta WHERE key = 'installation_id'`).get() as { value: string } | undefined;
+    if (row) return row.value;
+    const id = randomBytes(6).toString('hex');
+    this.write(() => this.stmt(`INSERT OR IGNORE INTO meta (key, value) VALUES ('installation_id', ?)`).run(id));
+    return (this.stmt(`SELECT value FROM meta WHERE key = 'installation_id'`).get() as { value: string }).value;
+  }
+
+  // ── runs ────────────────────────────────────────────────────────────────
+
+  startRun(pid: number, startedAt: number): number {
+    return this.write(() => {
+      // A run still marked running belongs to a process that died (we hold the lock now).
+      this.stmt(
+        `UPDATE runs SET outcome = 'failed', error = 'interrupted (the process ended before finishing)', exit_code = NULL WHERE outcome = 'running'`,
+      ).run();
+      return Number(this.stmt(`INSERT INTO runs (pid, started_at, outcome) VALUES (?, ?, 'running')`).run(pid, startedAt).lastInsertRowid);
+    });
+  }
+
+  setRunWindow(runId: number, from: number, to: number): void {
+    this.write(() => this.stmt(`UPDATE runs SET window_from = ?, window_to = ? WHERE id = ?`).run(from, to, runId));
+  }
+
+  finishRun(
+    runId: number,
+    result: RunTotals & { outcome: 'ok' | 'partial' | 'failed'; exitCode: number; error: string | null; finishedAt: number },
+  ): void {
+    this.write(() =>
+      this.stmt(
+        `UPDATE runs SET outcome = ?, exit_code = ?, error = ?, finished_at = ?, pages = ?, fetched = ?,
+           sent_calls = ?, sent_conversions = ?, skipped = ?, waiting = ? WHERE id = ?`,
+      ).run(
+        result.outcome,
+        result.exitCode,
+        result.error,
+        result.finishedAt,
+        result.pages,
+        result.fetched,
+        result.sentCalls,
+        result.sentConversions,
+        result.skipped,
+        result.waiting,
+        runId,
+      ),
+    );
+  }
+
+  /** The newest run still marked running (for "another sync is running since …"). */
+  runningRun(): RunRecord | null {
+    const row = this.stmt(`SELECT * FROM runs WHERE outcome = 'running' ORDER BY id DESC LIMIT 1`).get() as
+      | Record<string, unknown>
+      | undefined;
+    return row ? toRun(row) : null;
+  }
+
+  recentRuns(limit: number): RunRecord[] {
+    return (this.stmt(`SELECT * FROM runs ORDER BY id DESC LIMIT ?`).all(limit) as Record<string, unknown>[]).map(toRun);
+  }
+
+  // ── calls and decisions ─────────────────────────────────────────────────
+
+  /**
+   * Records one fetched page: the calls seen and what each means for each counter.
+   * A delivery already batched, sent or failed is never touched: that is what makes re-runs safe.
+   * Returns how many of the calls were new to the database.
+   */
+  recordPage(runId: number, calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[]): number {
+    const insertCall = this.stmt(
+      `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET call_time = excluded.call_time, service_type = excluded.service_type,
+         last_seen_run = excluded.last_seen_run`,
+    );
+    const upsert = this.stmt(
+      `INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, decided_run)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (counter_id, call_id, kind) DO UPDATE SET
+         state = excluded.state, reason = excluded.reason, row = excluded.row,
+         call_time = excluded.call_time, decided_run = excluded.decided_run
+       WHERE deliveries.state IN ('waiting', 'skipped', 'pending')`,
+    );
+    const known = this.stmt(`SELECT 1 FROM calls WHERE id = ?`).pluck();
+    return this.write(() => {
+      let fresh = 0;
+      for (const call of calls) {
+        if (!known.get(call.id)) fresh++;
+        insertCall.run(call.id, call.callTime, call.serviceType, runId, runId);
+      }
+      for (const d of deliveries) {
+        upsert.run(d.counterId, d.callId, d.kind, d.state, d.reason, d.row ? JSON.stringify(d.row) : null, d.callTime, runId);
+      }
+      return fresh;
+    });
+  }
+
+  /** States of the given calls for one counter (for dry runs, which write nothing). */
+  deliveryStates(counterId: number, callIds: readonly string[]): Map<string, DeliveryState> {
+    const q = this.stmt(`SELECT kind, state FROM deliveries WHERE counter_id = ? AND call_id = ?`);
+    const out = new Map<string, DeliveryState>();
+    for (const id of callIds) {
+      for (const r of q.all(counterId, id) as { kind: string; state: DeliveryState }[]) out.set(`${id}\u0000${r.kind}`, r.state);
+    }
+    return out;
+  }
+
+  cursor(counterId: number): number | null {
+    const v = this.stmt(`SELECT fetched_to FROM cursors WHERE counter_id = ?`).pluck().get(counterId) as number | undefined;
+    return v ?? null;
+  }
+
+  setCursors(counterIds: readonly number[], fetchedTo: number): void {
+    const s = this.stmt(
+      `INSERT INTO cursors (counter_id, fetched_to) VALUES (?, ?)
+       ON CONFLICT (counter_id) DO UPDATE SET fetched_to = MAX(fetched_to, excluded.fetched_to)`,
+    );
+    this.write(() => {
+      for (const id of counterIds) s.run(id, fetchedTo);
+    });
+  }
+
+  /** The oldest call some of these counters still wait on (not final yet): the next fetch must reach back to it. */
+  oldestWaiting(counterIds: readonly number[], notBefore: number): number | null {
+    const s = this.stmt(
+      `SELECT MIN(call_time) FROM deliveries WHERE state = 'waiting' AND counter_id = ? AND call_time >= ?`,
+    ).pluck();
+    let oldest: number | null = null;
+    for (const id of counterIds) {
+      const v = s.get(id, notBefore) as number | null;
+      if (v !== null && (oldest === null || v < oldest)) oldest = v;
+    }
+    return oldest;
+  }
+
+  // ── batches ─────────────────────────────────────────────────────────────
+
+  pendingCount(counterId: number, kind: DeliveryKind): number {
+    return this.stmt(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND counter_id = ? AND kind = ?`)
+      .pluck()
+      .get(counterId, kind) as number;
+  }
+
+  /**
+   * Step 1 of the exactly-once protocol: every pending delivery of (counter, kind) goes into a new batch,
+   * written as 'prepared' in one transaction before anything is sent. Null when nothing is pending.
+   */
+  prepareBatch(runId: number, counterId: number, kind: DeliveryKind, header: readonly string[], now: number): Batch | null {
+    const installation = this.installationId();
+    return this.write(() => {
+      const pending = this.pendingCount(counterId, kind);
+      if (pending === 0) return null;
+      const id = Number(
+        this.stmt(
+          `INSERT INTO batches (run_id, counter_id, kind, comment, header, rows, status, created_at)
+           VALUES (?, ?, ?, '', ?, 0, 'prepared', ?)`,
+        ).run(runId, counterId, kind, JSON.stringify(header), Math.floor(now / 1000)).lastInsertRowid,
+      );
+      const comment = batchComment(installation, id);
+      const moved = this.stmt(
+        `UPDATE deliveries SET state = 'batched', batch_id = ? WHERE state = 'pending' AND counter_id = ? AND kind = ?`,
+      ).run(id, counterId, kind).changes;
+      this.stmt(`UPDATE batches SET comment = ?, rows = ? WHERE id = ?`).run(comment, moved, id);
+      return this.batch(id)!;
+    });
+  }
+
+  batch(id: number): Batch | null {
+    const row = this.stmt(`SELECT * FROM batches WHERE id = ?`).get(id) as BatchRow | undefined;
+    return row ? toBatch(row) : null;
+  }
+
+  /** Batches that were prepared or being sent when a run ended: each must be reconciled with Metrica. */
+  unfinishedBatches(counterIds: readonly number[]): Batch[] {
+    const all = (this.stmt(`SELECT * FROM batches WHERE status IN ('prepared', 'sending') ORDER BY id`).all() as BatchRow[]).map(
+      toBatch,
+    );
+    return all.filter((b) => counterIds.includes(b.counterId));
+  }
+
+  /** Step 2: about to send. Durable before the request leaves, so a crash after it is always reconciled. */
+  markSending(batchId: number): void {
+    this.write(() =>
+      this.stmt(`UPDATE batches SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status IN ('prepared', 'sending')`).run(
+        batchId,
+      ),
+    );
+  }
+
+  /** Step 3: Metrica has it. The batch and all its deliveries become sent in one transaction. */
+  markSent(batchId: number, uploading: UploadingInfo, now: number): void {
+    const at = Math.floor(now / 1000);
+    this.write(() => {
+      this.stmt(
+        `UPDATE batches SET status = 'sent', sent_at = ?, uploading_id = ?, metrika_status = ?, uploading_json = ?, error = NULL
+         WHERE id = ?`,
+      ).run(at, uploading.id, uploading.status ?? null, JSON.stringify(uploading), batchId);
+      this.stmt(`UPDATE deliveries SET state = 'sent', sent_at = ? WHERE batch_id = ? AND state = 'batched'`).run(at, batchId);
+    });
+  }
+
+  /** Metrica never got it: its deliveries go back to pending, to be batched again (with the current settings). */
+  voidBatch(batchId: number, why: string): void {
+    this.write(() => {
+      this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(why, batchId);
+      this.stmt(`UPDATE deliveries SET state = 'pending', batch_id = NULL WHERE batch_id = ? AND state = 'batched'`).run(batchId);
+    });
+  }
+
+  /** Metrica refused the file (HTTP 400): quarantine it with the reason; it is not retried automatically. */
+  rejectBatch(batchId: number, error: string): void {
+    this.write(() => {
+      this.stmt(`UPDATE batches SET status = 'rejected', error = ? WHERE id = ?`).run(error, batchId);
+      this.stmt(`UPDATE deliveries SET state = 'failed', reason = 'rejected' WHERE batch_id = ? AND state = 'batched'`).run(batchId);
+    });
+  }
+
+  recordBatchError(batchId: number, error: string): void {
+    this.write(() => this.stmt(`UPDATE batches SET error = ? WHERE id = ?`).run(error, batchId));
+  }
+
+  /** A batch's rows, read in chunks so a large upload streams instead of sitting in memory. */
+  *batchRows(batchId: number, chunk = 5000): Generator<Row[]> {
+    const page = this.stmt(
+      `SELECT rowid AS r, row FROM deliveries WHERE batch_id = ? AND rowid > ? ORDER BY rowid LIMIT ?`,
+    );
+    let after = 0;
+    for (;;) {
+      const rows = page.all(batchId, after, chunk) as { r: number; row: string }[];
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.r;
+      yield rows.map((x) => JSON.parse(x.row) as Row);
+      if (rows.length < chunk) return;
+    }
+  }
+}
+
+export function batchComment(installation: string, batchId: number): string {
+  return `ckym batch ${installation}-${batchId}`;
+}
+
+function toRun(r: Record<string, unknown>): RunRecord {
+  return {
+    id: r.id as number,
+    pid: r.pid as number,
+    startedAt: r.started_at as number,
+    finishedAt: (r.finished_at as number | null) ?? null,
+    outcome: r.outcome as RunRecord['outcome'],
+    exitCode: (r.exit_code as number | null) ?? null,
+    windowFrom: (r.window_from as number | null) ?? null,
+    windowTo: (r.window_to as number | null) ?? null,
+    pages: r.pages as number,
+    fetched: r.fetched as number,
+    sentCalls: r.sent_calls as number,
+    sentConversions: r.sent_conversions as number,
+    skipped: r.skipped as number,
+    waiting: r.waiting as number,
+    error: (r.error as string | null) ?? null,
+  };
+}
+
+function storeError(file: string, error: unknown): Error {
+  const code = (error as { code?: string }).code ?? '';
+  const fixes: Record<string, string> = {
+    SQLITE_FULL: 'the disk is full; free some space and run again',
+    SQLITE_READONLY: 'the database is read-only; check the permissions of the file and its directory',
+    SQLITE_CANTOPEN: 'the database cannot be opened; check that CKYM_HOME exists and is writable',
+    SQLITE_CORRUPT: 'the database is damaged; move it aside (ckym starts a new one, and re-sends nothing already in Metrica only if you keep the old file)',
+    SQLITE_NOTADB: 'the file is not a ckym database; check CKYM_HOME',
+    SQLITE_IOERR: 'a disk error occurred; check the disk and run again',
+    EACCES: 'permission denied; check the permissions of CKYM_HOME',
+    ENOSPC: 'the disk is full; free some space and run again',
+  };
+  const prefix = Object.keys(fixes).find((k) => code.startsWith(k));
+  if (!prefix) return error instanceof Error ? error : new Error(String(error));
+  return new LocalError(`database ${file}: ${fixes[prefix]} (${code})`, { cause: error });
+}
