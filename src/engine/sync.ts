@@ -213,9 +213,12 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
 
   const failed = report.counters.filter((c) => c.error);
   if (failed.length > 0) {
-    const allUnavailable = failed.length === report.counters.length && failed.every((c) => c.error!.exitCode === 4);
-    report.outcome = allUnavailable ? 'failed' : 'partial';
-    report.exitCode = allUnavailable ? 4 : 5;
+    // Only "unavailable" and nothing delivered anywhere: the run did not get through at all (4).
+    // Otherwise it finished with some counters failed (5): a rejected file, or others delivered.
+    const delivered = report.counters.some((c) => !c.error && c.calls.sent + c.conversions.sent > 0);
+    const unavailable = !delivered && failed.every((c) => c.error!.exitCode === 4);
+    report.outcome = unavailable ? 'failed' : 'partial';
+    report.exitCode = unavailable ? 4 : 5;
   }
   store.finishRun(runId, {
     ...totals(report),
