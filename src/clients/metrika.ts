@@ -50,9 +50,9 @@ export interface UploadRequest {
 /**
  * The result of ONE upload attempt, classified for the exactly-once protocol:
  * - `accepted`: Metrica answered with the uploading.
- * - `refused`: Metrica certainly did not take it and says why; retrying may help (429 quota).
+ * - `refused`: Metrica certainly did not take it and says why; retrying may help (429 quota, 503 backend busy).
  * - `rejected`: HTTP 400, the file or the moment is wrong; never retried as is.
- * - `unknown`: no usable answer (timeout, reset, 5xx): Metrica may or may not have it — ask its list before resending.
+ * - `unknown`: no usable answer (timeout, reset, 504 and other 5xx): Metrica may or may not have it — ask its list before resending.
  */
 export type UploadOutcome =
   | { kind: 'accepted'; uploading: Uploading }
@@ -195,7 +195,8 @@ export class MetrikaClient {
     }
     const { errorType, message } = errorOf(res);
     if (res.status === 401 || res.status === 403) throw authError(res.status, errorType, message);
-    if (res.status === 429) return { kind: 'refused', status: 429, retryAfter, message };
+    // 429 (quota) and 503 (backend_error) are answers that the file was not taken; a 504 or another 5xx may hide one that was.
+    if (res.status === 429 || res.status === 503) return { kind: 'refused', status: res.status, retryAfter, message };
     if (res.status >= 400 && res.status < 500) return { kind: 'rejected', status: res.status, errorType, message };
     return { kind: 'unknown', status: res.status, retryAfter, message };
   }

@@ -62,6 +62,11 @@ export const configSchema = z.object({
       initialDays: z.number().int().min(1).max(365).default(7),
       lookbackHours: z.number().min(0).max(24 * 60).default(24),
       settleMinutes: z.number().min(0).max(24 * 60).default(10),
+      /**
+       * After an upload whose outcome is unknown (timeout, reset, crash), how long Metrica's upload list must
+       * have had to show it before ckym concludes it never arrived and sends the rows again.
+       */
+      confirmGraceMinutes: z.number().min(0).max(24 * 60).default(10),
     })
     .default({}),
   network: z

@@ -273,16 +273,19 @@ async function deliver(ctx: SyncContext, runId: number, counter: CounterSettings
 }
 
 /**
- * The upload loop of the exactly-once protocol. The batch is 'sending' (durably) before each attempt;
- * an attempt whose outcome is unknown is looked up in Metrica's list by its comment before any resend.
+ * The upload loop of the exactly-once protocol. The batch is 'sending' (durably) before each attempt.
+ * An attempt whose outcome is unknown is looked up in Metrica's list by its comment; when the list does not
+ * have it, the rows are sent again only once `sync.confirmGraceMinutes` have passed since the attempt
+ * (Metrica may still be taking in a file whose answer was lost); until then the batch waits for a later run.
  */
 async function upload(ctx: SyncContext, counter: CounterSettings, batch: Batch): Promise<Uploading | null> {
   const metrika = ctx.metrika!;
   const { store, policy } = ctx;
   const what = `${batch.kind === 'call' ? 'calls' : 'conversions'} for counter ${counter.id}`;
+  const graceMs = ctx.config.sync.confirmGraceMinutes * 60_000;
   let lastProblem = '';
   for (let attempt = 0; attempt <= policy.retries; attempt++) {
-    store.markSending(batch.id);
+    store.markSending(batch.id, ctx.clock.now());
     let outcome;
     try {
       outcome = await metrika.upload({
@@ -310,7 +313,7 @@ async function upload(ctx: SyncContext, counter: CounterSettings, batch: Batch):
       store.rejectBatch(batch.id, message);
       throw new UploadRejected(`${message} (batch ${batch.id} is quarantined; see "ckym stats")`);
     }
-    lastProblem = outcome.kind === 'refused' ? `HTTP ${outcome.status} ${outcome.message}` : outcome.message;
+    lastProblem = outcome.status ? `HTTP ${outcome.status} ${outcome.message}` : outcome.message;
     store.recordBatchError(batch.id, lastProblem);
     const wait = retryDelay(attempt + 1, policy, outcome.retryAfter);
     if (outcome.kind === 'unknown') {
@@ -321,15 +324,19 @@ async function upload(ctx: SyncContext, counter: CounterSettings, batch: Batch):
         store.markSent(batch.id, found, ctx.clock.now());
         return found;
       }
+      if (graceMs > 0) {
+        throw new RemoteError(
+          `the upload of the ${what} got no answer (${lastProblem}) and is not in Metrica's list yet; ` +
+            `batch ${batch.id} is confirmed or sent again by a run after ${ctx.config.sync.confirmGraceMinutes} min`,
+        );
+      }
     } else {
       if (wait === null) break;
+      ctx.events?.onRetry?.({ service: 'Metrica', what: `upload of ${what}`, attempt: attempt + 1, delayMs: wait, reason: lastProblem });
       await sleep(wait);
     }
-    if (attempt < policy.retries) {
-      ctx.events?.onRetry?.({ service: 'Metrica', what: `upload of ${what}`, attempt: attempt + 1, delayMs: wait ?? 0, reason: lastProblem });
-    }
   }
-  // Every attempt was refused or lost, and Metrica's list does not have it: the rows wait for the next run.
+  // Every attempt was refused, and Metrica's list does not have it: the rows wait for the next run.
   store.voidBatch(batch.id, lastProblem);
   throw new RemoteError(`Metrica unavailable for the ${what}: ${lastProblem}; the rows wait for the next run`);
 }
@@ -347,7 +354,16 @@ async function reconcile(ctx: SyncContext, batch: Batch): Promise<ReconcileResul
     ctx.store.markSent(batch.id, found, ctx.clock.now());
     return { ...base, result: 'sent' };
   }
-  ctx.store.voidBatch(batch.id, 'interrupted; not in Metrica\'s upload list');
+  const graceMs = ctx.config.sync.confirmGraceMinutes * 60_000;
+  const since = ctx.clock.now() - (batch.attemptAt ?? 0) * 1000;
+  if (since < graceMs) {
+    const left = Math.ceil((graceMs - since) / 60_000);
+    throw new RemoteError(
+      `batch ${batch.id} was being uploaded when a run ended and is not in Metrica's list yet; ` +
+        `it is sent again if it is still missing in ${left} min (sync.confirmGraceMinutes)`,
+    );
+  }
+  ctx.store.voidBatch(batch.id, "interrupted; not in Metrica's upload list");
   return { ...base, result: 'resend' };
 }
 

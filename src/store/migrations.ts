@@ -49,6 +49,7 @@ export const MIGRATIONS: readonly string[] = [
     rows          INTEGER NOT NULL,
     status        TEXT NOT NULL CHECK (status IN ('prepared', 'sending', 'sent', 'rejected', 'void')),
     attempts      INTEGER NOT NULL DEFAULT 0,
+    attempt_at    INTEGER,                   -- unix seconds the last attempt started
     created_at    INTEGER NOT NULL,
     sent_at       INTEGER,
     uploading_id  INTEGER,

@@ -36,6 +36,8 @@ export interface Batch {
   rows: number;
   status: BatchStatus;
   attempts: number;
+  /** Unix seconds the last upload attempt started. */
+  attemptAt: number | null;
   createdAt: number;
   sentAt: number | null;
   uploadingId: number | null;
@@ -81,6 +83,7 @@ interface BatchRow {
   rows: number;
   status: BatchStatus;
   attempts: number;
+  attempt_at: number | null;
   created_at: number;
   sent_at: number | null;
   uploading_id: number | null;
@@ -98,6 +101,7 @@ const toBatch = (r: BatchRow): Batch => ({
   rows: r.rows,
   status: r.status,
   attempts: r.attempts,
+  attemptAt: r.attempt_at,
   createdAt: r.created_at,
   sentAt: r.sent_at,
   uploadingId: r.uploading_id,
@@ -353,11 +357,11 @@ export class Store {
   }
 
   /** Step 2: about to send. Durable before the request leaves, so a crash after it is always reconciled. */
-  markSending(batchId: number): void {
+  markSending(batchId: number, now: number): void {
     this.write(() =>
-      this.stmt(`UPDATE batches SET status = 'sending', attempts = attempts + 1 WHERE id = ? AND status IN ('prepared', 'sending')`).run(
-        batchId,
-      ),
+      this.stmt(
+        `UPDATE batches SET status = 'sending', attempts = attempts + 1, attempt_at = ? WHERE id = ? AND status IN ('prepared', 'sending')`,
+      ).run(Math.floor(now / 1000), batchId),
     );
   }
 

@@ -31,7 +31,7 @@ describe('loadConfig', () => {
     fs.mkdirSync(nested, { recursive: true });
     const loaded = await loadConfig({ cwd: nested });
     expect(loaded.filepath).toBe(path.join(dir, 'ckym.config.json'));
-    expect(loaded.config.sync).toEqual({ initialDays: 7, lookbackHours: 24, settleMinutes: 10 });
+    expect(loaded.config.sync).toEqual({ initialDays: 7, lookbackHours: 24, settleMinutes: 10, confirmGraceMinutes: 10 });
     expect(loaded.config.callkeeper).toEqual({ method: 'get', timezone: 'Europe/Moscow' });
     expect(loaded.config.counters[0]).toMatchObject({
       id: 1,

@@ -57,13 +57,13 @@ describe('Store', () => {
     expect(store.recordPage(run, [seen('a'), seen('b')], [pending('a'), pending('b')])).toBe(2);
     const batch = store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 0)!;
     expect(batch.rows).toBe(2);
-    store.markSending(batch.id);
+    store.markSending(batch.id, 5000);
     store.markSent(batch.id, { id: 77, status: 'UPLOADED' }, 1000);
     // the same calls come again (look-back window) and are decided again: nothing changes
     expect(store.recordPage(run, [seen('a'), seen('b')], [pending('a'), { ...pending('b'), state: 'skipped', row: null, reason: 'status' }])).toBe(0);
     expect(states()).toEqual({ '1/a/call': 'sent', '1/b/call': 'sent' });
     expect(store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 0)).toBeNull();
-    expect(store.batch(batch.id)).toMatchObject({ status: 'sent', uploadingId: 77, metrikaStatus: 'UPLOADED', attempts: 1 });
+    expect(store.batch(batch.id)).toMatchObject({ status: 'sent', uploadingId: 77, metrikaStatus: 'UPLOADED', attempts: 1, attemptAt: 5 });
   });
 
   it('re-decides skipped and waiting deliveries (a call that changes between runs)', () => {

@@ -1,0 +1,736 @@
+/**
+ * A loopback emulator of the Yandex Metrica Management API endpoints ckym uses
+ * (shared/spec/yandex-api.md): counters, goals, call uploads, offline-conversion uploads,
+ * their uploadings lists, and the call-linking switch.
+ *
+ * Strict on purpose: OAuth header only (a token in the URL is refused), a real multipart parser,
+ * an RFC 4180 CSV parser and per-column validation, 3 parallel requests per user. It imports
+ * nothing from ckym, so it cannot share ckym's bugs.
+ *
+ * Uploadings lists answer newest first (highest id first); `offset` is 0-based.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CsvSyntaxError, parseCsv } from './csv.js';
+import { readBody, sendJson, sleep, startServer, urlHost } from './http.js';
+import type { RunningServer } from './http.js';
+import { MultipartError, parseMediaType, parseMultipart } from './multipart.js';
+import { formatIsoWithOffset } from './time.js';
+
+export interface MetrikaGoal {
+  id: number;
+  name: string;
+  type: string;
+  conditions: { type: string; url: string }[];
+}
+
+export interface MetrikaCounterSeed {
+  id: number;
+  name: string;
+  site: string;
+  /** Default `own`. */
+  permission?: 'own' | 'edit' | 'view';
+  goals?: MetrikaGoal[];
+  /** Call linking (calls_extended_threshold) enabled. Default true. */
+  callsLinking?: boolean;
+}
+
+export interface MetrikaEmulatorOptions {
+  token: string;
+  counters: MetrikaCounterSeed[];
+  /** Unix ms. Upload DateTime values are checked against it ("in the past"). Default `Date.now`. */
+  now?: () => number;
+  host?: string;
+  port?: number;
+  /** Requests in flight at once before 429 quota_parallel_requests. Default 3 (the documented quota). */
+  parallelLimit?: number;
+  /** Refuse conversions whose Target is not the identifier of one of the counter's JS-event goals. Default true. */
+  checkTargets?: boolean;
+}
+
+export type UploadKind = 'calls' | 'conversions';
+
+export interface ReceivedUpload {
+  uploadingId: number;
+  counterId: number;
+  kind: UploadKind;
+  comment: string;
+  clientIdType: string;
+  newGoalName: string | null;
+  header: string[];
+  rows: Record<string, string>[];
+  at: number;
+}
+
+export interface MetrikaRequest {
+  method: string;
+  /** The path without the query string. */
+  path: string;
+  /** The query string without any token parameter (never stored). */
+  query: string;
+  /** HTTP status answered; 0 while unanswered / when the socket was hung or destroyed. */
+  status: number;
+  at: number;
+}
+
+export type UploadingStatus = 'PREPARED' | 'UPLOADED' | 'EXPORTED' | 'MATCHED' | 'PROCESSED' | 'LINKAGE_FAILURE';
+
+export interface MetrikaEmulator {
+  /** e.g. `http://127.0.0.1:PORT` (ckym calls url + '/management/v1/…'). */
+  url: string;
+  /** Every ACCEPTED upload, in order (hung and reset-after-accept uploads included). */
+  uploads: ReceivedUpload[];
+  /** All accepted rows of a counter and kind, flattened in upload order. */
+  rows(counterId: number, kind: UploadKind): Record<string, string>[];
+  requests: MetrikaRequest[];
+  /** Highest number of upload requests in flight at once. */
+  readonly maxConcurrentUploads: number;
+  inject(fault: MetrikaFault): void;
+  /** Replace the valid token (e.g. to simulate revocation). */
+  setToken(token: string): void;
+  /** The counter's goals as they are now (seeded + created through the API + the automatic call goal). */
+  goals(counterId: number): MetrikaGoal[];
+  /** Move an uploading to another processing status (what `stats --refresh` would then see). */
+  setUploadingStatus(uploadingId: number, status: UploadingStatus): void;
+  close(): Promise<void>;
+}
+
+export type MetrikaFault =
+  | { on: 'upload' | 'list' | 'any'; status: 429 | 500 | 503 | 504; retryAfter?: number; times?: number; counterId?: number }
+  | { on: 'upload'; status: 400; errorType?: string; message: string; times?: number; counterId?: number }
+  | { on: 'upload' | 'any'; status: 401 | 403; times?: number }
+  | { on: 'upload'; hang: true; times?: number; counterId?: number }
+  | { on: 'upload'; resetAfterAccept: true; times?: number; counterId?: number }
+  | { on: 'upload'; delayMs: number; times?: number };
+
+/** The message Metrica gives when call linking is not enabled yet ("upload too early"). */
+export const UPLOAD_TOO_EARLY_MESSAGE =
+  'Загрузить данные сейчас невозможно: для счётчика не включена привязка звонков к визитам. ' +
+  'Включите её (POST offline_conversions/calls_extended_threshold) и повторите загрузку позже.';
+
+const ID_COLUMNS = ['ClientId', 'UserId', 'Yclid'] as const;
+const ID_TYPE_OF: Record<string, string> = { ClientId: 'CLIENT_ID', UserId: 'USER_ID', Yclid: 'YCLID' };
+const CALL_COLUMNS = new Set([
+  ...ID_COLUMNS,
+  'DateTime',
+  'StaticCall',
+  'Price',
+  'Currency',
+  'PhoneNumber',
+  'TalkDuration',
+  'HoldDuration',
+  'CallMissed',
+  'Tag',
+  'FirstTimeCaller',
+  'URL',
+  'CallTrackerURL',
+]);
+const CONVERSION_COLUMNS = new Set([...ID_COLUMNS, 'Target', 'DateTime', 'Price', 'Currency']);
+/** DateTime earlier than this (2010-01-01T00:00:00Z) is refused as absurdly old. */
+const OLDEST_DATETIME = 1_262_304_000;
+const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+const TOKEN_QUERY_PARAMS = ['oauth_token', 'access_token', 'token'];
+
+interface CounterState {
+  seed: MetrikaCounterSeed;
+  permission: 'own' | 'edit' | 'view';
+  goals: MetrikaGoal[];
+  callsLinking: boolean;
+  linkingSince: number | null;
+}
+
+interface Uploading {
+  id: number;
+  counterId: number;
+  kind: UploadKind;
+  createTime: number;
+  sourceQuantity: number;
+  lineQuantity: number;
+  comment: string;
+  clientIdType: string;
+  status: UploadingStatus;
+  staticCalls: number;
+  dynamicCalls: number;
+}
+
+type Route =
+  | { name: 'counters' }
+  | { name: 'counter'; counterId: number }
+  | { name: 'goals'; counterId: number }
+  | { name: 'upload'; counterId: number; kind: UploadKind }
+  | { name: 'uploadings'; counterId: number; kind: UploadKind }
+  | { name: 'uploading'; counterId: number; kind: UploadKind; uploadingId: number }
+  | { name: 'extended-threshold'; counterId: number }
+  | { name: 'join-threshold'; counterId: number };
+
+const ALLOWED_METHODS: Record<Route['name'], string[]> = {
+  counters: ['GET'],
+  counter: ['GET'],
+  goals: ['GET', 'POST'],
+  upload: ['POST'],
+  uploadings: ['GET'],
+  uploading: ['GET'],
+  'extended-threshold': ['POST', 'DELETE'],
+  'join-threshold': ['GET'],
+};
+
+function matchRoute(path: string): Route | null {
+  if (path === '/management/v1/counters') return { name: 'counters' };
+  const m = /^\/management\/v1\/counter\/(\d{1,12})(\/.*)?$/.exec(path);
+  if (!m) return null;
+  const counterId = Number(m[1]);
+  const rest = m[2] ?? '';
+  if (rest === '') return { name: 'counter', counterId };
+  if (rest === '/goals') return { name: 'goals', counterId };
+  const oc = /^\/offline_conversions\/(.+)$/.exec(rest);
+  if (!oc) return null;
+  const tail = oc[1]!;
+  if (tail === 'upload_calls') return { name: 'upload', counterId, kind: 'calls' };
+  if (tail === 'upload') return { name: 'upload', counterId, kind: 'conversions' };
+  if (tail === 'calls_uploadings') return { name: 'uploadings', counterId, kind: 'calls' };
+  if (tail === 'uploadings') return { name: 'uploadings', counterId, kind: 'conversions' };
+  if (tail === 'calls_extended_threshold') return { name: 'extended-threshold', counterId };
+  if (tail === 'calls_visit_join_threshold') return { name: 'join-threshold', counterId };
+  const one = /^(calls_uploading|uploading)\/(\d{1,15})$/.exec(tail);
+  if (one) {
+    return {
+      name: 'uploading',
+      counterId,
+      kind: one[1] === 'calls_uploading' ? 'calls' : 'conversions',
+      uploadingId: Number(one[2]),
+    };
+  }
+  return null;
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorType: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const invalidUploading = (message: string): ApiError => new ApiError(400, 'invalid_uploading', message);
+const invalidParameter = (message: string): ApiError => new ApiError(400, 'invalid_parameter', message);
+
+function errorBody(status: number, errorType: string, message: string): unknown {
+  return { errors: [{ error_type: errorType, message }], code: status, message };
+}
+
+const STATUS_ERRORS: Record<number, { type: string; message: string }> = {
+  429: { type: 'quota_requests_by_uid', message: 'Превышен лимит количества запросов к API для пользователя. Quota exceeded, retry later' },
+  500: { type: 'backend_error', message: 'Внутренняя ошибка сервера. Internal server error' },
+  503: { type: 'backend_error', message: 'Сервис временно недоступен. Backend error, retry later' },
+  504: { type: 'timeout', message: 'Превышено время ожидания ответа. Query execution timeout' },
+};
+
+export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Promise<MetrikaEmulator> {
+  const now = options.now ?? Date.now;
+  const parallelLimit = options.parallelLimit ?? 3;
+  const checkTargets = options.checkTargets ?? true;
+  let token = options.token;
+
+  const counters = new Map<number, CounterState>();
+  for (const seed of options.counters) {
+    if (counters.has(seed.id)) throw new Error(`counter ${seed.id} seeded twice`);
+    counters.set(seed.id, {
+      seed,
+      permission: seed.permission ?? 'own',
+      goals: structuredClone(seed.goals ?? []),
+      callsLinking: seed.callsLinking ?? true,
+      linkingSince: seed.callsLinking === false ? null : Math.floor(now() / 1000) - 21 * 86_400,
+    });
+  }
+  let nextGoalId = 1 + Math.max(300_000_000, ...options.counters.flatMap((c) => (c.goals ?? []).map((g) => g.id)));
+  let nextUploadingId = 1_000_001;
+
+  const uploads: ReceivedUpload[] = [];
+  const uploadings: Uploading[] = [];
+  const requests: MetrikaRequest[] = [];
+  const faults: { fault: MetrikaFault; left: number }[] = [];
+  const timers = { timers: new Set<NodeJS.Timeout>() };
+  let inFlight = 0;
+  let uploadsInFlight = 0;
+  let maxConcurrentUploads = 0;
+
+  const take = (matches: (f: MetrikaFault) => boolean): MetrikaFault | null => {
+    const index = faults.findIndex((q) => matches(q.fault));
+    if (index < 0) return null;
+    const queued = faults[index]!;
+    queued.left -= 1;
+    if (queued.left <= 0) faults.splice(index, 1);
+    return queued.fault;
+  };
+
+  const uploadingJson = (u: Uploading): Record<string, unknown> => {
+    const base: Record<string, unknown> = {
+      id: u.id,
+      create_time: formatIsoWithOffset(u.createTime, 'Europe/Moscow'),
+      source_quantity: u.sourceQuantity,
+      line_quantity: u.lineQuantity,
+      comment: u.comment,
+      client_id_type: u.clientIdType,
+      status: u.status,
+    };
+    if (u.kind === 'calls') {
+      base.static_calls_quantity = u.staticCalls;
+      base.dynamic_calls_quantity = u.dynamicCalls;
+    }
+    return base;
+  };
+
+  const counterJson = (c: CounterState): Record<string, unknown> => ({
+    id: c.seed.id,
+    name: c.seed.name,
+    site2: { site: c.seed.site },
+    permission: c.permission,
+    status: 'Active',
+    time_zone_name: 'Europe/Moscow',
+  });
+
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const arrived = Date.now();
+    const url = new URL(req.url ?? '/', 'http://emulator.invalid');
+    const tokenInQuery = TOKEN_QUERY_PARAMS.some((p) => url.searchParams.has(p));
+    for (const p of TOKEN_QUERY_PARAMS) url.searchParams.delete(p);
+    const method = req.method ?? '';
+    const route = matchRoute(url.pathname);
+    const isUpload = method === 'POST' && route?.name === 'upload';
+    const counterId = route && 'counterId' in route ? route.counterId : null;
+
+    const log: MetrikaRequest = { method, path: url.pathname, query: url.searchParams.toString(), status: 0, at: arrived };
+    requests.push(log);
+
+    inFlight += 1;
+    const parallelNow = inFlight;
+    if (isUpload) {
+      uploadsInFlight += 1;
+      maxConcurrentUploads = Math.max(maxConcurrentUploads, uploadsInFlight);
+    }
+    res.on('close', () => {
+      inFlight -= 1;
+      if (isUpload) uploadsInFlight -= 1;
+    });
+
+    const { body, tooLarge } = await readBody(req, MAX_UPLOAD_BYTES);
+    const reply = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
+      log.status = status;
+      sendJson(res, status, payload, headers);
+    };
+    const fail = (e: ApiError): void => reply(e.status, errorBody(e.status, e.errorType, e.message), e.headers);
+
+    try {
+      if (tokenInQuery) {
+        throw invalidParameter(
+          'Передача OAuth-токена в URL не допускается: send it in the header "Authorization: OAuth <token>"',
+        );
+      }
+      const auth = req.headers.authorization;
+      if (auth === undefined || auth.trim() === '') {
+        throw new ApiError(401, 'unauthorized', 'Authorization required: send the header "Authorization: OAuth <token>"');
+      }
+      const am = /^OAuth (\S+)$/.exec(auth.trim());
+      if (!am) throw new ApiError(401, 'unauthorized', 'Malformed Authorization header: expected "OAuth <token>"');
+      if (am[1] !== token) throw new ApiError(403, 'invalid_token', 'Invalid oauth_token');
+
+      if (parallelLimit > 0 && parallelNow > parallelLimit) {
+        throw new ApiError(429, 'quota_parallel_requests', `Превышен лимит параллельных запросов (${parallelLimit}) для пользователя`);
+      }
+      if (!route) throw new ApiError(404, 'not_found', `No such API method: ${method} ${url.pathname}`);
+      if (!ALLOWED_METHODS[route.name].includes(method)) {
+        throw new ApiError(405, 'invalid_parameter', `Method ${method} is not allowed for ${url.pathname}`);
+      }
+
+      // Faults that replace the answer before any processing.
+      const onMatches = (on: 'upload' | 'list' | 'any'): boolean =>
+        on === 'any' || (on === 'upload' && isUpload) || (on === 'list' && method === 'GET');
+      const counterMatches = (f: MetrikaFault): boolean =>
+        !('counterId' in f) || f.counterId === undefined || f.counterId === counterId;
+      const delay = take((f) => 'delayMs' in f && onMatches(f.on));
+      if (delay && 'delayMs' in delay) {
+        await sleep(delay.delayMs, timers);
+        if (res.destroyed) return;
+      }
+      const pre = take((f) => 'status' in f && onMatches(f.on) && counterMatches(f));
+      if (pre && 'status' in pre) {
+        if (pre.status === 400) throw new ApiError(400, pre.errorType ?? 'invalid_uploading', pre.message);
+        if (pre.status === 401) throw new ApiError(401, 'unauthorized', 'Authorization required');
+        if (pre.status === 403) throw new ApiError(403, 'access_denied', 'Access is denied');
+        const known = STATUS_ERRORS[pre.status]!;
+        const headers: Record<string, string> = {};
+        if ('retryAfter' in pre && pre.retryAfter !== undefined) headers['retry-after'] = String(pre.retryAfter);
+        throw new ApiError(pre.status, known.type, known.message, headers);
+      }
+
+      if (route.name === 'counters') {
+        const perPage = intParam(url, 'per_page', 1000, 1, 100_000);
+        const offset = intParam(url, 'offset', 1, 1, Number.MAX_SAFE_INTEGER);
+        const all = [...counters.values()];
+        return reply(200, {
+          rows: all.length,
+          counters: all.slice(offset - 1, offset - 1 + perPage).map(counterJson),
+        });
+      }
+
+      const counter = counters.get(route.counterId);
+      if (!counter) throw new ApiError(404, 'not_found', `Счётчик ${route.counterId} не найден (counter not found)`);
+      const requireWrite = (): void => {
+        if (counter.permission === 'view') {
+          throw new ApiError(403, 'access_denied', `Access is denied: permission "view" on counter ${counter.seed.id} does not allow changes`);
+        }
+      };
+
+      switch (route.name) {
+        case 'counter':
+          return reply(200, { counter: { ...counterJson(counter), goals: counter.goals } });
+
+        case 'goals': {
+          if (method === 'GET') return reply(200, { goals: counter.goals });
+          requireWrite();
+          const goal = parseGoalBody(body);
+          const created: MetrikaGoal = { id: nextGoalId++, ...goal };
+          counter.goals.push(created);
+          return reply(200, { goal: created });
+        }
+
+        case 'extended-threshold': {
+          requireWrite();
+          if (method === 'POST') {
+            if (!counter.callsLinking) {
+              counter.callsLinking = true;
+              counter.linkingSince = Math.floor(now() / 1000) - 86_400;
+            }
+          } else {
+            counter.callsLinking = false;
+            counter.linkingSince = null;
+          }
+          return reply(200, { success: true });
+        }
+
+        case 'join-threshold': {
+          const since = counter.linkingSince;
+          const floor = Math.floor(now() / 1000) - 21 * 86_400;
+          const date = since === null ? null : formatIsoWithOffset(Math.max(since, floor), 'Europe/Moscow').slice(0, 10);
+          return reply(200, { date });
+        }
+
+        case 'uploadings': {
+          const limit = intParam(url, 'limit', 100, 1, 10_000);
+          const offset = intParam(url, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+          const list = uploadings
+            .filter((u) => u.counterId === route.counterId && u.kind === route.kind)
+            .sort((a, b) => b.id - a.id)
+            .slice(offset, offset + limit)
+            .map(uploadingJson);
+          return reply(200, { uploadings: list });
+        }
+
+        case 'uploading': {
+          const u = uploadings.find(
+            (x) => x.id === route.uploadingId && x.counterId === route.counterId && x.kind === route.kind,
+          );
+          if (!u) throw new ApiError(404, 'not_found', `Uploading ${route.uploadingId} not found`);
+          return reply(200, { uploading: uploadingJson(u) });
+        }
+
+        case 'upload': {
+          requireWrite();
+          if (tooLarge) throw invalidUploading('Файл слишком большой (file too large)');
+          const clientIdTypeParam = url.searchParams.get('client_id_type');
+          if (clientIdTypeParam !== null && !['CLIENT_ID', 'USER_ID', 'YCLID'].includes(clientIdTypeParam)) {
+            throw invalidParameter(`client_id_type must be CLIENT_ID, USER_ID or YCLID, got "${clientIdTypeParam}"`);
+          }
+          const comment = url.searchParams.get('comment') ?? '';
+          if ([...comment].length > 255) throw invalidParameter(`comment is ${[...comment].length} characters long, at most 255 allowed`);
+          const newGoalName = url.searchParams.get('new_goal_name');
+          if (newGoalName !== null && [...newGoalName].length > 255) throw invalidParameter('new_goal_name is longer than 255 characters');
+          if (route.kind === 'calls' && !counter.callsLinking) throw invalidUploading(UPLOAD_TOO_EARLY_MESSAGE);
+
+          const csvText = extractCsv(req.headers['content-type'], body);
+          const targets = new Set(
+            counter.goals.filter((g) => g.type === 'action').flatMap((g) => g.conditions.map((c) => c.url)),
+          );
+          const parsed = validateCsv(route.kind, csvText, {
+            clientIdType: clientIdTypeParam,
+            nowSeconds: Math.floor(now() / 1000),
+            targets: checkTargets ? targets : null,
+          });
+
+          const uploading: Uploading = {
+            id: nextUploadingId++,
+            counterId: route.counterId,
+            kind: route.kind,
+            createTime: Math.floor(now() / 1000),
+            sourceQuantity: parsed.rows.length,
+            lineQuantity: parsed.rows.length,
+            comment,
+            clientIdType: clientIdTypeParam ?? ID_TYPE_OF[parsed.idColumn]!,
+            status: 'UPLOADED',
+            staticCalls: parsed.staticCalls,
+            dynamicCalls: parsed.rows.length - parsed.staticCalls,
+          };
+          uploadings.push(uploading);
+          uploads.push({
+            uploadingId: uploading.id,
+            counterId: route.counterId,
+            kind: route.kind,
+            comment,
+            clientIdType: uploading.clientIdType,
+            newGoalName,
+            header: parsed.header,
+            rows: parsed.rows,
+            at: Date.now(),
+          });
+          if (route.kind === 'calls' && !counter.goals.some((g) => g.type === 'call')) {
+            // Metrica's automatic call goal, created on the first call upload.
+            counter.goals.push({ id: nextGoalId++, name: newGoalName || 'Звонок', type: 'call', conditions: [] });
+          }
+
+          const post = take((f) => ('hang' in f || 'resetAfterAccept' in f) && counterMatches(f));
+          if (post && 'hang' in post) return; // keep the socket open until the client or close() ends it
+          if (post && 'resetAfterAccept' in post) {
+            req.socket.destroy();
+            return;
+          }
+          return reply(200, { uploading: uploadingJson(uploading) });
+        }
+      }
+    } catch (error) {
+      if (error instanceof ApiError) return fail(error);
+      throw error;
+    }
+  };
+
+  const running: RunningServer = await startServer(handler, options.host ?? '127.0.0.1', options.port ?? 0);
+
+  return {
+    url: `http://${urlHost(running.host)}:${running.port}`,
+    uploads,
+    rows(counterId, kind) {
+      return uploads.filter((u) => u.counterId === counterId && u.kind === kind).flatMap((u) => u.rows);
+    },
+    requests,
+    get maxConcurrentUploads() {
+      return maxConcurrentUploads;
+    },
+    inject(fault) {
+      const times = fault.times ?? 1;
+      if (!Number.isInteger(times) || times < 1) throw new Error('fault.times must be a positive integer');
+      faults.push({ fault, left: times });
+    },
+    setToken(next) {
+      token = next;
+    },
+    goals(counterId) {
+      return structuredClone(counters.get(counterId)?.goals ?? []);
+    },
+    setUploadingStatus(uploadingId, status) {
+      const u = uploadings.find((x) => x.id === uploadingId);
+      if (!u) throw new Error(`no uploading ${uploadingId}`);
+      u.status = status;
+    },
+    async close() {
+      for (const t of timers.timers) clearTimeout(t);
+      timers.timers.clear();
+      await running.close();
+    },
+  };
+}
+
+function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
+  const values = url.searchParams.getAll(name);
+  if (values.length === 0) return fallback;
+  const text = values[0]!;
+  if (values.length > 1 || !/^\d{1,16}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw invalidParameter(`${name} must be an integer from ${min} to ${max}, got "${values.join(',')}"`);
+  }
+  return Number(text);
+}
+
+function parseGoalBody(body: Buffer): Omit<MetrikaGoal, 'id'> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw invalidParameter('The request body must be JSON: {"goal":{"name":…,"type":…,"conditions":[…]}}');
+  }
+  const goal = isObject(parsed) ? parsed.goal : undefined;
+  if (!isObject(goal)) throw invalidParameter('The body must hold a "goal" object');
+  const { name, type, conditions } = goal;
+  if (typeof name !== 'string' || name.trim() === '') throw invalidParameter('goal.name must be a non-empty string');
+  if (typeof type !== 'string' || type === '') throw invalidParameter('goal.type must be a non-empty string');
+  if (conditions !== undefined && !Array.isArray(conditions)) throw invalidParameter('goal.conditions must be an array');
+  const list: { type: string; url: string }[] = [];
+  for (const c of conditions ?? []) {
+    if (!isObject(c) || typeof c.type !== 'string' || typeof c.url !== 'string') {
+      throw invalidParameter('every goal condition must be {"type": string, "url": string}');
+    }
+    if (!['exact', 'contain', 'start', 'regexp', 'action'].includes(c.type)) {
+      throw invalidParameter(`unknown goal condition type "${c.type}"`);
+    }
+    if (c.url === '') throw invalidParameter('a goal condition url must not be empty');
+    list.push({ type: c.type, url: c.url });
+  }
+  if (type === 'action' && list.length === 0) {
+    throw invalidParameter('a JavaScript-event goal (type "action") needs at least one condition with its identifier');
+  }
+  return { name, type, conditions: list };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Content-Type + multipart body → the text of the single `file` part. */
+function extractCsv(contentType: string | undefined, body: Buffer): string {
+  if (!contentType) throw invalidUploading('Content-Type must be multipart/form-data with a boundary; none was sent');
+  let boundary: string | undefined;
+  try {
+    const media = parseMediaType(contentType);
+    if (media.type !== 'multipart/form-data') {
+      throw invalidUploading(`Content-Type must be multipart/form-data, got "${media.type}"`);
+    }
+    boundary = media.params.boundary;
+  } catch (error) {
+    if (error instanceof MultipartError) throw invalidUploading(`Malformed Content-Type: ${error.message}`);
+    throw error;
+  }
+  if (!boundary) throw invalidUploading('Content-Type multipart/form-data has no boundary parameter');
+  let parts;
+  try {
+    parts = parseMultipart(body, boundary);
+  } catch (error) {
+    if (error instanceof MultipartError) throw invalidUploading(`Malformed multipart body: ${error.message}`);
+    throw error;
+  }
+  const names = parts.map((p) => p.name);
+  const files = parts.filter((p) => p.name === 'file');
+  if (files.length === 0) {
+    throw invalidUploading(`The multipart body must hold a part named "file"; it holds ${names.map((n) => `"${n}"`).join(', ')}`);
+  }
+  if (parts.length > 1) {
+    throw invalidUploading(`The multipart body must hold exactly one part, named "file"; it holds ${names.map((n) => `"${n}"`).join(', ')}`);
+  }
+  const data = files[0]!.data;
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(data);
+  } catch {
+    throw invalidUploading('The file is not valid UTF-8 text');
+  }
+}
+
+interface ValidatedCsv {
+  header: string[];
+  rows: Record<string, string>[];
+  idColumn: string;
+  staticCalls: number;
+}
+
+function validateCsv(
+  kind: UploadKind,
+  text: string,
+  ctx: { clientIdType: string | null; nowSeconds: number; targets: Set<string> | null },
+): ValidatedCsv {
+  if (text.trim() === '') throw invalidUploading('The file is empty: expected a header line and at least one row');
+  let records: string[][];
+  try {
+    records = parseCsv(text);
+  } catch (error) {
+    if (error instanceof CsvSyntaxError) throw invalidUploading(`Malformed CSV: ${error.message}`);
+    throw error;
+  }
+  const header = records[0] ?? [];
+  const allowed = kind === 'calls' ? CALL_COLUMNS : CONVERSION_COLUMNS;
+  const endpoint = kind === 'calls' ? 'upload_calls' : 'upload';
+  const seen = new Set<string>();
+  for (const column of header) {
+    if (!allowed.has(column)) {
+      throw invalidUploading(
+        `Unknown column ${JSON.stringify(column)} in the header; ${endpoint} accepts ${[...allowed].join(', ')} (comma-separated, names are case-sensitive)`,
+      );
+    }
+    if (seen.has(column)) throw invalidUploading(`Column ${column} appears twice in the header`);
+    seen.add(column);
+  }
+  const idColumns = ID_COLUMNS.filter((c) => seen.has(c));
+  if (idColumns.length === 0) throw invalidUploading('The header must have an identifier column: ClientId, UserId or Yclid');
+  if (idColumns.length > 1) throw invalidUploading(`The header must have exactly one identifier column, it has ${idColumns.join(', ')}`);
+  const idColumn = idColumns[0]!;
+  if (ctx.clientIdType !== null && ID_TYPE_OF[idColumn] !== ctx.clientIdType) {
+    throw invalidUploading(`client_id_type=${ctx.clientIdType} does not match the identifier column ${idColumn}`);
+  }
+  if (!seen.has('DateTime')) throw invalidUploading('Required column DateTime is missing from the header');
+  if (kind === 'conversions' && !seen.has('Target')) throw invalidUploading('Required column Target is missing from the header');
+
+  const dataRecords = records.slice(1);
+  if (dataRecords.length === 0) throw invalidUploading('The file has a header but no data rows');
+
+  const rows: Record<string, string>[] = [];
+  let staticCalls = 0;
+  dataRecords.forEach((record, index) => {
+    const rowNo = index + 1;
+    const at = `Row ${rowNo}`;
+    if (record.length !== header.length) {
+      throw invalidUploading(`${at} has ${record.length} fields, the header has ${header.length}`);
+    }
+    const row: Record<string, string> = {};
+    header.forEach((column, i) => {
+      row[column] = record[i]!;
+    });
+    const id = row[idColumn]!;
+    if (kind === 'conversions' && id === '') throw invalidUploading(`${at}: ${idColumn} is empty; a conversion needs an identifier`);
+    if (/\s/.test(id)) throw invalidUploading(`${at}: ${idColumn} ${JSON.stringify(id)} contains whitespace`);
+
+    const dt = row.DateTime!;
+    if (!/^\d{1,15}$/.test(dt)) {
+      throw invalidUploading(`${at}: DateTime ${JSON.stringify(dt)} must be a unix timestamp in seconds (an integer)`);
+    }
+    const dtNum = Number(dt);
+    if (dtNum > ctx.nowSeconds) {
+      const hint = dtNum >= 1e12 ? ' (it looks like milliseconds; send seconds)' : '';
+      throw invalidUploading(`${at}: DateTime ${dt} is in the future; only past events can be uploaded${hint}`);
+    }
+    if (dtNum < OLDEST_DATETIME) throw invalidUploading(`${at}: DateTime ${dt} is before 2010-01-01: too old`);
+
+    for (const flag of ['StaticCall', 'CallMissed', 'FirstTimeCaller']) {
+      const v = row[flag];
+      if (v !== undefined && v !== '0' && v !== '1') throw invalidUploading(`${at}: ${flag} must be 0 or 1, got ${JSON.stringify(v)}`);
+    }
+    for (const seconds of ['TalkDuration', 'HoldDuration']) {
+      const v = row[seconds];
+      if (v !== undefined && !/^\d{1,9}$/.test(v)) {
+        throw invalidUploading(`${at}: ${seconds} must be a whole number of seconds ≥ 0, got ${JSON.stringify(v)}`);
+      }
+    }
+    const phone = row.PhoneNumber;
+    if (phone !== undefined && phone !== '' && !/^\+\d{5,15}$/.test(phone)) {
+      throw invalidUploading(`${at}: PhoneNumber ${JSON.stringify(phone)} must be "+" and 5–15 digits, no spaces (e.g. +79991234567)`);
+    }
+    const price = row.Price;
+    if (price !== undefined && !/^\d{1,15}(\.\d{1,6})?$/.test(price)) {
+      throw invalidUploading(`${at}: Price ${JSON.stringify(price)} must be a decimal number with "." (e.g. 1500 or 99.90)`);
+    }
+    const currency = row.Currency;
+    if (currency !== undefined && !/^[A-Z]{3}$/.test(currency)) {
+      throw invalidUploading(`${at}: Currency ${JSON.stringify(currency)} must be an ISO 4217 code of 3 capital letters (e.g. RUB)`);
+    }
+    if (kind === 'conversions') {
+      const target = row.Target!;
+      if (target === '') throw invalidUploading(`${at}: Target is empty`);
+      if (ctx.targets && !ctx.targets.has(target)) {
+        throw invalidUploading(
+          `${at}: Target ${JSON.stringify(target)} is not the identifier of a JavaScript-event goal of this counter` +
+            (ctx.targets.size ? ` (known: ${[...ctx.targets].join(', ')})` : ' (the counter has none)'),
+        );
+      }
+    } else {
+      const isStatic = row.StaticCall !== undefined ? row.StaticCall === '1' : id === '';
+      if (isStatic) staticCalls += 1;
+    }
+    rows.push(row);
+  });
+  return { header, rows, idColumn, staticCalls };
+}

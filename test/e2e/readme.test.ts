@@ -1,0 +1,55 @@
+/**
+ * The README's sync example works exactly as written: its block is extracted and run with bash,
+ * against `npm run sandbox`'s emulators.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../support/harness.js';
+
+const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const block = /<!-- readme-example:start -->\n```sh\n([\s\S]*?)```\n<!-- readme-example:end -->/.exec(readme)?.[1] ?? '';
+
+let sandbox: ReturnType<typeof spawn>;
+let sandboxOut = '';
+
+beforeAll(async () => {
+  for (const dir of ['/tmp/ckym-sandbox-home', '/tmp/ckym-preview']) fs.rmSync(dir, { recursive: true, force: true });
+  sandbox = spawn(process.execPath, [path.join(ROOT, 'dist', 'sandbox', 'serve.js')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  sandbox.stdout!.on('data', (d: Buffer) => (sandboxOut += d.toString()));
+  const start = Date.now();
+  while (!sandboxOut.includes('CKYM_YANDEX_TOKEN')) {
+    if (Date.now() - start > 15_000) throw new Error(`sandbox did not start: ${sandboxOut}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+afterAll(() => {
+  sandbox.kill('SIGTERM');
+});
+
+describe('README', () => {
+  it('has the example block, and the sandbox prints the same environment it uses', () => {
+    expect(block).toMatch(/node bin\/ckym\.js sync --config ckym\.config\.example\.json/);
+    for (const line of sandboxOut.split('\n').filter((l) => l.startsWith('export '))) {
+      const [name, value] = line.slice('export '.length).split('=');
+      expect(block).toContain(`${name}=${value}`);
+    }
+  });
+
+  it('its sync example runs exactly as written: preview, upload, then nothing new', () => {
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' };
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', block], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+    expect(result.stderr).not.toMatch(/error/i);
+    expect(result.status).toBe(0);
+    expect(fs.readdirSync('/tmp/ckym-preview').sort()).toEqual([
+      '12345678-calls.csv',
+      '12345678-conversions.csv',
+      '87654321-calls.csv',
+      '87654321-conversions.csv',
+    ]);
+    const [first, second] = result.stdout.trim().split('\n');
+    expect(first).toMatch(/^sync: fetched \d+ calls .*12345678 .*: sent [1-9]\d* calls, [1-9]\d* conversions/);
+    expect(second).toMatch(/12345678 .*: sent 0 calls.*87654321 .*: sent 0 calls/);
+  });
+});

@@ -1,0 +1,424 @@
+/**
+ * `ckym sync` end to end: the built binary, spawned like cron spawns it, against the loopback
+ * CallKeeper and Metrica emulators. Expected rows come from the independent oracle (test/support/oracle.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateCalls } from '../../src/sandbox/generate.js';
+import type { MetrikaCounterSeed } from '../../src/sandbox/metrika.js';
+import { expectedRows, sortRows, type OracleCounter } from '../support/oracle.js';
+import { API_KEY, TOKEN, duplicates, makeWorld, until, type World } from '../support/harness.js';
+
+const NOW = '2024-05-20T09:00:00Z';
+const NOW_UNIX = Date.parse(NOW) / 1000;
+const DAY = 86_400;
+const CALLS = generateCalls({ count: 3000, seed: 20240520, nowUnix: NOW_UNIX, days: 10 });
+
+const counters: OracleCounter[] = [
+  {
+    id: 12345678,
+    name: 'shop.example',
+    callType: 'all',
+    minDuration: 0,
+    status: 'all',
+    uniqueness: 'all',
+    tags: { source: 'call', include: [], callback: '', incoming: '' },
+    goal: 'calltracking_call_order',
+    callGoalName: 'Звонок',
+    sites: ['shop.example'],
+    price: null,
+    currency: 'RUB',
+  },
+  {
+    id: 23456789,
+    name: 'blog.example',
+    callType: 'callback',
+    minDuration: 30,
+    status: 'successful',
+    uniqueness: 'unique',
+    tags: { source: 'call', include: ['Директ', 'seo'], callback: '', incoming: '' },
+    goal: '',
+    callGoalName: '',
+    sites: ['blog.example', 'https://www.Other.example/'],
+    price: 1500.5,
+    currency: 'RUB',
+  },
+  {
+    id: 34567890,
+    name: 'all sites, incoming, missed',
+    callType: 'incoming',
+    minDuration: 0,
+    status: 'unsuccessful',
+    uniqueness: 'unique',
+    tags: { source: 'none', include: [], callback: 'Обратный', incoming: 'Входящий, "трекинг"' },
+    goal: 'call',
+    callGoalName: '',
+    sites: [],
+    price: null,
+    currency: 'USD',
+  },
+  {
+    id: 45678901,
+    name: 'every call, no goal',
+    callType: 'all',
+    minDuration: 60,
+    status: 'all',
+    uniqueness: 'unique-target',
+    tags: { source: 'call', include: [], callback: 'Обратный звонок', incoming: '' },
+    goal: '',
+    callGoalName: '',
+    sites: [],
+    price: null,
+    currency: 'RUB',
+  },
+];
+
+const seeds: MetrikaCounterSeed[] = counters.map((c) => ({
+  id: c.id,
+  name: String(c.name),
+  site: String(c.name),
+  permission: 'edit',
+  callsLinking: true,
+  goals: c.goal ? [{ id: c.id + 1, name: c.goal, type: 'action', conditions: [{ type: 'exact', url: c.goal }] }] : [],
+}));
+
+const config = {
+  callkeeper: { timezone: 'Europe/Moscow' },
+  // grace 0: an upload whose outcome is unknown and is not in Metrica's list is resent at once (tested apart below)
+  sync: { initialDays: 7, lookbackHours: 24, settleMinutes: 10, confirmGraceMinutes: 0 },
+  network: { retries: 4, backoffSeconds: 0.01, timeoutSeconds: 2 },
+  counters,
+};
+
+const expected = expectedRows(CALLS, counters, {
+  nowUnix: NOW_UNIX,
+  timeZone: 'Europe/Moscow',
+  settleMinutes: 10,
+  fromUnix: NOW_UNIX - 7 * DAY,
+  toUnix: NOW_UNIX,
+});
+
+const transcripts: string[] = [];
+let world: World;
+
+beforeEach(async () => {
+  world = await makeWorld({ calls: CALLS, counters: seeds, config, nowIso: NOW });
+});
+afterEach(async () => {
+  transcripts.push(...world.transcript);
+  await world.close();
+});
+
+function uploadRequests(): number {
+  return world.metrika.requests.filter((r) => r.method === 'POST' && /offline_conversions\/upload/.test(r.path)).length;
+}
+
+/** Metrica holds exactly the oracle's rows for every counter and kind: nothing missing, nothing twice. */
+function expectExactlyTheSelectedRows(only?: number[]): void {
+  for (const c of counters) {
+    if (only && !only.includes(c.id)) continue;
+    const want = expected.get(c.id)!;
+    expect(sortRows(world.metrika.rows(c.id, 'calls')), `calls of counter ${c.id}`).toEqual(sortRows(want.calls));
+    expect(sortRows(world.metrika.rows(c.id, 'conversions')), `conversions of counter ${c.id}`).toEqual(sortRows(want.conversions));
+  }
+}
+
+describe('ckym sync end to end', () => {
+  it('the data set exercises every rule (sanity of the fixture)', () => {
+    const sizes = counters.map((c) => expected.get(c.id)!.calls.length);
+    expect(sizes.every((n) => n > 20)).toBe(true);
+    expect(expected.get(12345678)!.conversions.length).toBeGreaterThan(20);
+    expect(expected.get(34567890)!.conversions.length).toBeGreaterThan(0);
+    const all = expected.get(12345678)!.calls.length;
+    expect(all).toBeLessThan(CALLS.length); // the site filter and the window removed some
+  });
+
+  it('uploads precisely the rows the rules select, and a second run uploads nothing', async () => {
+    const first = await world.run(['sync']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^sync: fetched \d+ calls \(\d+ new\) in \d+ pages · 12345678 shop\.example: sent \d+ calls/);
+    expectExactlyTheSelectedRows();
+    // one upload per counter and kind with rows, one at a time
+    const withRows = counters.reduce(
+      (n, c) => n + (expected.get(c.id)!.calls.length > 0 ? 1 : 0) + (expected.get(c.id)!.conversions.length > 0 ? 1 : 0),
+      0,
+    );
+    expect(uploadRequests()).toBe(withRows);
+    expect(world.metrika.maxConcurrentUploads).toBe(1);
+    // each page fetched once for all counters
+    const pages = world.callkeeper.requests.map((r) => r.page);
+    expect(pages).toEqual([...new Set(pages)]);
+    // the upload comment carries the batch id; the call goal name is passed on
+    const shop = world.metrika.uploads.find((u) => u.counterId === 12345678 && u.kind === 'calls')!;
+    expect(shop.comment).toMatch(/^ckym batch [0-9a-f]{12}-\d+$/);
+    expect(shop.newGoalName).toBe('Звонок');
+    expect(shop.clientIdType).toBe('CLIENT_ID');
+
+    const second = await world.run(['sync']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/sent 0 calls/);
+    expect(uploadRequests()).toBe(withRows);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('kill -9 while an upload is in flight (Metrica has it), then re-runs: every row exactly once', async () => {
+    world.metrika.inject({ on: 'upload', hang: true, times: 1, counterId: 23456789 });
+    const { child, done } = world.start(['sync']);
+    await until(() => world.metrika.uploads.some((u) => u.counterId === 23456789));
+    child.kill('SIGKILL');
+    const killed = await done;
+    expect(killed.signal).toBe('SIGKILL');
+
+    const again = await world.run(['sync']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/was interrupted but Metrica has it: recorded as sent/);
+    const third = await world.run(['sync']);
+    expect(third.code).toBe(0);
+    expectExactlyTheSelectedRows();
+    for (const c of counters) expect(duplicates(world.metrika.rows(c.id, 'calls'))).toEqual([]);
+  });
+
+  it('kill -9 before Metrica took the upload, then re-runs: the rows are sent again, once', async () => {
+    world.metrika.inject({ on: 'upload', delayMs: 60_000, times: 1 });
+    const { child, done } = world.start(['sync']);
+    await until(() => world.metrika.requests.some((r) => r.method === 'POST' && r.status === 0));
+    child.kill('SIGKILL');
+    await done;
+    expect(world.metrika.uploads).toEqual([]);
+
+    const again = await world.run(['sync']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/interrupted before Metrica got it: its \d+ rows go out again/);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('with a grace period, a batch lost in flight is resent only once Metrica had time to show it', async () => {
+    world.writeConfig({ ...config, sync: { ...config.sync, confirmGraceMinutes: 10 } });
+    world.metrika.inject({ on: 'upload', delayMs: 60_000, times: 1 });
+    const { child, done } = world.start(['sync']);
+    await until(() => world.metrika.requests.some((r) => r.method === 'POST' && r.status === 0));
+    child.kill('SIGKILL');
+    await done;
+
+    const tooSoon = await world.run(['sync']);
+    expect(tooSoon.code).toBe(5); // the other counters were delivered
+    expect(tooSoon.stderr).toMatch(/counter 12345678 .*batch 1 was being uploaded when a run ended and is not in Metrica's list yet; it is sent again if it is still missing in 10 min/);
+    expect(world.metrika.rows(12345678, 'calls')).toEqual([]);
+
+    const later = new Date(Date.parse(NOW) + 11 * 60_000).toISOString();
+    const after = await world.run(['sync'], { CKYM_NOW: later });
+    expect(after.code).toBe(0);
+    expect(after.stderr).toMatch(/batch 1 \(counter 12345678\) was interrupted before Metrica got it/);
+    const atLater = expectedRows(CALLS, counters, {
+      nowUnix: NOW_UNIX + 660,
+      timeZone: 'Europe/Moscow',
+      settleMinutes: 10,
+      fromUnix: NOW_UNIX - 7 * DAY,
+      toUnix: NOW_UNIX + 660,
+    });
+    for (const c of counters) {
+      expect(sortRows(world.metrika.rows(c.id, 'calls'))).toEqual(sortRows(atLater.get(c.id)!.calls));
+      expect(sortRows(world.metrika.rows(c.id, 'conversions'))).toEqual(sortRows(atLater.get(c.id)!.conversions));
+    }
+  });
+
+  it('an upload that never answers times out, is found in Metrica\'s list, and is not sent twice', async () => {
+    world.metrika.inject({ on: 'upload', hang: true, times: 1, counterId: 12345678 });
+    const result = await world.run(['sync']);
+    expect(result.code).toBe(0);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('two syncs started together deliver once', async () => {
+    const a = world.start(['sync']);
+    const b = world.start(['sync']);
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    expect(ra.code).toBe(0);
+    expect(rb.code).toBe(0);
+    const outputs = ra.stdout + rb.stdout;
+    // either the second found the lock taken, or it started after the first finished and found nothing new
+    expect(outputs).toMatch(/another ckym sync is already running|sent 0 calls/);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('a sync started while another holds the lock exits 0 at once, saying so', async () => {
+    world.metrika.inject({ on: 'upload', delayMs: 3000, times: 1 });
+    const first = world.start(['sync']);
+    await until(() => world.metrika.requests.some((r) => r.method === 'POST' && r.status === 0));
+    const started = Date.now();
+    const second = await world.run(['sync']);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/^another ckym sync is already running \(pid \d+, started 2024-05-20T09:00:00\.000Z\); this one has nothing to do\n$/);
+    const json = await world.run(['sync', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ version: 1, command: 'sync', skipped: 'another sync is running', exitCode: 0 });
+    expect((await first.done).code).toBe(0);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('rides out a burst of 503s and 429s (with and without Retry-After)', async () => {
+    world.metrika.inject({ on: 'upload', status: 503, times: 2 });
+    world.metrika.inject({ on: 'upload', status: 429, retryAfter: 0, times: 1 });
+    world.metrika.inject({ on: 'upload', status: 429, times: 1 });
+    world.metrika.inject({ on: 'list', status: 504, times: 1 });
+    world.callkeeper.inject({ type: 'status', status: 503, times: 2 });
+    const result = await world.run(['sync']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/CallKeeper answered HTTP 503/);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('gives up with exit 4 when Metrica stays unavailable, loses nothing, and delivers on the next run', async () => {
+    world.metrika.inject({ on: 'any', status: 503, times: 1000 });
+    const down = await world.run(['sync']);
+    expect(down.code).toBe(4);
+    expect(down.stderr).toMatch(/Metrica unavailable/);
+    await world.metrika.close();
+    // a fresh Metrica on a new port, same token and counters: nothing was recorded as sent
+    const restarted = await makeWorld({ calls: CALLS, counters: seeds, config, nowIso: NOW });
+    try {
+      fs.cpSync(path.join(world.home, 'state'), path.join(restarted.home, 'state'), { recursive: true });
+      const up = await restarted.run(['sync']);
+      expect(up.code).toBe(0);
+      const saved = world;
+      world = restarted;
+      expectExactlyTheSelectedRows();
+      world = saved;
+    } finally {
+      transcripts.push(...restarted.transcript);
+      await restarted.close();
+    }
+  });
+
+  it('exit 5 when one counter is rejected: the others are delivered, the batch quarantined', async () => {
+    world.metrika.inject({ on: 'upload', status: 400, message: 'Неверный формат файла', times: 1, counterId: 34567890 });
+    const result = await world.run(['sync']);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toMatch(/counter 34567890 .*Metrica rejected the calls for counter 34567890: invalid_uploading: Неверный формат файла .*quarantined/);
+    expect(world.metrika.rows(34567890, 'calls')).toEqual([]);
+    expectExactlyTheSelectedRows([12345678, 23456789, 45678901]);
+  });
+
+  it('an upload before call linking is ready waits for a later run (exit 5), then goes out once', async () => {
+    world.metrika.inject({
+      on: 'upload',
+      status: 400,
+      message: 'Загрузить данные сейчас невозможно: привязка звонков ещё не готова',
+      times: 1,
+      counterId: 45678901,
+    });
+    const early = await world.run(['sync']);
+    expect(early.code).toBe(5);
+    expect(early.stderr).toMatch(/warming up/);
+    const later = await world.run(['sync']);
+    expect(later.code).toBe(0);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('--dry-run prints the CSVs, sends nothing and changes no state', async () => {
+    const dry = await world.run(['sync', '--dry-run', '--counter', '23456789']);
+    expect(dry.code).toBe(0);
+    expect(uploadRequests()).toBe(0);
+    expect(dry.stdout).toMatch(/^# counter 23456789 \(blog\.example\) · upload_calls · \d+ rows\nClientId,DateTime,StaticCall,PhoneNumber,TalkDuration,CallMissed,FirstTimeCaller,Tag,URL,CallTrackerURL,Price,Currency\n/);
+    const csvLines = dry.stdout.trim().split('\n').length - 2;
+    expect(csvLines).toBeGreaterThanOrEqual(expected.get(23456789)!.calls.length);
+
+    const out = path.join(world.home, 'preview');
+    const files = await world.run(['sync', '--dry-run', '--out', out]);
+    expect(files.code).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual([
+      '12345678-calls.csv',
+      '12345678-conversions.csv',
+      '23456789-calls.csv',
+      '34567890-calls.csv',
+      '34567890-conversions.csv',
+      '45678901-calls.csv',
+    ]);
+
+    const real = await world.run(['sync']);
+    expect(real.code).toBe(0);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('--json prints exactly one versioned document on stdout', async () => {
+    const result = await world.run(['sync', '--json']);
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout) as {
+      version: number;
+      outcome: string;
+      counters: { id: number; calls: { sent: number }; conversions: { sent: number } }[];
+    };
+    expect(doc.version).toBe(1);
+    expect(doc.outcome).toBe('ok');
+    for (const c of doc.counters) {
+      expect(c.calls.sent).toBe(expected.get(c.id)!.calls.length);
+      expect(c.conversions.sent).toBe(expected.get(c.id)!.conversions.length);
+    }
+  });
+
+  it('--quiet prints nothing on success', async () => {
+    const result = await world.run(['sync', '--quiet']);
+    expect(result.code).toBe(0);
+    expect(result.stdout + result.stderr).toBe('');
+  });
+
+  it('a revoked Yandex token: exit 3, nothing lost, all delivered after a new login', async () => {
+    world.metrika.setToken('another-token-value');
+    const denied = await world.run(['sync']);
+    expect(denied.code).toBe(3);
+    expect(denied.stderr).toMatch(/run "ckym login"/);
+    world.metrika.setToken(TOKEN);
+    const ok = await world.run(['sync']);
+    expect(ok.code).toBe(0);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('credentials: none → exit 3; a key CallKeeper does not recognise → exit 3', async () => {
+    const none = await world.run(['sync'], { CKYM_CALLKEEPER_KEY: '', CKYM_YANDEX_TOKEN: '' });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toBe('ckym: no CallKeeper API key: run "ckym login" (or set CKYM_CALLKEEPER_KEY)\n');
+    const bad = await world.run(['sync'], { CKYM_CALLKEEPER_KEY: 'wrongkey12345678' });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/did not recognise the API key/);
+    expect(uploadRequests()).toBe(0);
+  });
+
+  it('usage and config errors: exit 2 with one clear line, nothing sent', async () => {
+    const since = await world.run(['sync', '--since', 'yesterday']);
+    expect(since.code).toBe(2);
+    expect(since.stderr).toMatch(/^ckym: --since: expected a date such as 2024-05-01/);
+    const counter = await world.run(['sync', '--counter', '999']);
+    expect(counter.code).toBe(2);
+    expect(counter.stderr).toMatch(/--counter 999: not in the config/);
+    world.writeConfig({ ...config, counters: [{ ...counters[0], status: 'answered' }] });
+    const bad = await world.run(['sync']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/ckym\.config\.json: counters\[0\]\.status: expected one of "all", "successful", "unsuccessful"; got "answered"/);
+    expect(bad.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+    expect(uploadRequests()).toBe(0);
+  });
+
+  it('--since backfills beyond the first window', async () => {
+    const result = await world.run(['sync', '--counter', '45678901', '--since', '2024-05-10']);
+    expect(result.code).toBe(0);
+    const from = Date.parse('2024-05-09T21:00:00Z') / 1000; // midnight in Moscow
+    const wide = expectedRows(CALLS, counters, {
+      nowUnix: NOW_UNIX,
+      timeZone: 'Europe/Moscow',
+      settleMinutes: 10,
+      fromUnix: from,
+      toUnix: NOW_UNIX,
+    });
+    expect(sortRows(world.metrika.rows(45678901, 'calls'))).toEqual(sortRows(wide.get(45678901)!.calls));
+    expect(wide.get(45678901)!.calls.length).toBeGreaterThan(expected.get(45678901)!.calls.length);
+  });
+});
+
+afterAll(() => {
+  const all = transcripts.join('\n');
+  expect(all.length).toBeGreaterThan(0);
+  expect(all).not.toContain(API_KEY);
+  expect(all).not.toContain(TOKEN);
+});

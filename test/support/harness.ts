@@ -1,0 +1,127 @@
+/**
+ * End-to-end harness: a temporary CKYM_HOME and config, the loopback emulators, and `bin/ckym.js`
+ * spawned as a real process (the way cron runs it).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
+import { startMetrikaEmulator, type MetrikaCounterSeed, type MetrikaEmulator } from '../../src/sandbox/metrika.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = path.join(ROOT, 'bin', 'ckym.js');
+
+export const API_KEY = 'k3y9TEST0secret7';
+export const TOKEN = 'y0_AgAAAAtesttokenSECRETvalue0123456789';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface World {
+  home: string;
+  configPath: string;
+  callkeeper: CallKeeperEmulator;
+  metrika: MetrikaEmulator;
+  nowIso: string;
+  env: NodeJS.ProcessEnv;
+  /** Every byte every spawned ckym printed, for the secrets check. */
+  transcript: string[];
+  writeConfig(config: unknown): void;
+  run(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<RunResult>;
+  /** Starts ckym and returns the child, for kill -9 tests. */
+  start(args: string[], extraEnv?: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<RunResult> };
+  close(): Promise<void>;
+}
+
+export interface WorldOptions {
+  calls: Record<string, unknown>[];
+  counters: MetrikaCounterSeed[];
+  config: Record<string, unknown>;
+  nowIso: string;
+}
+
+export async function makeWorld(options: WorldOptions): Promise<World> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-e2e-'));
+  const nowMs = Date.parse(options.nowIso);
+  const callkeeper = await startCallKeeperEmulator({ apiKey: API_KEY, calls: options.calls, now: () => nowMs });
+  const metrika = await startMetrikaEmulator({ token: TOKEN, counters: options.counters, now: () => nowMs });
+  const configPath = path.join(home, 'ckym.config.json');
+  const transcript: string[] = [];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    CKYM_HOME: path.join(home, 'state'),
+    CKYM_CALLKEEPER_KEY: API_KEY,
+    CKYM_YANDEX_TOKEN: TOKEN,
+    CKYM_CALLKEEPER_URL: callkeeper.url,
+    CKYM_METRIKA_URL: metrika.url,
+    CKYM_NOW: options.nowIso,
+    NO_COLOR: '1',
+  };
+  const world: World = {
+    home,
+    configPath,
+    callkeeper,
+    metrika,
+    nowIso: options.nowIso,
+    env,
+    transcript,
+    writeConfig(config) {
+      fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
+    },
+    start(args, extraEnv = {}) {
+      const child = spawn(process.execPath, [BIN, '--config', configPath, ...args], {
+        cwd: home,
+        env: { ...env, ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const done = new Promise<RunResult>((resolve) => {
+        child.on('close', (code, signal) => {
+          transcript.push(stdout, stderr);
+          resolve({ code, signal, stdout, stderr });
+        });
+      });
+      return { child, done };
+    },
+    run(args, extraEnv) {
+      return world.start(args, extraEnv).done;
+    },
+    async close() {
+      await Promise.all([callkeeper.close(), metrika.close()]);
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+  world.writeConfig(options.config);
+  return world;
+}
+
+/** Waits until `predicate` holds, polling (for "the upload has reached Metrica" moments). */
+export async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Rows that occur more than once (Metrica does not deduplicate: any is a double-counted call). */
+export function duplicates(rows: Record<string, string>[]): Record<string, string>[] {
+  const seen = new Set<string>();
+  const dup: Record<string, string>[] = [];
+  for (const r of rows) {
+    const k = JSON.stringify(r);
+    if (seen.has(k)) dup.push(r);
+    seen.add(k);
+  }
+  return dup;
+}
