@@ -2,7 +2,7 @@ import { clockFromEnv, type Clock } from '../clock.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { CredentialStore, resolveCredentials, type ResolvedCredentials } from '../credentials.js';
 import { colorEnabled, makePrinter, type IO, type Printer } from '../cli/io.js';
-import type { GlobalOptions } from '../cli/program.js';
+import type { GlobalOptions } from '../cli/setup.js';
 import { homePaths, type HomePaths } from '../paths.js';
 import { CALLKEEPER_DEFAULT_URL } from '../clients/callkeeper.js';
 import { METRIKA_DEFAULT_URL } from '../clients/metrika.js';
