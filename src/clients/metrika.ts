@@ -129,6 +129,27 @@ export class MetrikaClient {
     return json.goal as Goal;
   }
 
+  /** Turns on linking calls to visits (legacy endpoint, still used by clients). */
+  async enableCallLinking(counterId: number): Promise<void> {
+    const res = await this.send('POST', `/management/v1/counter/${counterId}/offline_conversions/calls_extended_threshold`, {});
+    this.expectOk(res, `enabling call linking on counter ${counterId}`);
+  }
+
+  /**
+   * The date from which uploaded calls can be joined to visits, or null while call linking is off.
+   * The answer's shape is unconfirmed: `date` (as public clients read it), or the first date-like string.
+   */
+  async callJoinThreshold(counterId: number): Promise<string | null> {
+    const json = await this.getJson(
+      `/management/v1/counter/${counterId}/offline_conversions/calls_visit_join_threshold`,
+      `the call linking threshold of counter ${counterId}`,
+    );
+    const direct = json.date ?? json.threshold ?? json.visit_join_threshold;
+    if (typeof direct === 'string') return direct;
+    const found = Object.values(json).find((v) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v));
+    return typeof found === 'string' ? found : null;
+  }
+
   /** Uploadings of one kind for a counter, newest pages first as Metrica gives them. */
   async listUploadings(counterId: number, kind: UploadKind, offset: number, limit: number): Promise<Uploading[]> {
     const what = kind === 'call' ? 'calls_uploadings' : 'uploadings';

@@ -393,6 +393,17 @@ export class Store {
     });
   }
 
+  /** Metrica's current view of a sent batch (`stats --refresh`): its processing status and counts. */
+  recordUploadingStatus(batchId: number, uploading: UploadingInfo): void {
+    this.write(() =>
+      this.stmt(`UPDATE batches SET metrika_status = ?, uploading_json = ? WHERE id = ?`).run(
+        uploading.status ?? null,
+        JSON.stringify(uploading),
+        batchId,
+      ),
+    );
+  }
+
   recordBatchError(batchId: number, error: string): void {
     this.write(() => this.stmt(`UPDATE batches SET error = ? WHERE id = ?`).run(error, batchId));
   }
