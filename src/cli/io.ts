@@ -1,9 +1,10 @@
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { Chalk } from 'chalk';
 import { redact } from '../redact.js';
 
 /** Everything a command may touch of the outside world, handed in so commands run in-process in tests. */
 export interface IO {
+  stdin: Readable & { isTTY?: boolean };
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
@@ -11,7 +12,7 @@ export interface IO {
 }
 
 export function processIO(): IO {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 }
 
 /** Human text goes to stderr when stdout is reserved for a document (--json, CSV). Everything is redacted. */
@@ -72,4 +73,9 @@ export function colorEnabled(io: IO, flag: boolean | undefined): boolean {
   if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return false;
   if (io.env.FORCE_COLOR && io.env.FORCE_COLOR !== '0') return true;
   return Boolean(io.stderr.isTTY) && io.env.TERM !== 'dumb';
+}
+
+/** Whether a person is there to answer prompts: stdin and stderr are terminals (never under cron or CI). */
+export function canPrompt(io: IO): boolean {
+  return Boolean(io.stdin.isTTY && io.stderr.isTTY);
 }

@@ -1,6 +1,9 @@
 import { Command } from 'commander';
 import type { IO } from './io.js';
 import type { CommandSetup } from './setup.js';
+import { registerCounters } from '../commands/counters/index.js';
+import { registerLogin } from '../commands/login/index.js';
+import { registerLogout } from '../commands/logout/index.js';
 import { registerSync } from '../commands/sync/index.js';
 
 /**
@@ -22,6 +25,9 @@ export function makeProgram(io: IO, version: string, result: { exitCode: number 
     .exitOverride();
 
   const setup: CommandSetup = { io, result };
+  registerLogin(program, setup);
+  registerLogout(program, setup);
+  registerCounters(program, setup);
   registerSync(program, setup);
   return program;
 }

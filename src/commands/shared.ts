@@ -1,6 +1,8 @@
 import { clockFromEnv, type Clock } from '../clock.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { CredentialStore, resolveCredentials, type ResolvedCredentials } from '../credentials.js';
+import { freshYandexToken } from '../auth/token.js';
+import { YandexOAuthClient } from '../clients/oauth.js';
 import { colorEnabled, makePrinter, type IO, type Printer } from '../cli/io.js';
 import type { GlobalOptions } from '../cli/setup.js';
 import { homePaths, type HomePaths } from '../paths.js';
@@ -54,4 +56,28 @@ export function parseSince(text: string, timeZone: string, zonedToUnix: (t: stri
   if (!/^\d{4}-\d{2}-\d{2}T/.test(trimmed)) return null;
   const ms = Date.parse(trimmed);
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
+}
+
+/** The Yandex token for Metrica, refreshed first when under 30 days remain. */
+export async function yandexToken(base: CommandBase, creds: ResolvedCredentials): Promise<string> {
+  const { config } = base.loaded;
+  const clientId = config.yandex.clientId.trim();
+  const oauth = clientId
+    ? new YandexOAuthClient({
+        oauthUrl: base.urls.oauth,
+        loginUrl: base.urls.login,
+        clientId,
+        clientSecret: base.io.env.CKYM_YANDEX_CLIENT_SECRET?.trim() || creds.stored.yandex?.clientSecret,
+        timeoutMs: config.network.timeoutSeconds * 1000,
+        now: () => base.clock.now(),
+      })
+    : null;
+  return freshYandexToken({
+    store: new CredentialStore(base.home.credentials),
+    creds,
+    env: base.io.env,
+    oauth,
+    now: base.clock.now(),
+    warn: (m) => base.printer.warn(m),
+  });
 }

@@ -10,7 +10,7 @@ function memoryIO(env: NodeJS.ProcessEnv = {}): IO & { out: () => string; err: (
   let err = '';
   stdout.on('data', (d: Buffer) => (out += d.toString()));
   stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return { stdout, stderr, env, cwd: '/nonexistent-ckym-cwd', out: () => out, err: () => err };
+  return { stdin: new PassThrough(), stdout, stderr, env, cwd: '/nonexistent-ckym-cwd', out: () => out, err: () => err };
 }
 
 const argv = (...args: string[]) => ['node', 'ckym', ...args];

@@ -6,7 +6,7 @@ import type { IO, Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import type { SyncFlags } from './index.js';
 import { ConfigError, ExitCode } from '../../errors.js';
-import { requireCallKeeperKey, requireYandexToken } from '../../credentials.js';
+import { requireCallKeeperKey } from '../../credentials.js';
 import { CallKeeperClient } from '../../clients/callkeeper.js';
 import { MetrikaClient } from '../../clients/metrika.js';
 import { retryPolicy, type RetryNotice } from '../../clients/http.js';
@@ -16,7 +16,7 @@ import { sync, type DryRunSink, type SyncReport } from '../../engine/sync.js';
 import { zonedTimeToUnix } from '../../domain/timezone.js';
 import { csvDocument } from '../../domain/csv.js';
 import type { CounterSettings, DeliveryKind, Row } from '../../domain/types.js';
-import { commandBase, credentials, parseSince, type CommandBase } from '../shared.js';
+import { commandBase, credentials, parseSince, yandexToken, type CommandBase } from '../shared.js';
 
 interface DryRunBatch {
   counterId: number;
@@ -45,7 +45,7 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
 
   const creds = credentials(base);
   const apiKey = requireCallKeeperKey(creds);
-  const token = flags.dryRun ? null : requireYandexToken(creds);
+  const token = flags.dryRun ? null : await yandexToken(base, creds);
   const policy = retryPolicy(config.network);
   const onRetry = (n: RetryNotice) =>
     printer.info(`${n.service}: ${n.reason} — retry ${n.attempt}/${policy.retries} in ${(n.delayMs / 1000).toFixed(1)} s`);

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import type { CommandSetup, GlobalOptions } from '../../cli/setup.js';
+
+export interface LoginFlags {
+  callkeeperKey?: string;
+  yandexToken?: string;
+  browser?: boolean;
+  device?: boolean;
+  code?: boolean;
+  timeout?: string;
+}
+
+export function registerLogin(program: Command, { io, result }: CommandSetup): void {
+  program
+    .command('login')
+    .description('connect the CallKeeper API key and the Yandex account (OAuth in the local browser)')
+    .option('--callkeeper-key <key>', 'the CallKeeper API key (else asked, or the stored one is kept)')
+    .option('--yandex-token <token>', 'use this Yandex OAuth token and skip the browser sign-in')
+    .option('--no-browser', 'print the sign-in link instead of opening a browser (the local callback still waits)')
+    .option('--device', 'sign in with a code on another device (for SSH sessions and servers without a browser)')
+    .option('--code', 'sign in, then paste the verification code Yandex shows')
+    .option('--timeout <seconds>', 'how long to wait for the browser or the device', '300')
+    .addHelpText(
+      'after',
+      `
+The Yandex sign-in uses your own Yandex OAuth app: put its ClientID in the config as yandex.clientId,
+register http://localhost:<yandex.redirectPort>/callback as its redirect URI, and give it the rights
+metrika:read and metrika:write (see README). A secret, if the app has one, comes from
+CKYM_YANDEX_CLIENT_SECRET or is asked for and stored with the credentials (mode 0600).
+
+Examples:
+  $ ckym login                                         # asks for the key, opens the browser
+  $ ckym login --no-browser                            # prints the link; open it yourself
+  $ ckym login --device                                # on a server over SSH
+  $ ckym login --callkeeper-key KEY --yandex-token TOKEN   # scripts and CI`,
+    )
+    .action(async (flags: LoginFlags, command: Command) => {
+      const { runLogin } = await import('./run.js');
+      result.exitCode = await runLogin(flags, command.optsWithGlobals<GlobalOptions>(), io);
+    });
+}

@@ -1,0 +1,264 @@
+import { hostname } from 'node:os';
+import { createInterface } from 'node:readline';
+import { canPrompt, type IO, type Printer } from '../../cli/io.js';
+import type { GlobalOptions } from '../../cli/setup.js';
+import { ConfigError } from '../../errors.js';
+import { CredentialStore, type StoredCredentials } from '../../credentials.js';
+import { mask, registerSecret } from '../../redact.js';
+import { CallKeeperClient } from '../../clients/callkeeper.js';
+import { retryPolicy, sleep } from '../../clients/http.js';
+import { OAuthError, VERIFICATION_CODE_URI, YandexOAuthClient, type TokenSet } from '../../clients/oauth.js';
+import { makePkce, makeState } from '../../auth/pkce.js';
+import { startLoopback } from '../../auth/loopback.js';
+import { commandBase, type CommandBase } from '../shared.js';
+import type { LoginFlags } from './index.js';
+
+/** `ckym login`: CallKeeper key first (validated), then the Yandex account; nothing is stored unless both work. */
+export async function runLogin(flags: LoginFlags, globals: GlobalOptions, io: IO): Promise<number> {
+  const base = await commandBase(globals, io);
+  const { printer } = base;
+  const timeoutMs = parseTimeout(flags.timeout);
+  if ([flags.device, flags.code, flags.yandexToken !== undefined].filter(Boolean).length > 1) {
+    throw new ConfigError('choose one way to connect Yandex: --device, --code or --yandex-token');
+  }
+  const store = new CredentialStore(base.home.credentials);
+  const stored = store.read();
+
+  const key = await callkeeperKey(flags, stored, base);
+  const yandex = await yandexAccount(flags, stored, base, timeoutMs);
+
+  store.write({
+    ...stored,
+    version: 1,
+    callkeeper: { key },
+    yandex: {
+      accessToken: yandex.tokens.accessToken,
+      ...(yandex.tokens.refreshToken ? { refreshToken: yandex.tokens.refreshToken } : {}),
+      ...(yandex.tokens.expiresAt ? { expiresAt: yandex.tokens.expiresAt } : {}),
+      login: yandex.login,
+      ...(yandex.clientSecret ? { clientSecret: yandex.clientSecret } : {}),
+    },
+  });
+  const until = yandex.tokens.expiresAt ? `; the token is valid until ${new Date(yandex.tokens.expiresAt).toISOString().slice(0, 10)}` : '';
+  printer.out(`connected: CallKeeper key ${mask(key)}, Yandex account ${yandex.login}${until}`);
+  printer.info(`credentials saved to ${store.file} (mode 0600). Next: "ckym counters add".`);
+  return 0;
+}
+
+function parseTimeout(text: string | undefined): number {
+  const seconds = Number(text ?? 300);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new ConfigError(`--timeout: expected seconds (e.g. 300); got ${JSON.stringify(text)}`);
+  return seconds * 1000;
+}
+
+/** The key from the flag, a prompt, or the one already stored; proven with a cheap CallKeeper request. */
+async function callkeeperKey(flags: LoginFlags, stored: StoredCredentials, base: CommandBase): Promise<string> {
+  const { io, printer } = base;
+  let key = flags.callkeeperKey?.trim() ?? '';
+  if (!key && canPrompt(io)) {
+    const { password } = await import('@inquirer/prompts');
+    const keep = stored.callkeeper?.key;
+    key = (
+      await password(
+        { message: keep ? `CallKeeper API key (Enter keeps ${mask(keep)})` : 'CallKeeper API key (cabinet → Integrations → API)', mask: '*' },
+        { input: io.stdin, output: io.stderr },
+      )
+    ).trim();
+    if (!key && keep) key = keep;
+  }
+  if (!key) key = stored.callkeeper?.key ?? '';
+  if (!key) {
+    throw new ConfigError('no CallKeeper API key: pass --callkeeper-key KEY (there is no terminal to ask on)');
+  }
+  registerSecret(key);
+  const { config } = base.loaded;
+  const client = new CallKeeperClient({
+    baseUrl: base.urls.callkeeper,
+    apiKey: key,
+    method: config.callkeeper.method,
+    policy: { ...retryPolicy(config.network), retries: Math.min(config.network.retries, 2) },
+  });
+  printer.status('checking the CallKeeper key…');
+  await client.verifyKey(Math.floor(base.clock.now() / 1000));
+  printer.info(`✓ CallKeeper key ${mask(key)} works`);
+  return key;
+}
+
+interface YandexAccount {
+  tokens: TokenSet;
+  login: string;
+  clientSecret: string | undefined;
+}
+
+async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base: CommandBase, timeoutMs: number): Promise<YandexAccount> {
+  const { printer, loaded } = base;
+  const clientId = loaded.config.yandex.clientId.trim();
+  const clientSecret = await secret(stored, base, Boolean(flags.yandexToken));
+  const oauth = new YandexOAuthClient({
+    oauthUrl: base.urls.oauth,
+    loginUrl: base.urls.login,
+    clientId,
+    clientSecret,
+    timeoutMs: loaded.config.network.timeoutSeconds * 1000,
+    now: () => base.clock.now(),
+  });
+
+  if (flags.yandexToken !== undefined) {
+    const token = flags.yandexToken.trim();
+    if (!token) throw new ConfigError('--yandex-token: the token is empty');
+    registerSecret(token);
+    const who = await oauth.loginInfo(token);
+    printer.info(`✓ Yandex token belongs to ${who.login}`);
+    return { tokens: { accessToken: token }, login: who.login, clientSecret };
+  }
+  if (!clientId) {
+    throw new ConfigError(
+      `yandex.clientId is not set${loaded.filepath ? ` in ${loaded.filepath}` : ' (no config file found)'}: register a Yandex OAuth app (README, "Registering the Yandex OAuth app") and put its ClientID there, or pass --yandex-token`,
+    );
+  }
+
+  const tokens = flags.device
+    ? await deviceFlow(oauth, printer, timeoutMs, base)
+    : flags.code
+      ? await pasteFlow(oauth, flags, base)
+      : await browserFlow(oauth, flags, base, timeoutMs);
+  registerSecret(tokens.accessToken);
+  registerSecret(tokens.refreshToken);
+  const who = await oauth.loginInfo(tokens.accessToken);
+  printer.info(`✓ Yandex account ${who.login} connected`);
+  return { tokens, login: who.login, clientSecret };
+}
+
+/** `CKYM_YANDEX_CLIENT_SECRET`, else the stored one, else asked on a terminal (empty = a public PKCE client). */
+async function secret(stored: StoredCredentials, base: CommandBase, tokenGiven: boolean): Promise<string | undefined> {
+  const fromEnv = base.io.env.CKYM_YANDEX_CLIENT_SECRET?.trim();
+  if (fromEnv) {
+    registerSecret(fromEnv);
+    return fromEnv;
+  }
+  if (stored.yandex?.clientSecret) return stored.yandex.clientSecret;
+  if (tokenGiven || !canPrompt(base.io)) return undefined;
+  const { password } = await import('@inquirer/prompts');
+  const answer = (
+    await password(
+      { message: 'Client secret of your Yandex OAuth app (Enter if it has none)', mask: '*' },
+      { input: base.io.stdin, output: base.io.stderr },
+    )
+  ).trim();
+  registerSecret(answer);
+  return answer || undefined;
+}
+
+/** Authorization code + PKCE through a loopback redirect on 127.0.0.1. */
+async function browserFlow(oauth: YandexOAuthClient, flags: LoginFlags, base: CommandBase, timeoutMs: number): Promise<TokenSet> {
+  const { printer } = base;
+  const pkce = makePkce();
+  const state = makeState();
+  let tokens: TokenSet | null = null;
+  const loopback = await startLoopback({
+    port: base.loaded.config.yandex.redirectPort,
+    state,
+    timeoutMs,
+    complete: async (code) => {
+      tokens = await oauth.exchangeCode(code, pkce.verifier, loopback.redirectUri);
+      registerSecret(tokens.accessToken);
+      return oauth.loginInfo(tokens.accessToken);
+    },
+  });
+  const url = oauth.authorizeUrl({ redirectUri: loopback.redirectUri, state, codeChallenge: pkce.challenge });
+  if (flags.browser === false) {
+    printer.info(`Open this link in a browser to sign in to Yandex:\n  ${url}`);
+  } else {
+    printer.info(`Opening the browser to sign in to Yandex. If it does not open, visit:\n  ${url}`);
+    try {
+      const open = (await import('open')).default;
+      await open(url);
+    } catch {
+      printer.warn('could not open a browser; open the link above yourself');
+    }
+  }
+  printer.info(`Waiting for the sign-in (up to ${Math.round(timeoutMs / 1000)} s)…`);
+  await loopback.result;
+  return tokens!;
+}
+
+/** The documented console flow: Yandex shows a code, the user pastes it here. */
+async function pasteFlow(oauth: YandexOAuthClient, flags: LoginFlags, base: CommandBase): Promise<TokenSet> {
+  const { printer, io } = base;
+  const pkce = makePkce();
+  const url = oauth.authorizeUrl({ redirectUri: VERIFICATION_CODE_URI, state: makeState(), codeChallenge: pkce.challenge });
+  printer.info(`Open this link, allow access, and copy the code Yandex shows:\n  ${url}`);
+  if (flags.browser !== false && canPrompt(io)) {
+    try {
+      const open = (await import('open')).default;
+      await open(url);
+    } catch {
+      // the link is printed
+    }
+  }
+  let code: string;
+  if (canPrompt(io)) {
+    const { input } = await import('@inquirer/prompts');
+    code = await input({ message: 'Verification code', required: true }, { input: io.stdin, output: io.stderr });
+  } else {
+    printer.info('Verification code (one line on standard input):');
+    code = await readLine(io);
+  }
+  code = code.trim();
+  if (!code) throw new ConfigError('no verification code was given; run "ckym login --code" again');
+  try {
+    return await oauth.exchangeCode(code, pkce.verifier, VERIFICATION_CODE_URI);
+  } catch (error) {
+    if (error instanceof OAuthError && (error.code === 'bad_verification_code' || error.code === 'invalid_grant')) {
+      throw new OAuthError(error.code, 'the code is wrong or was already used; run "ckym login --code" again', error.status);
+    }
+    throw error;
+  }
+}
+
+/** The device flow: a short code typed on another device; polls /token at the interval Yandex asks for. */
+async function deviceFlow(oauth: YandexOAuthClient, printer: Printer, timeoutMs: number, base: CommandBase): Promise<TokenSet> {
+  const device = await oauth.requestDeviceCode(`ckym on ${hostname()}`);
+  printer.out(`On any device, open ${device.verificationUrl} and enter the code: ${device.userCode}`);
+  let interval = Math.max(1, device.intervalSeconds) * 1000;
+  const deadline = Date.now() + Math.min(timeoutMs, device.expiresInSeconds * 1000);
+  printer.info('Waiting for you to allow access…');
+  for (;;) {
+    await sleep(interval);
+    try {
+      return await oauth.pollDeviceToken(device.deviceCode);
+    } catch (error) {
+      if (!(error instanceof OAuthError)) throw error;
+      if (error.code === 'authorization_pending') {
+        // keep polling
+      } else if (error.code === 'slow_down') {
+        interval += 5000;
+      } else if (error.code === 'access_denied') {
+        throw new OAuthError(error.code, 'access was declined on the other device; nothing was saved', error.status);
+      } else if (error.code === 'expired_token') {
+        throw new OAuthError(error.code, 'the code expired; run "ckym login --device" again', error.status);
+      } else {
+        throw error;
+      }
+    }
+    if (Date.now() + interval > deadline) {
+      throw new OAuthError('expired_token', `no approval within ${Math.round(timeoutMs / 1000)} s; run "ckym login --device" again`, 400);
+    }
+    base.printer.status(`waiting for approval of code ${device.userCode}…`);
+  }
+}
+
+function readLine(io: IO): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: io.stdin });
+    let answered = false;
+    rl.once('line', (line) => {
+      answered = true;
+      rl.close();
+      resolve(line);
+    });
+    rl.once('close', () => {
+      if (!answered) resolve('');
+    });
+  });
+}
