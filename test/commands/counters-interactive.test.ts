@@ -1,0 +1,129 @@
+/**
+ * Interactive `ckym counters add`, driven through its real inquirer prompts: keystrokes go into a
+ * terminal-like stdin, the screen is read from stderr, the written config is read back.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/main.js';
+import type { IO } from '../../src/cli/io.js';
+import { startMetrikaEmulator, type MetrikaEmulator } from '../../src/sandbox/metrika.js';
+import { SEEDS } from '../support/seeds.js';
+
+const TOKEN = 'interactive-test-token-0001';
+const KEY = { enter: '\r', down: '\u001b[B', space: ' ' };
+
+let dir: string;
+let metrika: MetrikaEmulator;
+
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-interactive-'));
+  metrika = await startMetrikaEmulator({ token: TOKEN, counters: SEEDS, now: () => Date.parse('2024-05-20T09:00:00Z') });
+  fs.writeFileSync(path.join(dir, 'ckym.config.json'), JSON.stringify({ sync: { initialDays: 3 } }, null, 2));
+});
+afterEach(async () => {
+  await metrika.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A terminal: stdin we type into, a screen (stderr) we read; ANSI codes stripped for matching. */
+function terminal() {
+  const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => stdin });
+  // Each prompt pipes its output into stderr and ends the pipe when done; a terminal stays open.
+  const stderr = Object.assign(new PassThrough(), { isTTY: true, columns: 120, rows: 40 });
+  stderr.end = (() => stderr) as typeof stderr.end;
+  const stdout = new PassThrough();
+  let screen = '';
+  let out = '';
+  let seen = 0;
+  stderr.on('data', (d: Buffer) => (screen += d.toString().replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')));
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const io: IO = {
+    stdin,
+    stdout,
+    stderr,
+    cwd: dir,
+    env: { CKYM_HOME: path.join(dir, 'home'), CKYM_METRIKA_URL: metrika.url, CKYM_YANDEX_TOKEN: TOKEN, NO_COLOR: '1' },
+  };
+  return {
+    io,
+    screen: () => screen,
+    out: () => out,
+    /** Waits for `prompt` to appear after the previous answer, then types `keys`. */
+    async answer(prompt: RegExp, ...keys: string[]) {
+      const start = Date.now();
+      while (!prompt.test(screen.slice(seen))) {
+        if (Date.now() - start > 10_000) throw new Error(`prompt ${prompt} not shown; screen since last answer:\n${screen.slice(seen)}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      seen = screen.length;
+      for (const k of keys) {
+        stdin.write(k);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+  };
+}
+
+describe('ckym counters add (interactive)', () => {
+  it('asks the seed\'s settings with explanations, creates the chosen goal, offers call linking, and writes the config', async () => {
+    const t = terminal();
+    const done = run(['node', 'ckym', 'counters', 'add'], t.io);
+
+    await t.answer(/Counters to send calls to/, KEY.down, KEY.space, KEY.enter); // pick the second: 22222222 Блог
+    await t.answer(/Тип звонков — which calls go to this counter[\s\S]*Call type/, KEY.down, KEY.enter); // callback
+    await t.answer(/Длительность[\s\S]*Minimum duration, seconds/, '\u0008', '40', KEY.enter);
+    await t.answer(/Статус звонка[\s\S]*Call status/, KEY.down, KEY.enter); // successful
+    await t.answer(/Дополнительно[\s\S]*Uniqueness/, KEY.down, KEY.enter); // unique
+    await t.answer(/Тегирование[\s\S]*Tags/, KEY.down, KEY.enter); // only some
+    await t.answer(/Tags to send \(comma-separated\)/, 'Директ, SEO', KEY.enter);
+    await t.answer(/Fixed tag text for callbacks/, 'Обратный', KEY.enter);
+    await t.answer(/Fixed tag text for incoming calls/, KEY.enter);
+    await t.answer(/Достижение цели[\s\S]*Sites \(comma-separated; empty = any\)/, KEY.enter); // keep blog.example
+    await t.answer(/Goal[\s\S]*call — create this JavaScript-event goal/, KEY.enter); // the first offer for callbacks: call
+    await t.answer(/Call linking is off on counter 22222222[\s\S]*Turn it on\?/, KEY.enter);
+
+    expect(await done).toBe(0);
+    expect(t.out()).toMatch(/added counter 22222222 \(Блог\)/);
+    expect(t.screen()).toMatch(/created the JavaScript-event goal "call" on counter 22222222/);
+    expect(t.screen()).toMatch(/calls of counter 22222222 can be linked to visits from \d{4}-\d{2}-\d{2}/);
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'ckym.config.json'), 'utf8'));
+    expect(config).toEqual({
+      sync: { initialDays: 3 },
+      counters: [
+        {
+          id: 22222222,
+          name: 'Блог',
+          enabled: true,
+          callType: 'callback',
+          minDuration: 40,
+          status: 'successful',
+          uniqueness: 'unique',
+          tags: { source: 'call', include: ['Директ', 'SEO'], callback: 'Обратный', incoming: '' },
+          goal: 'call',
+          callGoalName: '',
+          sites: ['blog.example'],
+          price: null,
+          currency: 'RUB',
+        },
+      ],
+    });
+    expect(metrika.goals(22222222)).toContainEqual(expect.objectContaining({ conditions: [{ type: 'exact', url: 'call' }] }));
+  });
+
+  it('flags answer their questions, so only the rest are asked', async () => {
+    const t = terminal();
+    const done = run(
+      ['node', 'ckym', 'counters', 'add', '11111111', '--call-type', 'incoming', '--min-duration', '0', '--status', 'all', '--uniqueness', 'all', '--tags', 'none'],
+      t.io,
+    );
+    await t.answer(/Sites/, KEY.enter);
+    await t.answer(/Goal[\s\S]*calltracking_call_order — existing goal «Звонок коллтрекинга»/, KEY.enter);
+    expect(await done).toBe(0);
+    expect(t.screen()).not.toMatch(/Call type|Minimum duration|Call status|Uniqueness/);
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'ckym.config.json'), 'utf8'));
+    expect(config.counters[0]).toMatchObject({ id: 11111111, callType: 'incoming', tags: { source: 'none' }, goal: 'calltracking_call_order' });
+  });
+});
