@@ -21,3 +21,4 @@ export type { GenerateCallsOptions } from './generate.js';
 export { parseCsv, CsvSyntaxError } from './csv.js';
 export { parseMultipart, parseMediaType, MultipartError } from './multipart.js';
 export type { MultipartPart } from './multipart.js';
+export { startOAuthEmulator, redirectMatches, VERIFICATION_CODE_URI, DEFAULT_REDIRECT_URIS, type OAuthEmulator, type OAuthEmulatorOptions, type OAuthClientSeed, type OAuthConsent, type OAuthGrant, type OAuthRequest, type IssuedToken } from './oauth.js';

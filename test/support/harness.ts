@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
 import { startMetrikaEmulator, type MetrikaCounterSeed, type MetrikaEmulator } from '../../src/sandbox/metrika.js';
+import { startOAuthEmulator, type OAuthEmulator, type OAuthEmulatorOptions } from '../../src/sandbox/oauth.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'ckym.js');
@@ -28,6 +29,8 @@ export interface World {
   configPath: string;
   callkeeper: CallKeeperEmulator;
   metrika: MetrikaEmulator;
+  /** Present when the world was made with `oauth` options. */
+  oauth: OAuthEmulator | null;
   nowIso: string;
   env: NodeJS.ProcessEnv;
   /** Every byte every spawned ckym printed, for the secrets check. */
@@ -35,7 +38,11 @@ export interface World {
   writeConfig(config: unknown): void;
   run(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<RunResult>;
   /** Starts ckym and returns the child, for kill -9 tests. */
-  start(args: string[], extraEnv?: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<RunResult> };
+  start(
+    args: string[],
+    extraEnv?: NodeJS.ProcessEnv,
+    options?: { keepStdin?: boolean },
+  ): { child: ChildProcess; done: Promise<RunResult>; stdout: () => string; stderr: () => string };
   close(): Promise<void>;
 }
 
@@ -44,6 +51,7 @@ export interface WorldOptions {
   counters: MetrikaCounterSeed[];
   config: Record<string, unknown>;
   nowIso: string;
+  oauth?: OAuthEmulatorOptions;
 }
 
 export async function makeWorld(options: WorldOptions): Promise<World> {
@@ -51,6 +59,7 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
   const nowMs = Date.parse(options.nowIso);
   const callkeeper = await startCallKeeperEmulator({ apiKey: API_KEY, calls: options.calls, now: () => nowMs });
   const metrika = await startMetrikaEmulator({ token: TOKEN, counters: options.counters, now: () => nowMs });
+  const oauth = options.oauth ? await startOAuthEmulator({ now: () => nowMs, ...options.oauth }) : null;
   const configPath = path.join(home, 'ckym.config.json');
   const transcript: string[] = [];
   const env: NodeJS.ProcessEnv = {
@@ -62,6 +71,7 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
     CKYM_CALLKEEPER_URL: callkeeper.url,
     CKYM_METRIKA_URL: metrika.url,
     CKYM_NOW: options.nowIso,
+    ...(oauth ? { CKYM_OAUTH_URL: oauth.url, CKYM_LOGIN_URL: oauth.loginUrl } : {}),
     NO_COLOR: '1',
   };
   const world: World = {
@@ -69,18 +79,20 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
     configPath,
     callkeeper,
     metrika,
+    oauth,
     nowIso: options.nowIso,
     env,
     transcript,
     writeConfig(config) {
       fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
     },
-    start(args, extraEnv = {}) {
+    start(args, extraEnv = {}, { keepStdin = false } = {}) {
       const child = spawn(process.execPath, [BIN, '--config', configPath, ...args], {
         cwd: home,
         env: { ...env, ...extraEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe'],
       });
+      if (!keepStdin) child.stdin!.end();
       let stdout = '';
       let stderr = '';
       child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -91,13 +103,13 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
           resolve({ code, signal, stdout, stderr });
         });
       });
-      return { child, done };
+      return { child, done, stdout: () => stdout, stderr: () => stderr };
     },
     run(args, extraEnv) {
       return world.start(args, extraEnv).done;
     },
     async close() {
-      await Promise.all([callkeeper.close(), metrika.close()]);
+      await Promise.all([callkeeper.close(), metrika.close(), oauth?.close()]);
       fs.rmSync(home, { recursive: true, force: true });
     },
   };

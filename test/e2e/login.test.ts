@@ -1,0 +1,195 @@
+/**
+ * `ckym login` end to end against the CallKeeper, Metrica and Yandex OAuth emulators: every flow,
+ * PKCE checked by the emulator, the state check, consent denied, the device flow, token refresh by sync.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { API_KEY, TOKEN, makeWorld, until, type World } from '../support/harness.js';
+import { SEEDS } from '../support/seeds.js';
+
+const CLIENT_ID = 'ckym-test-client-id-0001';
+const NOW = '2024-05-20T09:00:00Z';
+/** Runs use the stored credentials, not the environment's. */
+const NO_ENV_CREDS = { CKYM_CALLKEEPER_KEY: '', CKYM_YANDEX_TOKEN: '' };
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+let world: World;
+
+async function loginWorld(options: { consent?: 'allow' | 'deny'; secret?: string; expiresIn?: number } = {}): Promise<World> {
+  const port = await freePort();
+  world = await makeWorld({
+    calls: [],
+    counters: SEEDS,
+    nowIso: NOW,
+    config: { yandex: { clientId: CLIENT_ID, redirectPort: port }, counters: [{ id: 11111111 }] },
+    oauth: {
+      clients: [{ clientId: CLIENT_ID, clientSecret: options.secret ?? null }],
+      user: { login: 'marketer.ivanova', id: '42' },
+      issueAccessToken: () => TOKEN,
+      consent: options.consent ?? 'allow',
+      deviceInterval: 0, // the test clock stands still (CKYM_NOW), so any interval would answer slow_down
+      knownTokens: [{ accessToken: TOKEN, clientId: CLIENT_ID }],
+      ...(options.expiresIn ? { expiresIn: options.expiresIn } : {}),
+    },
+  });
+  return world;
+}
+
+afterEach(() => world?.close());
+
+const credentialsFile = () => path.join(world.home, 'state', 'credentials.json');
+const stored = () => JSON.parse(fs.readFileSync(credentialsFile(), 'utf8'));
+
+/** The authorize link ckym printed on stderr. */
+async function printedLink(output: () => string): Promise<string> {
+  await until(() => /https?:\/\/\S+\/authorize\?\S+/.test(output()));
+  return /(https?:\/\/\S+\/authorize\?\S+)/.exec(output())![1]!;
+}
+
+describe('ckym login', () => {
+  it('--callkeeper-key and --yandex-token: both validated, stored 0600, the Yandex login shown', async () => {
+    await loginWorld();
+    const result = await world.run(['login', '--callkeeper-key', API_KEY, '--yandex-token', TOKEN], NO_ENV_CREDS);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('connected: CallKeeper key k3y9…t7, Yandex account marketer.ivanova\n');
+    expect(fs.statSync(credentialsFile()).mode & 0o777).toBe(0o600);
+    expect(stored()).toEqual({ version: 1, callkeeper: { key: API_KEY }, yandex: { accessToken: TOKEN, login: 'marketer.ivanova' } });
+    expect(result.stdout + result.stderr).not.toContain(API_KEY);
+  });
+
+  it('a CallKeeper key that is not recognised: exit 3, nothing stored', async () => {
+    await loginWorld();
+    const result = await world.run(['login', '--callkeeper-key', 'notthekey0000000', '--yandex-token', TOKEN], NO_ENV_CREDS);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/CallKeeper did not recognise the API key/);
+    expect(fs.existsSync(credentialsFile())).toBe(false);
+  });
+
+  it('without a terminal and without --callkeeper-key: exit 2 naming the flag', async () => {
+    await loginWorld();
+    const result = await world.run(['login', '--yandex-token', TOKEN], NO_ENV_CREDS);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/pass --callkeeper-key KEY/);
+  });
+
+  it('browser flow (--no-browser): PKCE code flow through the loopback callback; wrong state is rejected first', async () => {
+    await loginWorld();
+    const { done, stderr } = world.start(['login', '--callkeeper-key', API_KEY, '--no-browser'], NO_ENV_CREDS);
+    const link = await printedLink(stderr);
+    const authorize = new URL(link);
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const redirectUri = authorize.searchParams.get('redirect_uri')!;
+    expect(redirectUri).toMatch(/^http:\/\/localhost:\d+\/callback$/);
+
+    // a callback with another state is refused, and the login keeps waiting
+    const forged = await fetch(redirectUri.replace('localhost', '127.0.0.1') + '?code=stolen&state=not-the-state');
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toMatch(/does not belong to the waiting login/);
+
+    // the browser: authorize → 302 to the loopback callback → ckym's success page
+    const consent = await fetch(link, { redirect: 'manual' });
+    expect(consent.status).toBe(302);
+    const callback = consent.headers.get('location')!;
+    expect(callback.startsWith(redirectUri)).toBe(true);
+    const page = await fetch(callback.replace('localhost', '127.0.0.1'));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/ckym is connected to Yandex Metrica[\s\S]*Signed in as marketer\.ivanova/);
+
+    const result = await done;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/connected: CallKeeper key k3y9…t7, Yandex account marketer\.ivanova; the token is valid until \d{4}-\d{2}-\d{2}/);
+    expect(stored().yandex).toMatchObject({ accessToken: TOKEN, login: 'marketer.ivanova', refreshToken: expect.any(String), expiresAt: expect.any(Number) });
+    expect(world.oauth!.issued.map((i) => i.grant)).toEqual(['authorization_code']);
+    // the loopback server is closed after the one accepted callback
+    await expect(fetch(redirectUri.replace('localhost', '127.0.0.1'))).rejects.toThrow();
+  });
+
+  it('consent declined in the browser: exit 3, the page says so, nothing stored', async () => {
+    await loginWorld({ consent: 'deny' });
+    const { done, stderr } = world.start(['login', '--callkeeper-key', API_KEY, '--no-browser'], NO_ENV_CREDS);
+    const link = await printedLink(stderr);
+    const redirect = await fetch(link, { redirect: 'manual' });
+    const page = await fetch(redirect.headers.get('location')!.replace('localhost', '127.0.0.1'));
+    expect(await page.text()).toMatch(/You declined to give ckym access/);
+    const result = await done;
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/declined in the browser; nothing was saved/);
+    expect(fs.existsSync(credentialsFile())).toBe(false);
+  });
+
+  it('device flow: authorization_pending until the user approves on another device', async () => {
+    await loginWorld();
+    const { done, stdout } = world.start(['login', '--callkeeper-key', API_KEY, '--device'], NO_ENV_CREDS);
+    await until(() => /enter the code: \S+/.test(stdout()));
+    const userCode = /enter the code: (\S+)/.exec(stdout())![1]!;
+    await new Promise((r) => setTimeout(r, 2500)); // at least one poll answered authorization_pending
+    expect(world.oauth!.requests.some((r) => r.grantType === 'device_code' && r.status === 400)).toBe(true);
+    world.oauth!.approveDevice(userCode);
+    const result = await done;
+    expect(result.code).toBe(0);
+    expect(stored().yandex.login).toBe('marketer.ivanova');
+  });
+
+  it('--code: the verification code pasted on stdin', async () => {
+    await loginWorld({ secret: 'app-secret-value-01' });
+    const { child, done, stderr } = world.start(
+      ['login', '--callkeeper-key', API_KEY, '--code', '--no-browser'],
+      { ...NO_ENV_CREDS, CKYM_YANDEX_CLIENT_SECRET: 'app-secret-value-01' },
+      { keepStdin: true },
+    );
+    const link = await printedLink(stderr);
+    expect(new URL(link).searchParams.get('redirect_uri')).toBe('https://oauth.yandex.ru/verification_code');
+    const shown = await fetch(link);
+    expect(shown.status).toBe(200);
+    const code = world.oauth!.lastVerificationCode!;
+    child.stdin!.write(`${code}\n`);
+    const result = await done;
+    expect(result.code).toBe(0);
+    expect(stored().yandex).toMatchObject({ login: 'marketer.ivanova', clientSecret: 'app-secret-value-01' });
+    expect(result.stdout + result.stderr).not.toContain('app-secret-value-01');
+  });
+
+  it('sync refreshes a stored token with under 30 days left, and stores the new tokens', async () => {
+    await loginWorld({ expiresIn: 40 * 86_400 });
+    const { done, stderr } = world.start(['login', '--callkeeper-key', API_KEY, '--no-browser'], NO_ENV_CREDS);
+    const link = await printedLink(stderr);
+    const redirect = await fetch(link, { redirect: 'manual' });
+    await fetch(redirect.headers.get('location')!.replace('localhost', '127.0.0.1'));
+    expect((await done).code).toBe(0);
+    const before = stored().yandex;
+
+    // 20 days later: 20 days left → refreshed before the sync uses it
+    const later = new Date(Date.parse(NOW) + 20 * 86_400_000).toISOString();
+    const sync = await world.run(['sync'], { ...NO_ENV_CREDS, CKYM_NOW: later });
+    expect(sync.stderr).toBe('');
+    expect(sync.code).toBe(0);
+    expect(world.oauth!.issued.map((i) => i.grant)).toEqual(['authorization_code', 'refresh_token']);
+    const after = stored().yandex;
+    expect(after.refreshToken).not.toBe(before.refreshToken);
+    expect(after.expiresAt).toBeGreaterThan(before.expiresAt);
+    expect(after.login).toBe('marketer.ivanova');
+  });
+
+  it('logout forgets the stored credentials; then sync says to run ckym login (exit 3)', async () => {
+    await loginWorld();
+    await world.run(['login', '--callkeeper-key', API_KEY, '--yandex-token', TOKEN], NO_ENV_CREDS);
+    const out = await world.run(['logout'], NO_ENV_CREDS);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/forgot the stored credentials/);
+    expect(fs.existsSync(credentialsFile())).toBe(false);
+    const sync = await world.run(['sync'], NO_ENV_CREDS);
+    expect(sync.code).toBe(3);
+    expect(sync.stderr).toMatch(/run "ckym login"/);
+  });
+});
+
