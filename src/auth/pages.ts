@@ -28,7 +28,7 @@ export function page(kind: 'success' | 'failure', title: string, lines: string[]
   <main>
     <h1 id="result" data-result="${kind}"><span class="mark">${mark}</span>${escapeHtml(title)}</h1>
     ${body}
-    <footer>ckym — CallKeeper calls into Yandex Metrica. You can close this tab.</footer>
+    <footer>ckym — CallKeeper calls into Yandex Metrica</footer>
   </main>
 </body>
 </html>
