@@ -4,7 +4,11 @@ import type { CommandSetup } from './setup.js';
 import { registerCounters } from '../commands/counters/index.js';
 import { registerLogin } from '../commands/login/index.js';
 import { registerLogout } from '../commands/logout/index.js';
+import { registerSandbox } from '../commands/sandbox/index.js';
 import { registerSync } from '../commands/sync/index.js';
+import { registerStats } from '../commands/stats/index.js';
+import { registerDoctor } from '../commands/doctor/index.js';
+import { registerCron } from '../commands/cron/index.js';
 
 /**
  * Builds a fresh program. Each command's module only declares flags and help here; its work is
@@ -29,5 +33,9 @@ export function makeProgram(io: IO, version: string, result: { exitCode: number 
   registerLogout(program, setup);
   registerCounters(program, setup);
   registerSync(program, setup);
+  registerSandbox(program, setup);
+  registerStats(program, setup);
+  registerDoctor(program, setup);
+  registerCron(program, setup);
   return program;
 }

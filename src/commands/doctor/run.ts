@@ -1,0 +1,259 @@
+import fs from 'node:fs';
+import { Chalk } from 'chalk';
+import { colorEnabled, makePrinter, type IO } from '../../cli/io.js';
+import type { GlobalOptions } from '../../cli/setup.js';
+import type { DoctorFlags } from './index.js';
+import { clockFromEnv, type Clock } from '../../clock.js';
+import { loadConfig, type LoadedConfig } from '../../config/load.js';
+import { configSchema, type Config } from '../../config/schema.js';
+import { CredentialStore, resolveCredentials, type ResolvedCredentials } from '../../credentials.js';
+import { AuthError, CkymError, ConfigError, RemoteError } from '../../errors.js';
+import { CallKeeperClient } from '../../clients/callkeeper.js';
+import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
+import { retryPolicy, type RetryPolicy } from '../../clients/http.js';
+import { Store } from '../../store/store.js';
+import { SyncLock } from '../../store/lock.js';
+import { MIGRATIONS } from '../../store/migrations.js';
+import { failedCounts, hasSchema } from '../../store/stats.js';
+import { homePaths, type HomePaths } from '../../paths.js';
+import { redact } from '../../redact.js';
+import { serviceUrls, type CommandBase } from '../shared.js';
+import {
+  callKeeperKeyCheck,
+  checkLine,
+  clockCheck,
+  configCheck,
+  counterCheck,
+  databaseCheck,
+  doctorExitCode,
+  goalCheck,
+  lastSyncCheck,
+  linkingCheck,
+  lockCheck,
+  summary,
+  tokenExpiryCheck,
+  yandexTokenCheck,
+  type Check,
+  type Problem,
+} from './checks.js';
+
+export interface DoctorContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  configPath: string | undefined;
+  home: HomePaths;
+  urls: CommandBase['urls'];
+  clock: Clock;
+  /** This machine's clock, for the skew check (never CKYM_NOW). */
+  systemNow: () => number;
+  /** Each check as soon as it is decided (the command prints it). */
+  onCheck?: ((check: Check) => void) | undefined;
+}
+
+export interface DoctorReport {
+  checks: Check[];
+  exitCode: 0 | 1;
+}
+
+/** What went wrong, by the error's class; anything unexpected is an internal error and goes up. */
+function problemOf(error: unknown): Problem {
+  if (error instanceof AuthError) return { kind: 'auth', message: error.message };
+  if (error instanceof ConfigError) return { kind: 'config', message: error.message };
+  if (error instanceof RemoteError) return { kind: 'remote', message: error.message };
+  if (error instanceof CkymError) return { kind: 'local', message: error.message };
+  throw error;
+}
+
+async function attempt<T>(fn: () => Promise<T>): Promise<{ value: T; problem: null } | { value: undefined; problem: Problem }> {
+  try {
+    return { value: await fn(), problem: null };
+  } catch (error) {
+    return { value: undefined, problem: problemOf(error) };
+  }
+}
+
+/** Doctor asks once, quickly: one retry at most, short timeouts. */
+function doctorPolicy(config: Config): RetryPolicy {
+  const p = retryPolicy(config.network);
+  return { ...p, retries: Math.min(p.retries, 1), backoffMs: Math.min(p.backoffMs, 1000), timeoutMs: Math.min(p.timeoutMs, 15_000) };
+}
+
+/** Metrica's `Date` header, read with a plain request that carries no token. */
+async function serverDate(baseUrl: string, timeoutMs: number, systemNow: () => number): Promise<{ systemMs: number; serverMs: number | null }> {
+  const before = systemNow();
+  try {
+    const res = await fetch(baseUrl, { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    const after = systemNow();
+    const header = res.headers.get('date');
+    const ms = header ? Date.parse(header) : Number.NaN;
+    // The header has whole seconds, truncated: compare with the middle of that second.
+    return { systemMs: Math.round((before + after) / 2), serverMs: Number.isNaN(ms) ? null : ms + 500 };
+  } catch {
+    return { systemMs: systemNow(), serverMs: null };
+  }
+}
+
+/** Runs every check, in order, and returns them (each is also told to `onCheck` as it is decided). */
+export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
+  const checks: Check[] = [];
+  const emit = (check: Check | null): void => {
+    if (!check) return;
+    checks.push(check);
+    ctx.onCheck?.(check);
+  };
+
+  // 1. Config: found, valid, counters present.
+  let loaded: LoadedConfig | null = null;
+  let configError: string | null = null;
+  try {
+    loaded = await loadConfig({ configPath: ctx.configPath, cwd: ctx.cwd });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    configError = error.message;
+  }
+  const config: Config = loaded?.config ?? configSchema.parse({});
+  emit(
+    configCheck({
+      filepath: loaded?.filepath ?? null,
+      error: configError,
+      warnings: loaded?.warnings ?? [],
+      counters: config.counters.length,
+      enabled: config.counters.filter((c) => c.enabled).length,
+    }),
+  );
+  const policy = doctorPolicy(config);
+
+  // 2. Credentials: the CallKeeper key works, the Yandex token works and is not about to expire.
+  let creds: ResolvedCredentials | null = null;
+  let storeError: string | null = null;
+  try {
+    creds = resolveCredentials(new CredentialStore(ctx.home.credentials), ctx.env);
+  } catch (error) {
+    storeError = problemOf(error).message;
+  }
+  const sourceOf = (envName: string, stored: string | undefined): 'environment' | 'stored' | null =>
+    ctx.env[envName]?.trim() ? 'environment' : stored ? 'stored' : null;
+
+  const keySource = creds ? sourceOf('CKYM_CALLKEEPER_KEY', creds.stored.callkeeper?.key) : null;
+  let keyProblem: Problem | null = null;
+  if (creds?.callkeeperKey) {
+    const callkeeper = new CallKeeperClient({ baseUrl: ctx.urls.callkeeper, apiKey: creds.callkeeperKey, method: config.callkeeper.method, policy });
+    keyProblem = (await attempt(() => callkeeper.verifyKey(Math.floor(ctx.clock.now() / 1000)))).problem;
+  }
+  emit(callKeeperKeyCheck({ source: keySource, problem: keyProblem, storeError }));
+
+  const tokenSource = creds ? sourceOf('CKYM_YANDEX_TOKEN', creds.stored.yandex?.accessToken) : null;
+  let metrika: MetrikaClient | null = null;
+  let account: MetrikaCounter[] | undefined;
+  let tokenProblem: Problem | null = null;
+  if (creds?.yandexToken) {
+    metrika = new MetrikaClient({ baseUrl: ctx.urls.metrika, token: creds.yandexToken, policy });
+    const listed = await attempt(() => metrika!.counters());
+    account = listed.value;
+    tokenProblem = listed.problem;
+  }
+  emit(
+    yandexTokenCheck({
+      source: tokenSource,
+      problem: tokenProblem,
+      storeError,
+      visibleCounters: account?.length ?? null,
+      login: tokenSource === 'stored' ? creds?.stored.yandex?.login : undefined,
+    }),
+  );
+  if (tokenSource === 'stored') {
+    const y = creds!.stored.yandex!;
+    emit(tokenExpiryCheck(y.expiresAt, ctx.clock.now(), Boolean(y.refreshToken && config.yandex.clientId.trim())));
+  }
+
+  // 3. Clock: this machine against Metrica's Date header.
+  const times = await serverDate(ctx.urls.metrika, Math.min(policy.timeoutMs, 10_000), ctx.systemNow);
+  emit(clockCheck({ ...times, fixedAt: ctx.env.CKYM_NOW?.trim() || null }));
+
+  // 4. Each configured counter: in the account with write permission, its goal, call linking.
+  for (const c of config.counters) {
+    emit(counterCheck(c, account));
+    if (!metrika || !account?.some((a) => a.id === c.id)) continue;
+    if (c.goal.trim()) {
+      const goals = await attempt<Goal[]>(() => metrika!.goals(c.id));
+      emit(goalCheck(c, goals.value, goals.problem));
+    }
+    const threshold = await attempt(() => metrika!.callJoinThreshold(c.id));
+    emit(linkingCheck(c, threshold.value, threshold.problem));
+  }
+
+  // 5. Local state: the database, the last sync, the lock.
+  const file = ctx.home.database;
+  const exists = fs.existsSync(file);
+  let dbError: string | null = null;
+  let schemaVersion: number | null = null;
+  let lastRun: Parameters<typeof lastSyncCheck>[0]['lastRun'] = null;
+  let quarantined = 0;
+  let running: { pid: number; startedAt: number } | null = null;
+  let store: Store | null = null;
+  if (exists) {
+    try {
+      store = Store.open(file, { readonly: true });
+      schemaVersion = store.schemaVersion;
+      if (hasSchema(store)) {
+        lastRun = store.recentRuns(1)[0] ?? null;
+        quarantined = failedCounts(store).reduce((n, r) => n + r.count, 0);
+        running = store.runningRun();
+      }
+    } catch (error) {
+      dbError = error instanceof Error ? error.message : String(error);
+    } finally {
+      store?.close();
+    }
+  }
+  emit(databaseCheck({ file, exists, error: dbError, schemaVersion, knownVersion: MIGRATIONS.length }));
+  if (exists && !dbError) emit(lastSyncCheck({ lastRun, quarantined }));
+
+  const neverRan = !fs.existsSync(ctx.home.dataDir);
+  let free = false;
+  let lockError: string | null = null;
+  if (!neverRan) {
+    try {
+      const lock = SyncLock.tryAcquire(ctx.home.lock);
+      free = lock !== null;
+      lock?.release();
+    } catch (error) {
+      lockError = `${ctx.home.lock}: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+  emit(lockCheck({ free, neverRan, running: free ? null : running, error: lockError }));
+
+  return { checks, exitCode: doctorExitCode(checks) };
+}
+
+/** `ckym doctor`: returns the exit code (0 every check passed or only warned, 1 some check failed). */
+export async function runDoctorCommand(flags: DoctorFlags, globals: GlobalOptions, io: IO): Promise<number> {
+  const color = colorEnabled(io, globals.color);
+  const printer = makePrinter(io, { color, quiet: false });
+  const chalk = new Chalk({ level: color ? 1 : 0 });
+  const paint = (c: Check): string => {
+    const line = checkLine(c);
+    if (c.status === 'ok') return chalk.green(line.slice(0, 1)) + line.slice(1);
+    if (c.status === 'fail') return chalk.red(line);
+    if (c.status === 'warn') return chalk.yellow(line);
+    return chalk.dim(line);
+  };
+  const report = await doctor({
+    env: io.env,
+    cwd: io.cwd,
+    configPath: globals.config,
+    home: homePaths(io.env),
+    urls: serviceUrls(io.env),
+    clock: clockFromEnv(io.env),
+    systemNow: () => Date.now(),
+    onCheck: flags.json ? undefined : (c) => printer.out(paint(c)),
+  });
+  if (flags.json) {
+    const doc = { version: 1, command: 'doctor', ok: report.exitCode === 0, exitCode: report.exitCode, checks: report.checks };
+    io.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
+  } else {
+    printer.out('');
+    printer.out(report.exitCode === 0 ? chalk.green(summary(report.checks)) : chalk.red(summary(report.checks)));
+  }
+  return report.exitCode;
+}

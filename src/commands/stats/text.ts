@@ -1,0 +1,219 @@
+/**
+ * `ckym stats` as text: per-counter blocks, the per-day table with a bar chart, uploads, last runs.
+ * Pure: a report in, lines out.
+ */
+import { bar, duration, table, truncate, type ChartStyle, type Paint } from '../../domain/render.js';
+import { byCount, totalOfDays, type CounterStats, type StatsReport, type UploadStats } from '../../domain/stats.js';
+import type { RefreshResult } from './refresh.js';
+
+export interface TextOptions {
+  paint: Paint;
+  style: ChartStyle;
+  refresh: RefreshResult | null;
+}
+
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** `2024-05-20 12:00` in `timeZone`. */
+export function localDateTime(unixSeconds: number, timeZone: string): string {
+  let format = timeFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
+    timeFormats.set(timeZone, format);
+  }
+  const p = Object.fromEntries(format.formatToParts(unixSeconds * 1000).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+
+const reasons = (map: Record<string, number>): string =>
+  byCount(map)
+    .map(([r, n]) => `${r} ${n}`)
+    .join(' · ');
+
+function counterBlock(c: CounterStats, o: TextOptions): string[] {
+  const { paint } = o;
+  const label = c.configured ? c.name : '(not in the config)';
+  const flags = c.enabled === false ? paint.dim(' (disabled)') : '';
+  const lines = [paint.bold(`${c.id}${label ? `  ${label}` : ''}`) + flags];
+  const rows: string[][] = [];
+  const late = c.calls.sentOlderThan21Days;
+  rows.push([
+    'calls sent',
+    String(c.calls.sent),
+    late > 0 ? paint.warn(`${late} older than 21 days at upload: in the call reports, not linked to visits`) : '',
+  ]);
+  if (c.goal !== null || c.conversions.sent + c.conversions.pending + c.conversions.batched + c.conversions.failed > 0) {
+    const goals = Object.keys(c.conversions.byGoal).length > 0 ? reasons(c.conversions.byGoal) : c.goal ? `goal ${c.goal}` : '';
+    const noClient = c.conversions.skippedByReason['no-client-id'] ?? 0;
+    rows.push([
+      'conversions sent',
+      String(c.conversions.sent),
+      [goals, noClient > 0 ? `${noClient} taken calls had no ClientID` : ''].filter(Boolean).join(' · '),
+    ]);
+    const lateConv = c.conversions.sentOlderThan21Days;
+    if (lateConv > 0) rows.push(['', '', paint.warn(`${lateConv} conversions older than 21 days at upload`)]);
+  }
+  rows.push(['skipped', String(c.calls.skipped), reasons(c.calls.skippedByReason)]);
+  if (c.calls.waiting + c.conversions.waiting > 0) rows.push(['waiting', String(c.calls.waiting), reasons(c.calls.waitingByReason)]);
+  const pendingCalls = c.calls.pending + c.calls.batched;
+  const pendingConv = c.conversions.pending + c.conversions.batched;
+  if (pendingCalls + pendingConv > 0) {
+    rows.push(['pending', String(pendingCalls), pendingConv > 0 ? `${pendingConv} conversions` : '']);
+  }
+  const failed = c.calls.failed + c.conversions.failed;
+  if (failed > 0) {
+    rows.push([
+      paint.bad('failed'),
+      paint.bad(String(c.calls.failed)),
+      paint.bad(
+        `quarantined: Metrica refused the file (${reasons(c.calls.failedByReason) || reasons(c.conversions.failedByReason)})` +
+          (c.conversions.failed > 0 ? `; ${c.conversions.failed} conversions` : ''),
+      ),
+    ]);
+  }
+  lines.push(...table([{ header: '' }, { header: '', align: 'right' }, { header: '' }], rows, { indent: '  ', noHeader: true }));
+  return lines;
+}
+
+function dayTable(report: StatsReport, o: TextOptions): string[] {
+  const max = Math.max(0, ...report.days.map((d) => d.calls.sent));
+  const rows = report.days.map((d) => [
+    d.date,
+    String(d.calls.sent),
+    String(d.conversions.sent),
+    String(d.calls.skipped),
+    String(d.calls.waiting),
+    o.paint.ok(bar(d.calls.sent, max, 24, o.style)),
+  ]);
+  const total = totalOfDays(report.days);
+  const lines = table(
+    [
+      { header: 'date' },
+      { header: 'calls', align: 'right' },
+      { header: 'conv', align: 'right' },
+      { header: 'skipped', align: 'right' },
+      { header: 'waiting', align: 'right' },
+      { header: 'calls sent' },
+    ],
+    [...rows, [o.paint.bold('total'), String(total.calls.sent), String(total.conversions.sent), String(total.calls.skipped), String(total.calls.waiting), '']],
+    { indent: '  ', rule: o.style, paint: o.paint },
+  );
+  return lines;
+}
+
+const PROBLEM_TEXT: Record<string, string> = {
+  'linkage-failure': 'Metrica could not link these calls (LINKAGE_FAILURE)',
+  'lines-dropped': 'Metrica took fewer lines than the file had',
+  rejected: 'Metrica refused the file; its rows are quarantined',
+};
+
+function uploadsTable(uploads: UploadStats[], report: StatsReport, o: TextOptions): string[] {
+  const { paint } = o;
+  const rows = uploads.map((u) => {
+    const m = u.metrika;
+    const status = m?.status ?? '';
+    const lines = m && m.lineQuantity !== null && m.sourceQuantity !== null ? `${m.lineQuantity}/${m.sourceQuantity}` : '';
+    const split = m && (m.staticCalls !== null || m.dynamicCalls !== null) ? `${m.staticCalls ?? '?'}/${m.dynamicCalls ?? '?'}` : '';
+    return [
+      String(u.batchId),
+      localDateTime(u.createdAt, report.timeZone),
+      String(u.counterId),
+      u.kind === 'call' ? 'calls' : 'conversions',
+      String(u.rows),
+      u.status === 'sent' ? u.status : u.status === 'rejected' ? paint.bad(u.status) : paint.warn(u.status),
+      u.uploadingId === null ? '' : String(u.uploadingId),
+      u.problems.includes('linkage-failure') ? paint.bad(`${status} ✗`) : status,
+      u.problems.includes('lines-dropped') ? paint.warn(`${lines} !`) : lines,
+      split,
+      u.error ? truncate(u.error.replace(/\s+/g, ' '), 60) : '',
+    ];
+  });
+  const out = table(
+    [
+      { header: 'batch', align: 'right' },
+      { header: 'created' },
+      { header: 'counter' },
+      { header: 'kind' },
+      { header: 'rows', align: 'right' },
+      { header: 'status' },
+      { header: 'uploading' },
+      { header: 'Metrica' },
+      { header: 'lines', align: 'right' },
+      { header: 'static/dyn' },
+      { header: 'error' },
+    ],
+    rows,
+    { indent: '  ', rule: o.style, paint },
+  );
+  for (const u of uploads) {
+    for (const p of u.problems) out.push(paint.bad(`  ! batch ${u.batchId} (counter ${u.counterId}): ${PROBLEM_TEXT[p]}`));
+  }
+  return out;
+}
+
+function runsTable(report: StatsReport, o: TextOptions): string[] {
+  const rows = report.runs.map((r) => [
+    localDateTime(Math.floor(r.startedAt / 1000), report.timeZone),
+    duration(r.durationMs),
+    String(r.fetched),
+    String(r.sentCalls),
+    String(r.sentConversions),
+    String(r.skipped),
+    r.outcome === 'ok' ? r.outcome : r.outcome === 'running' ? o.paint.warn(r.outcome) : o.paint.bad(r.outcome),
+    r.error ? truncate(r.error.replace(/\s+/g, ' '), 70) : '',
+  ]);
+  return table(
+    [
+      { header: 'started' },
+      { header: 'took', align: 'right' },
+      { header: 'fetched', align: 'right' },
+      { header: 'calls', align: 'right' },
+      { header: 'conv', align: 'right' },
+      { header: 'skipped', align: 'right' },
+      { header: 'outcome' },
+      { header: 'error' },
+    ],
+    rows,
+    { indent: '  ', rule: o.style, paint: o.paint },
+  );
+}
+
+/** The whole report as lines. */
+export function statsText(report: StatsReport, o: TextOptions): string[] {
+  const { paint } = o;
+  const scope = report.since === null ? 'all calls so far' : `calls since ${localDateTime(report.since, report.timeZone)}`;
+  const out: string[] = [paint.bold(`Sent to Yandex Metrica — ${scope} (times in ${report.timeZone})`), ''];
+  if (report.counters.length === 0) out.push('  no counters configured and none in the database', '');
+  for (const c of report.counters) out.push(...counterBlock(c, o), '');
+
+  out.push(paint.bold(`Per day, by call time (last ${report.days.length} days)`));
+  out.push(...dayTable(report, o), '');
+
+  if (o.refresh) {
+    const r = o.refresh;
+    const parts = [`asked Metrica about ${r.checked} upload${r.checked === 1 ? '' : 's'}`];
+    if (r.changed.length > 0) parts.push(`${r.changed.length} changed status`);
+    if (r.errors.length > 0) parts.push(`${r.errors.length} could not be read`);
+    out.push(`Refreshed: ${parts.join(', ')}`);
+    for (const e of r.errors) out.push(paint.warn(`  ! batch ${e.batchId}: ${e.message}`));
+    if (r.unavailable) out.push(paint.bad(`  ✗ stopped: ${r.unavailable}`));
+    out.push('');
+  }
+  out.push(paint.bold('Uploads, newest first'));
+  if (report.uploads.length === 0) out.push('  none yet');
+  else out.push(...uploadsTable(report.uploads, report, o));
+  out.push('');
+
+  out.push(paint.bold('Last runs'));
+  if (report.runs.length === 0) out.push('  none yet');
+  else out.push(...runsTable(report, o));
+  return out;
+}

@@ -1,0 +1,186 @@
+/**
+ * Read-only queries for `ckym stats` and `ckym doctor`: SELECTs on the store's database, nothing else.
+ * They work on a store opened `{ readonly: true }`, so they never wait for (or hold up) a running sync.
+ */
+import type { Store } from './store.js';
+import {
+  LINK_WINDOW_SECONDS,
+  type BatchRecord,
+  type DayCount,
+  type DayWindow,
+  type DeliveryCount,
+  type GoalSentCount,
+  type LateSentCount,
+  type RunSummary,
+  type StatsInput,
+} from '../domain/stats.js';
+import { CONVERSION_COLUMNS, type DeliveryKind } from '../domain/types.js';
+
+export interface StatsFilter {
+  /** Unix seconds: only calls at or after it (deliveries), batches created at or after it. */
+  since?: number | null | undefined;
+  /** Only these counters; all when absent or empty. */
+  counterIds?: readonly number[] | undefined;
+}
+
+/** The `WHERE` fragment and its parameters shared by the queries (the counter list travels as one JSON parameter). */
+function where(filter: StatsFilter, timeColumn: string, counterColumn = 'counter_id'): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (filter.since !== null && filter.since !== undefined) {
+    parts.push(`${timeColumn} >= ?`);
+    params.push(filter.since);
+  }
+  if (filter.counterIds && filter.counterIds.length > 0) {
+    parts.push(`${counterColumn} IN (SELECT value FROM json_each(?))`);
+    params.push(JSON.stringify(filter.counterIds));
+  }
+  return { sql: parts.length > 0 ? parts.join(' AND ') : '1', params };
+}
+
+/** True when the database has ckym's tables (a file created but never migrated has none). */
+export function hasSchema(store: Store): boolean {
+  const row = store.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'`).get();
+  return row !== undefined;
+}
+
+/** Deliveries grouped by counter, kind, state and reason. */
+export function deliveryCounts(store: Store, filter: StatsFilter = {}): DeliveryCount[] {
+  const w = where(filter, 'call_time');
+  return store.db
+    .prepare(
+      `SELECT counter_id AS counterId, kind, state, reason, COUNT(*) AS count FROM deliveries
+       WHERE ${w.sql} GROUP BY counter_id, kind, state, reason ORDER BY counter_id, kind, state, reason`,
+    )
+    .all(...w.params) as DeliveryCount[];
+}
+
+/** Sent deliveries whose call was over 21 days old when it was uploaded (delivered, but not linkable to a visit). */
+export function lateSentCounts(store: Store, filter: StatsFilter = {}): LateSentCount[] {
+  const w = where(filter, 'call_time');
+  return store.db
+    .prepare(
+      `SELECT counter_id AS counterId, kind, COUNT(*) AS count FROM deliveries
+       WHERE state = 'sent' AND sent_at - call_time > ? AND ${w.sql} GROUP BY counter_id, kind ORDER BY counter_id, kind`,
+    )
+    .all(LINK_WINDOW_SECONDS, ...w.params) as LateSentCount[];
+}
+
+/** Sent conversions per goal: the `Target` cell of the row each was uploaded with. */
+export function goalSentCounts(store: Store, filter: StatsFilter = {}): GoalSentCount[] {
+  const w = where(filter, 'call_time');
+  const target = CONVERSION_COLUMNS.indexOf('Target');
+  return store.db
+    .prepare(
+      `SELECT counter_id AS counterId, COALESCE(json_extract(row, '$[${target}]'), '') AS goal, COUNT(*) AS count FROM deliveries
+       WHERE kind = 'conversion' AND state = 'sent' AND ${w.sql} GROUP BY counter_id, goal ORDER BY counter_id, goal`,
+    )
+    .all(...w.params) as GoalSentCount[];
+}
+
+/** Deliveries per day window (by call time), counter, kind and state; `day` is the window's index. */
+export function dayCounts(store: Store, days: readonly DayWindow[], filter: StatsFilter = {}): DayCount[] {
+  if (days.length === 0) return [];
+  const w = where(filter, 'd.call_time', 'd.counter_id');
+  const values = days.map(() => '(?, ?, ?)').join(', ');
+  const windowParams = days.flatMap((d, i) => [i, d.start, d.end]);
+  return store.db
+    .prepare(
+      `WITH days (day, start, stop) AS (VALUES ${values})
+       SELECT days.day AS day, d.counter_id AS counterId, d.kind AS kind, d.state AS state, COUNT(*) AS count
+       FROM deliveries d JOIN days ON d.call_time >= days.start AND d.call_time < days.stop
+       WHERE d.call_time >= ? AND d.call_time < ? AND ${w.sql}
+       GROUP BY days.day, d.counter_id, d.kind, d.state ORDER BY 1, 2, 3, 4`,
+    )
+    .all(...windowParams, days[0]!.start, days[days.length - 1]!.end, ...w.params) as DayCount[];
+}
+
+interface BatchRow {
+  id: number;
+  run_id: number;
+  counter_id: number;
+  kind: DeliveryKind;
+  rows: number;
+  status: BatchRecord['status'];
+  created_at: number;
+  sent_at: number | null;
+  uploading_id: number | null;
+  metrika_status: string | null;
+  uploading_json: string | null;
+  error: string | null;
+}
+
+function parseObject(text: string | null): Record<string, unknown> | null {
+  if (!text) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The newest batches (uploads), newest first. */
+export function recentBatches(store: Store, limit: number, filter: StatsFilter = {}): BatchRecord[] {
+  const w = where(filter, 'created_at');
+  const rows = store.db
+    .prepare(
+      `SELECT id, run_id, counter_id, kind, rows, status, created_at, sent_at, uploading_id, metrika_status, uploading_json, error
+       FROM batches WHERE ${w.sql} ORDER BY id DESC LIMIT ?`,
+    )
+    .all(...w.params, limit) as BatchRow[];
+  return rows.map((r) => ({
+    id: r.id,
+    runId: r.run_id,
+    counterId: r.counter_id,
+    kind: r.kind,
+    rows: r.rows,
+    status: r.status,
+    createdAt: r.created_at,
+    sentAt: r.sent_at,
+    uploadingId: r.uploading_id,
+    metrikaStatus: r.metrika_status,
+    uploading: parseObject(r.uploading_json),
+    error: r.error,
+  }));
+}
+
+/** Every counter with a delivery or a batch in the database, by id. */
+export function countersWithData(store: Store): number[] {
+  return store.db
+    .prepare(`SELECT counter_id FROM deliveries UNION SELECT counter_id FROM batches ORDER BY 1`)
+    .pluck()
+    .all() as number[];
+}
+
+/** The newest runs, newest first. */
+export function recentRuns(store: Store, limit: number): RunSummary[] {
+  return store.recentRuns(limit);
+}
+
+export interface StatsQuery extends StatsFilter {
+  days: readonly DayWindow[];
+  uploadLimit: number;
+  runLimit: number;
+}
+
+/** Everything `buildStats` needs, read in one read transaction (one consistent snapshot even while a sync writes). */
+export function readStats(store: Store, query: StatsQuery): StatsInput {
+  const filter: StatsFilter = { since: query.since, counterIds: query.counterIds };
+  return store.db.transaction(() => ({
+    deliveries: deliveryCounts(store, filter),
+    lateSent: lateSentCounts(store, filter),
+    goals: goalSentCounts(store, filter),
+    days: dayCounts(store, query.days, filter),
+    batches: recentBatches(store, query.uploadLimit, filter),
+    runs: recentRuns(store, query.runLimit),
+    counterIdsWithData: countersWithData(store),
+  }))();
+}
+
+/** Quarantined rows (their batch was rejected by Metrica), per counter: for `doctor`. */
+export function failedCounts(store: Store): { counterId: number; count: number }[] {
+  return store.db
+    .prepare(`SELECT counter_id AS counterId, COUNT(*) AS count FROM deliveries WHERE state = 'failed' GROUP BY counter_id ORDER BY 1`)
+    .all() as { counterId: number; count: number }[];
+}
