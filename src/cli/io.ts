@@ -79,3 +79,8 @@ export function colorEnabled(io: IO, flag: boolean | undefined): boolean {
 export function canPrompt(io: IO): boolean {
   return Boolean(io.stdin.isTTY && io.stderr.isTTY);
 }
+
+/** The `--json` document: exactly one JSON value on stdout (contract), redacted like every other output. */
+export function writeDocument(io: IO, doc: unknown): void {
+  io.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
+}

@@ -1,4 +1,4 @@
-import { canPrompt, type IO, type Printer } from '../../cli/io.js';
+import { canPrompt, writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import { ConfigError } from '../../errors.js';
 import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
@@ -61,7 +61,7 @@ async function list(base: CommandBase, flags: CountersFlags): Promise<number> {
   const configured = new Set(base.loaded.config.counters.map((c) => c.id));
   const rows = all.filter(uploadable).map((c) => ({ ...c, configured: configured.has(c.id) }));
   if (flags.json) {
-    base.io.stdout.write(`${JSON.stringify({ version: 1, command: 'counters list', counters: rows }, null, 2)}\n`);
+    writeDocument(base.io, { version: 1, command: 'counters list', counters: rows });
     return 0;
   }
   if (rows.length === 0) {
@@ -82,7 +82,7 @@ async function show(base: CommandBase, ids: string[], flags: CountersFlags): Pro
   const counters = base.loaded.config.counters.filter((c) => !wanted || wanted.includes(c.id));
   if (wanted && counters.length === 0) throw notConfigured(wanted[0]!, base);
   if (flags.json) {
-    base.io.stdout.write(`${JSON.stringify({ version: 1, command: 'counters show', file: base.loaded.filepath, counters }, null, 2)}\n`);
+    writeDocument(base.io, { version: 1, command: 'counters show', file: base.loaded.filepath, counters });
     return 0;
   }
   if (counters.length === 0) {

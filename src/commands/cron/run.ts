@@ -2,12 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { IO } from '../../cli/io.js';
+import { writeDocument, type IO } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
 import type { CronFlags } from './index.js';
 import { ConfigError, ExitCode, LocalError } from '../../errors.js';
 import { CredentialStore } from '../../credentials.js';
-import { redact } from '../../redact.js';
 import { commandBase } from '../shared.js';
 import { ACCEPTED_EVERY, cronLine, mergeCrontab, parseEvery, type MergeAction } from './schedule.js';
 
@@ -94,7 +93,7 @@ export async function runCronCommand(flags: CronFlags, globals: GlobalOptions, i
 
   if (flags.json) {
     const doc = { version: 1, command: 'cron', every: schedule.every, schedule: schedule.expression, line, log, installed: action !== null, action: action ?? 'printed' };
-    io.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
+    writeDocument(io, doc);
     return ExitCode.ok;
   }
   if (!flags.install) {

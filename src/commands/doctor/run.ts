@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Chalk } from 'chalk';
-import { colorEnabled, makePrinter, type IO } from '../../cli/io.js';
+import { colorEnabled, makePrinter, writeDocument, type IO } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
 import type { DoctorFlags } from './index.js';
 import { clockFromEnv, type Clock } from '../../clock.js';
@@ -16,7 +16,6 @@ import { SyncLock } from '../../store/lock.js';
 import { MIGRATIONS } from '../../store/migrations.js';
 import { failedCounts, hasSchema } from '../../store/stats.js';
 import { homePaths, type HomePaths } from '../../paths.js';
-import { redact } from '../../redact.js';
 import { serviceUrls, type CommandBase } from '../shared.js';
 import {
   callKeeperKeyCheck,
@@ -250,7 +249,7 @@ export async function runDoctorCommand(flags: DoctorFlags, globals: GlobalOption
   });
   if (flags.json) {
     const doc = { version: 1, command: 'doctor', ok: report.exitCode === 0, exitCode: report.exitCode, checks: report.checks };
-    io.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
+    writeDocument(io, doc);
   } else {
     printer.out('');
     printer.out(report.exitCode === 0 ? chalk.green(summary(report.checks)) : chalk.red(summary(report.checks)));

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Chalk } from 'chalk';
-import type { IO } from '../../cli/io.js';
+import { writeDocument, type IO } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import type { StatsFlags } from './index.js';
 import { ConfigError, ExitCode, LocalError } from '../../errors.js';
@@ -12,7 +12,6 @@ import { hasSchema, readStats } from '../../store/stats.js';
 import { zonedTimeToUnix } from '../../domain/timezone.js';
 import { buildStats, dayWindows, type StatsReport } from '../../domain/stats.js';
 import type { Paint } from '../../domain/render.js';
-import { redact } from '../../redact.js';
 import { commandBase, credentials, parseSince, yandexToken } from '../shared.js';
 import { refreshUploadings, type RefreshResult } from './refresh.js';
 import { statsDocument } from './document.js';
@@ -88,7 +87,7 @@ export async function runStatsCommand(flags: StatsFlags, globals: GlobalOptions,
   const exitCode = refresh?.unavailable ? ExitCode.remote : ExitCode.ok;
   if (flags.json) {
     const doc = statsDocument({ report, refresh, generatedAt: clock.now(), timeZone, since, database: home.database });
-    io.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
+    writeDocument(io, doc);
     if (!report) printer.info('nothing synced yet; run "ckym sync"');
     if (refresh?.unavailable) printer.error(refresh.unavailable);
     return exitCode;

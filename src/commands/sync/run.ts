@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { IO, Printer } from '../../cli/io.js';
+import { writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import type { SyncFlags } from './index.js';
 import { ConfigError, ExitCode } from '../../errors.js';
@@ -89,7 +89,7 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
 
   if (flags.dryRun && flags.out) writeDryRunFiles(flags.out, io.cwd, dryBatches, printer);
   if (flags.json) {
-    io.stdout.write(`${JSON.stringify(syncDocument(report, durationMs, flags.dryRun ? dryBatches : null), null, 2)}\n`);
+    writeDocument(io, syncDocument(report, durationMs, flags.dryRun ? dryBatches : null));
   } else {
     if (flags.dryRun && !flags.out) printDryRun(dryBatches, io);
     for (const c of report.counters) if (c.error) printer.error(`counter ${c.id}${c.name ? ` (${c.name})` : ''}: ${c.error.message}`);
@@ -157,7 +157,7 @@ function alreadyRunning(base: CommandBase, flags: SyncFlags): number {
   }
   const message = `another ckym sync is already running${detail}; this one has nothing to do`;
   if (flags.json) {
-    base.io.stdout.write(`${JSON.stringify({ version: 1, command: 'sync', skipped: 'another sync is running', exitCode: 0 })}\n`);
+    writeDocument(base.io, { version: 1, command: 'sync', skipped: 'another sync is running', exitCode: 0 });
     base.printer.info(message);
   } else if (!flags.quiet) {
     base.printer.out(message);
