@@ -2,7 +2,7 @@ import type { Got } from 'got';
 import { AuthError, ConfigError, RemoteError } from '../errors.js';
 import { mask } from '../redact.js';
 import type { RawCall } from '../domain/types.js';
-import { networkReason, retryDelay, sleep, type OnRetry, type RetryPolicy } from './http.js';
+import { createHttp, networkReason, retryDelay, sleep, type OnRetry, type RetryPolicy } from './http.js';
 
 export const CALLKEEPER_DEFAULT_URL = 'https://ckct.ru/api/';
 export const CALLKEEPER_PAGE_SIZE = 1000;
@@ -109,17 +109,7 @@ export class CallKeeperClient {
   }
 
   private async client(): Promise<Got> {
-    if (!this.http) {
-      const { got } = await import('got');
-      this.http = got.extend({
-        retry: { limit: 0 },
-        throwHttpErrors: false,
-        followRedirect: true,
-        responseType: 'text',
-        timeout: { request: this.options.policy.timeoutMs },
-        headers: { 'user-agent': this.options.userAgent ?? 'ckym', accept: 'application/json' },
-      });
-    }
+    this.http ??= await createHttp({ timeoutMs: this.options.policy.timeoutMs, followRedirect: true, userAgent: this.options.userAgent });
     return this.http;
   }
 }

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import type { Got } from 'got';
 
 /** How hard to try a remote service before calling it unavailable (config `network`). */
 export interface RetryPolicy {
@@ -63,4 +64,30 @@ export function networkReason(error: unknown): string {
 export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * A got instance as every ckym client uses it: no retries of its own (ckym decides), no throwing on HTTP
+ * errors (the status is classified), text bodies, one timeout per request. got is loaded on first use.
+ */
+export async function createHttp(options: { timeoutMs: number; followRedirect?: boolean; userAgent?: string | undefined }): Promise<Got> {
+  const { got } = await import('got');
+  return got.extend({
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    followRedirect: options.followRedirect ?? false,
+    responseType: 'text',
+    timeout: { request: options.timeoutMs },
+    headers: { 'user-agent': options.userAgent ?? 'ckym', accept: 'application/json' },
+  });
+}
+
+/** A JSON object, or null for anything else (an array, a scalar, not JSON at all). */
+export function parseJsonObject(text: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }

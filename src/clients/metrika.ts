@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Got } from 'got';
 import { AuthError, RemoteError } from '../errors.js';
-import { headerValue, networkReason, retryDelay, sleep, type OnRetry, type RetryPolicy } from './http.js';
+import { createHttp, headerValue, networkReason, parseJsonObject, retryDelay, sleep, type OnRetry, type RetryPolicy } from './http.js';
 
 export const METRIKA_DEFAULT_URL = 'https://api-metrika.yandex.net';
 
@@ -209,7 +209,7 @@ export class MetrikaClient {
     }
     const retryAfter = headerValue(res.headers, 'retry-after');
     if (res.status === 200) {
-      const json = parseJson(res.body);
+      const json = parseJsonObject(res.body);
       const uploading = json?.uploading as Uploading | undefined;
       if (uploading && typeof uploading.id === 'number') return { kind: 'accepted', uploading };
       return { kind: 'unknown', status: 200, retryAfter, message: 'Metrica answered 200 without an uploading' };
@@ -236,7 +236,7 @@ export class MetrikaClient {
       }
       if (res) {
         if (res.status === 200) {
-          const json = parseJson(res.body);
+          const json = parseJsonObject(res.body);
           if (json) return json;
           reason = 'an answer that is not JSON';
         } else {
@@ -259,7 +259,7 @@ export class MetrikaClient {
 
   private expectOk(res: RawResponse, what: string): Record<string, unknown> {
     if (res.status === 200) {
-      const json = parseJson(res.body);
+      const json = parseJsonObject(res.body);
       if (json) return json;
     }
     const { errorType, message } = errorOf(res);
@@ -282,17 +282,7 @@ export class MetrikaClient {
   }
 
   private async client(): Promise<Got> {
-    if (!this.http) {
-      const { got } = await import('got');
-      this.http = got.extend({
-        retry: { limit: 0 },
-        throwHttpErrors: false,
-        followRedirect: false,
-        responseType: 'text',
-        timeout: { request: this.options.policy.timeoutMs },
-        headers: { 'user-agent': this.options.userAgent ?? 'ckym', accept: 'application/json' },
-      });
-    }
+    this.http ??= await createHttp({ timeoutMs: this.options.policy.timeoutMs, userAgent: this.options.userAgent });
     return this.http;
   }
 }
@@ -310,18 +300,9 @@ async function* multipart(
   yield Buffer.from(`\r\n--${boundary}--\r\n`);
 }
 
-function parseJson(text: string): Record<string, unknown> | null {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** `{"errors":[{"error_type","message"}],"code","message"}`; messages shown verbatim (often Russian). */
 export function errorOf(res: { status: number; body: string }): { errorType: string; message: string } {
-  const json = parseJson(res.body);
+  const json = parseJsonObject(res.body);
   const first = Array.isArray(json?.errors) ? (json.errors[0] as { error_type?: string; message?: string } | undefined) : undefined;
   const errorType = first?.error_type ?? '';
   const message = first?.message ?? (typeof json?.message === 'string' ? json.message : '') ?? '';

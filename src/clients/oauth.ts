@@ -1,6 +1,6 @@
 import type { Got } from 'got';
 import { AuthError, RemoteError } from '../errors.js';
-import { networkReason } from './http.js';
+import { createHttp, networkReason, parseJsonObject } from './http.js';
 
 export const OAUTH_DEFAULT_URL = 'https://oauth.yandex.ru';
 export const LOGIN_DEFAULT_URL = 'https://login.yandex.ru';
@@ -101,7 +101,7 @@ export class YandexOAuthClient {
       throw new AuthError('Yandex does not accept this token (login-info answered 401); run "ckym login" again');
     }
     if (res.statusCode !== 200) throw new RemoteError(`Yandex login-info answered HTTP ${res.statusCode}; try again later`);
-    const json = parse(res.body);
+    const json = parseJsonObject(res.body);
     return { login: String(json?.login ?? ''), id: String(json?.id ?? '') };
   }
 
@@ -131,7 +131,7 @@ export class YandexOAuthClient {
     } catch (error) {
       throw new RemoteError(`Yandex OAuth unreachable (${networkReason(error)}); try again later`);
     }
-    const json = parse(res.body);
+    const json = parseJsonObject(res.body);
     if (res.statusCode === 200 && json) return json;
     if (json && typeof json.error === 'string') {
       throw new OAuthError(json.error, typeof json.error_description === 'string' ? json.error_description : '', res.statusCode);
@@ -141,27 +141,9 @@ export class YandexOAuthClient {
   }
 
   private async client(): Promise<Got> {
-    if (!this.http) {
-      const { got } = await import('got');
-      this.http = got.extend({
-        retry: { limit: 0 },
-        throwHttpErrors: false,
-        responseType: 'text',
-        timeout: { request: this.options.timeoutMs },
-        headers: { 'user-agent': 'ckym', accept: 'application/json' },
-      });
-    }
+    this.http ??= await createHttp({ timeoutMs: this.options.timeoutMs });
     return this.http;
   }
 }
 
 const base = (url: string) => url.replace(/\/+$/, '');
-
-function parse(text: string): Record<string, unknown> | null {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}

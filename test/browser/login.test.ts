@@ -4,11 +4,10 @@
  * read back. A screenshot is kept in test-artifacts/.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { API_KEY, ROOT, TOKEN, makeWorld, until, type World } from '../support/harness.js';
+import { API_KEY, ROOT, TOKEN, freePort, makeWorld, until, type World } from '../support/harness.js';
 import { SEEDS } from '../support/seeds.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -18,13 +17,6 @@ const required = process.env.CI === 'true';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const CLIENT_ID = 'ckym-browser-test-client';
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 let world: World | null = null;
 let browser: Browser | null = null;

@@ -3,10 +3,9 @@
  * PKCE checked by the emulator, the state check, consent denied, the device flow, token refresh by sync.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { API_KEY, TOKEN, makeWorld, until, type World } from '../support/harness.js';
+import { API_KEY, TOKEN, freePort, makeWorld, until, type World } from '../support/harness.js';
 import { SEEDS } from '../support/seeds.js';
 
 const CLIENT_ID = 'ckym-test-client-id-0001';
@@ -14,13 +13,6 @@ const NOW = '2024-05-20T09:00:00Z';
 /** Runs use the stored credentials, not the environment's. */
 const NO_ENV_CREDS = { CKYM_CALLKEEPER_KEY: '', CKYM_YANDEX_TOKEN: '' };
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 let world: World;
 

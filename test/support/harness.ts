@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
@@ -52,14 +53,17 @@ export interface WorldOptions {
   config: Record<string, unknown>;
   nowIso: string;
   oauth?: OAuthEmulatorOptions;
+  /** The emulators' clock (unix ms), for tests that move time on between runs; default: fixed at `nowIso`. */
+  now?: () => number;
 }
 
 export async function makeWorld(options: WorldOptions): Promise<World> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-e2e-'));
   const nowMs = Date.parse(options.nowIso);
-  const callkeeper = await startCallKeeperEmulator({ apiKey: API_KEY, calls: options.calls, now: () => nowMs });
-  const metrika = await startMetrikaEmulator({ token: TOKEN, counters: options.counters, now: () => nowMs });
-  const oauth = options.oauth ? await startOAuthEmulator({ now: () => nowMs, ...options.oauth }) : null;
+  const now = options.now ?? (() => nowMs);
+  const callkeeper = await startCallKeeperEmulator({ apiKey: API_KEY, calls: options.calls, now });
+  const metrika = await startMetrikaEmulator({ token: TOKEN, counters: options.counters, now });
+  const oauth = options.oauth ? await startOAuthEmulator({ now, ...options.oauth }) : null;
   const configPath = path.join(home, 'ckym.config.json');
   const transcript: string[] = [];
   const env: NodeJS.ProcessEnv = {
@@ -136,4 +140,13 @@ export function duplicates(rows: Record<string, string>[]): Record<string, strin
     seen.add(k);
   }
   return dup;
+}
+
+/** A loopback port nobody listens on right now (for yandex.redirectPort). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
 }
