@@ -1,5 +1,4 @@
 import type { Readable, Writable } from 'node:stream';
-import { Chalk } from 'chalk';
 import { redact } from '../redact.js';
 
 /** Everything a command may touch of the outside world, handed in so commands run in-process in tests. */
@@ -39,7 +38,8 @@ export interface PrinterOptions {
 export function makePrinter(io: IO, options: PrinterOptions): Printer {
   const interactive = Boolean(io.stderr.isTTY);
   let statusShown = false;
-  const chalk = new Chalk({ level: options.color ? 1 : 0 });
+  // Two colours for two words: plain ANSI codes, so that every command (and --help) starts without loading chalk.
+  const paint = (code: number, text: string) => (options.color ? `\u001b[${code}m${text}\u001b[39m` : text);
   const clearStatus = () => {
     if (statusShown) {
       io.stderr.write('\r\u001b[2K');
@@ -57,8 +57,8 @@ export function makePrinter(io: IO, options: PrinterOptions): Printer {
     info: (text) => {
       if (!options.quiet) line('stderr', text);
     },
-    warn: (text) => line('stderr', `${chalk.yellow('warning:')} ${text}`),
-    error: (text) => line('stderr', `${chalk.red('error:')} ${text}`),
+    warn: (text) => line('stderr', `${paint(33, 'warning:')} ${text}`),
+    error: (text) => line('stderr', `${paint(31, 'error:')} ${text}`),
     status: (text) => {
       if (!interactive || options.quiet) return;
       io.stderr.write(`\r\u001b[2K${redact(text)}`);

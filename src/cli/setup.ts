@@ -16,13 +16,13 @@ export interface CommandSetup {
 /** For repeatable options (`--counter A --counter B`). */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-/** `--counter` values as counter ids; a bad one is a usage error. */
-export function parseCounterIds(values: readonly string[] | undefined): number[] | undefined {
+/** Counter ids from `--counter` values or arguments (`what` names them in the error); a bad one is a usage error. */
+export function parseCounterIds(values: readonly string[] | undefined, what = '--counter'): number[] | undefined {
   if (!values || values.length === 0) return undefined;
   return values.map((v) => {
     const id = Number(v);
-    if (!Number.isInteger(id) || id <= 0) {
-      throw new ConfigError(`--counter: expected a Metrica counter id (a positive number); got ${JSON.stringify(v)}`);
+    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(id) || id <= 0) {
+      throw new ConfigError(`${what}: expected a Metrica counter id (a positive number); got ${JSON.stringify(v)}`);
     }
     return id;
   });

@@ -41,12 +41,32 @@ export class CallKeeperClient {
   /** Pages of raw calls with `callTime` in [from, to] (unix seconds), in order, one request at a time. */
   async *pages(from: number, to: number): AsyncGenerator<CallPage> {
     for (let page = 0; page < MAX_PAGES; page++) {
-      const calls = await this.fetchPage(page, from, to);
+      let calls = await this.fetchPage(page, from, to);
+      if (calls === null) return;
+      if (calls.length === 0 && page > 0) calls = await this.confirmEmptyPage(page, from, to);
       if (calls === null) return;
       yield { page, calls };
       if (calls.length < CALLKEEPER_PAGE_SIZE) return;
     }
     throw new RemoteError(`CallKeeper kept returning full pages past page ${MAX_PAGES}; stopping`);
+  }
+
+  /**
+   * An empty page after a full one is either the end (the last page held exactly 1000 calls) or a glitch that
+   * would silently drop every later page. The next page tells: if it has calls, the empty one is asked again;
+   * if it stays empty, the run fails rather than advance past calls it never saw. Null means the end.
+   */
+  private async confirmEmptyPage(page: number, from: number, to: number): Promise<RawCall[] | null> {
+    const next = await this.fetchPage(page + 1, from, to);
+    if (next === null || next.length === 0) return null;
+    for (let attempt = 0; attempt <= this.options.policy.retries; attempt++) {
+      const again = await this.fetchPage(page, from, to);
+      if (again && again.length > 0) return again;
+      await sleep(retryDelay(attempt + 1, this.options.policy) ?? this.options.policy.backoffMs);
+    }
+    throw new RemoteError(
+      `CallKeeper answered page ${page} empty although page ${page + 1} has calls; nothing was advanced, the next run fetches again`,
+    );
   }
 
   /** A cheap request that proves the key works (for `login` and `doctor`). */

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import type { Got } from 'got';
 import { AuthError, RemoteError } from '../errors.js';
 import { createHttp, headerValue, networkReason, parseJsonObject, retryDelay, sleep, type OnRetry, type RetryPolicy } from './http.js';
@@ -203,6 +205,7 @@ export class MetrikaClient {
       res = await this.send('POST', `/management/v1/counter/${request.counterId}/offline_conversions/${endpoint}?${query}`, {
         body: multipart(boundary, request.kind === 'call' ? 'calls.csv' : 'conversions.csv', request.csv),
         headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        freshConnection: true,
       });
     } catch (error) {
       return { kind: 'unknown', status: null, retryAfter: undefined, message: networkReason(error) };
@@ -267,16 +270,23 @@ export class MetrikaClient {
     throw new MetrikaError(`Metrica refused ${what}: HTTP ${res.status} ${errorType}: ${message}`, res.status, errorType);
   }
 
+  /**
+   * `freshConnection`: send on a new connection, never on an idle keep-alive one. Between two uploads ckym may be
+   * busy for seconds without looking at its sockets (preparing the next batch of a large backfill); a server that
+   * closed the idle connection meanwhile gets the upload written into a dead socket (EPIPE), and an upload that
+   * failed that way cannot be told from one that arrived: the batch would wait for Metrica's list to decide.
+   */
   private async send(
     method: 'GET' | 'POST',
     path: string,
-    extra: { body?: string | AsyncIterable<Buffer>; headers?: Record<string, string> },
+    extra: { body?: string | AsyncIterable<Buffer>; headers?: Record<string, string>; freshConnection?: boolean },
   ): Promise<RawResponse> {
-    const http = await this.client();
-    const res = await http(`${this.options.baseUrl.replace(/\/+$/, '')}${path}`, {
+    const client = await this.client();
+    const res = await client(`${this.options.baseUrl.replace(/\/+$/, '')}${path}`, {
       method,
       body: extra.body,
       headers: { ...extra.headers, authorization: `OAuth ${this.options.token}` },
+      ...(extra.freshConnection ? { agent: { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) } } : {}),
     });
     return { status: res.statusCode, body: res.body, headers: res.headers };
   }

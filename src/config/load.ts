@@ -45,7 +45,11 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   } catch (error) {
     throw readFailure(error, explicit);
   }
-  if (!found) return { config: configSchema.parse({}), filepath: null, warnings: [] };
+  if (!found) {
+    // cosmiconfig answers null for a named file whose content is `null`: that is not "no config".
+    if (explicit) validateConfig(null, explicit); // throws: "(top level): expected object; got null"
+    return { config: configSchema.parse({}), filepath: null, warnings: [] };
+  }
   const raw = found.isEmpty ? {} : found.config;
   return { ...validateConfig(raw, found.filepath), filepath: found.filepath };
 }
@@ -55,8 +59,10 @@ function readFailure(error: unknown, explicit: string | null): ConfigError {
   if (explicit && err.code === 'ENOENT') {
     return new ConfigError(`config file not found: ${explicit} (check --config, or run "ckym counters add" to create one)`);
   }
-  const detail = (err.message ?? String(error)).split('\n')[0];
-  return new ConfigError(`cannot read the config file: ${detail}`, { cause: error });
+  // cosmiconfig: "JSON Error in FILE:\n<what and where>" — keep both, on one line.
+  const [header = '', ...rest] = (err.message ?? String(error)).split('\n').map((l) => l.trim()).filter(Boolean);
+  if (rest.length === 0) return new ConfigError(`cannot read the config file: ${header}`, { cause: error });
+  return new ConfigError(`cannot read the config file: ${header.replace(/:$/, '')}: ${rest.join(' ')} (fix it and run again)`, { cause: error });
 }
 
 /** Validates an already-parsed config object. Exported for `counters add/edit`, which validate before writing. */
@@ -115,10 +121,14 @@ function describeIssue(issue: z.ZodIssue, raw: unknown): string {
       return `expected one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}; got ${shown}`;
     case 'invalid_type':
       return `expected ${issue.expected}; got ${got === undefined ? 'nothing' : issue.received === 'null' ? 'null' : shown}`;
-    case 'too_small':
-      return `expected ${issue.type === 'array' ? 'at least' : 'a value ≥'} ${String(issue.minimum)}${issue.type === 'string' ? ' characters' : ''}; got ${shown}`;
-    case 'too_big':
-      return `expected ${issue.type === 'array' ? 'at most' : 'a value ≤'} ${String(issue.maximum)}${issue.type === 'string' ? ' characters' : ''}; got ${shown}`;
+    case 'too_small': {
+      const bound = issue.type === 'array' || issue.type === 'string' ? 'at least' : issue.inclusive ? 'a value ≥' : 'a value >';
+      return `expected ${bound} ${String(issue.minimum)}${issue.type === 'string' ? ' characters' : ''}; got ${shown}`;
+    }
+    case 'too_big': {
+      const bound = issue.type === 'array' || issue.type === 'string' ? 'at most' : issue.inclusive ? 'a value ≤' : 'a value <';
+      return `expected ${bound} ${String(issue.maximum)}${issue.type === 'string' ? ' characters' : ''}; got ${shown}`;
+    }
     case 'invalid_string':
       return `expected ${issue.message}; got ${shown}`;
     case 'invalid_union':

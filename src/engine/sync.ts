@@ -8,7 +8,7 @@ import type { Batch, DeliveryRecord, SeenCall, Store } from '../store/store.js';
 import { normaliseCall } from '../domain/call.js';
 import { finality } from '../domain/finality.js';
 import { decideDeliveries } from '../domain/deliveries.js';
-import { callHeader, conversionHeader, hasGoal } from '../domain/rows.js';
+import { callHeader, conversionHeader, formatDecimal, hasGoal } from '../domain/rows.js';
 import { csvLine } from '../domain/csv.js';
 import type { CounterSettings, DeliveryKind, Row, SkipReason, WaitReason } from '../domain/types.js';
 
@@ -92,6 +92,8 @@ const DAY = 86_400;
 const MAX_WAIT_DAYS = 60;
 /** Metrica's answer to an upload before call linking has warmed up: not the file's fault, try on a later run. */
 const TOO_EARLY = /невозможно|not possible|cannot be uploaded now|threshold/i;
+/** Metrica's refusal of a DateTime after its own "now". */
+const IN_THE_FUTURE = /in the future|в будущем|будущ/i;
 
 /**
  * One sync run: reconcile → fetch → normalise → decide per counter → batch → upload → record.
@@ -137,7 +139,8 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
       }
     }
 
-    // 2. The window: from each counter's cursor (minus the look-back), never later than a call still waited on.
+    // 2. The window: from each counter's cursor (minus the look-back), never later than a call still waited on
+  //    or still to be sent (so it is decided again with today's settings).
     const nowS = Math.floor(clock.now() / 1000);
     report.window = fetchWindow(ctx, nowS, options.since);
     store.setRunWindow(runId, report.window.from, report.window.to);
@@ -239,11 +242,11 @@ function fetchWindow(ctx: SyncContext, nowS: number, since: number | undefined):
     const start = cursor === null ? nowS - initialDays * DAY : cursor - Math.round(lookbackHours * 3600);
     from = Math.min(from, start);
   }
-  const waiting = ctx.store.oldestWaiting(
+  const unsettled = ctx.store.oldestUnsettled(
     ctx.counters.map((c) => c.id),
     nowS - MAX_WAIT_DAYS * DAY,
   );
-  if (waiting !== null) from = Math.min(from, waiting);
+  if (unsettled !== null) from = Math.min(from, unsettled);
   return { from, to: nowS };
 }
 
@@ -261,7 +264,7 @@ async function deliver(ctx: SyncContext, runId: number, counter: CounterSettings
   k.batchId = batch.id;
   if (!ctx.metrika) {
     const rows: Row[] = [];
-    for (const chunk of ctx.store.batchRows(batch.id)) for (const row of chunk) rows.push(fit(row, header.length));
+    for (const chunk of ctx.store.batchRows(batch.id)) for (const row of chunk) rows.push(fit(row, header, counter));
     ctx.dryRun?.({ counter, kind, header, rows });
     k.sent += batch.rows;
     return;
@@ -293,7 +296,7 @@ async function upload(ctx: SyncContext, counter: CounterSettings, batch: Batch):
         kind: batch.kind,
         comment: batch.comment,
         newGoalName: counter.callGoalName || undefined,
-        csv: () => csvChunks(store, batch),
+        csv: () => csvChunks(store, batch, counter),
       });
     } catch (error) {
       // 401/403: Metrica answered, so it did not take the file.
@@ -309,6 +312,13 @@ async function upload(ctx: SyncContext, counter: CounterSettings, batch: Batch):
       if (TOO_EARLY.test(outcome.message)) {
         store.voidBatch(batch.id, message);
         throw new RemoteError(`${message} (call linking is still warming up; the rows wait for a later run)`);
+      }
+      if (IN_THE_FUTURE.test(outcome.message)) {
+        // Metrica's clock is behind ours: the rows are fine, the moment is not. They wait; the clock needs a look.
+        store.voidBatch(batch.id, message);
+        throw new RemoteError(
+          `${message} (Metrica thinks some calls are in the future: this machine's clock is probably ahead — check it with "ckym doctor"; the rows wait for a later run)`,
+        );
       }
       store.rejectBatch(batch.id, message);
       throw new UploadRejected(`${message} (batch ${batch.id} is quarantined; see "ckym stats")`);
@@ -367,19 +377,25 @@ async function reconcile(ctx: SyncContext, batch: Batch): Promise<ReconcileResul
   return { ...base, result: 'resend' };
 }
 
-function* csvChunks(store: Store, batch: Batch): Generator<string> {
+function* csvChunks(store: Store, batch: Batch, counter: CounterSettings): Generator<string> {
   yield csvLine(batch.header);
   for (const chunk of store.batchRows(batch.id)) {
     let text = '';
-    for (const row of chunk) text += csvLine(fit(row, batch.header.length));
+    for (const row of chunk) text += csvLine(fit(row, batch.header, counter));
     yield text;
   }
 }
 
 /** A row decided under an older header (the counter's price setting changed since) is fitted to the batch's. */
-function fit(row: Row, width: number): Row {
+function fit(row: Row, header: readonly string[], counter: CounterSettings): Row {
+  const width = header.length;
   if (row.length === width) return row;
-  return row.length > width ? row.slice(0, width) : [...row, ...Array<string>(width - row.length).fill('')];
+  if (row.length > width) return row.slice(0, width);
+  // Price and Currency were added since: they are the counter's, not the call's.
+  const added = header.slice(row.length).map((column) =>
+    column === 'Price' && counter.price !== null ? formatDecimal(counter.price) : column === 'Currency' ? counter.currency : '',
+  );
+  return [...row, ...added];
 }
 
 export class UploadRejected extends CkymError {

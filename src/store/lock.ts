@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { LocalError } from '../errors.js';
+import { storeError } from './store.js';
 
 /**
  * One sync at a time per CKYM_HOME. The lock is an exclusive SQLite transaction on a small file of its own:
@@ -10,17 +12,27 @@ import Database from 'better-sqlite3';
 export class SyncLock {
   private constructor(private readonly db: Database.Database) {}
 
-  /** The lock, or null when another process holds it. */
+  /** The lock, or null when another process holds it. A lock file that cannot be used is one clear error. */
   static tryAcquire(file: string): SyncLock | null {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const db = new Database(file, { timeout: 0 });
+    let db: Database.Database | null = null;
     try {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      db = new Database(file, { timeout: 0 });
       db.exec('BEGIN EXCLUSIVE');
       return new SyncLock(db);
     } catch (error) {
-      db.close();
-      if ((error as { code?: string }).code === 'SQLITE_BUSY') return null;
-      throw error;
+      db?.close();
+      const code = (error as { code?: string }).code ?? '';
+      if (code === 'SQLITE_BUSY') return null;
+      if (code === 'SQLITE_NOTADB') {
+        throw new LocalError(
+          `sync lock ${file} is not a ckym lock file; move it away and run again (ckym recreates it)`,
+          { cause: error },
+        );
+      }
+      const mapped = storeError(file, error);
+      if (mapped instanceof LocalError) throw new LocalError(`sync lock: ${mapped.message}`, { cause: error });
+      throw mapped;
     }
   }
 

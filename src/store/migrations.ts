@@ -84,4 +84,35 @@ export const MIGRATIONS: readonly string[] = [
     error       TEXT
   );
   `,
+
+  /*
+   * 2: deliveries stored in (counter, kind, call) order, so that a batch's rows lie together and preparing or
+   * settling it rewrites its own pages, not the whole table; small indexes over the deliveries a run looks for
+   * (unsettled: waiting or pending; pending; failed, for stats) instead of one over every delivery, most of which
+   * are skipped or sent; the running run found without reading every run. A query uses a partial index only when
+   * its WHERE repeats the index's condition word for word (`state IN ('waiting', 'pending')`, `state = 'pending'`).
+   */ `
+  CREATE TABLE deliveries_v2 (
+    counter_id  INTEGER NOT NULL,
+    call_id     TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('call', 'conversion')),
+    state       TEXT NOT NULL CHECK (state IN ('waiting', 'skipped', 'pending', 'batched', 'sent', 'failed')),
+    reason      TEXT,
+    row         TEXT,
+    call_time   INTEGER NOT NULL,
+    batch_id    INTEGER REFERENCES batches(id),
+    decided_run INTEGER NOT NULL,
+    sent_at     INTEGER,
+    PRIMARY KEY (counter_id, kind, call_id)
+  ) WITHOUT ROWID;
+  INSERT INTO deliveries_v2 (counter_id, call_id, kind, state, reason, row, call_time, batch_id, decided_run, sent_at)
+    SELECT counter_id, call_id, kind, state, reason, row, call_time, batch_id, decided_run, sent_at FROM deliveries;
+  DROP TABLE deliveries;
+  ALTER TABLE deliveries_v2 RENAME TO deliveries;
+  CREATE INDEX deliveries_unsettled ON deliveries (counter_id, call_time) WHERE state IN ('waiting', 'pending');
+  CREATE INDEX deliveries_pending ON deliveries (counter_id, kind) WHERE state = 'pending';
+  CREATE INDEX deliveries_failed ON deliveries (counter_id, kind) WHERE state = 'failed';
+  CREATE INDEX deliveries_by_batch ON deliveries (batch_id) WHERE batch_id IS NOT NULL;
+  CREATE INDEX runs_running ON runs (outcome) WHERE outcome = 'running';
+  `,
 ];

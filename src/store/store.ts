@@ -158,6 +158,21 @@ export class Store {
     }
   }
 
+  /**
+   * A write whose commit is not flushed to disk by itself (`synchronous = NORMAL`), for what can be fetched and
+   * decided again: a page's calls and decisions. The WAL is a log, so the next durable commit flushes these too;
+   * and every step that an upload relies on (the batch prepared, marked sending, sent) is durable. A power cut can
+   * only take back decisions that nothing was sent on, and the next run makes them again.
+   */
+  private writeUnflushed<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.write(fn);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   migrate(): void {
     const current = this.db.pragma('user_version', { simple: true }) as number;
     if (current > MIGRATIONS.length) {
@@ -248,23 +263,26 @@ export class Store {
   recordPage(runId: number, calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[]): number {
     const insertCall = this.stmt(
       `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET call_time = excluded.call_time, service_type = excluded.service_type,
-         last_seen_run = excluded.last_seen_run`,
+       ON CONFLICT (id) DO NOTHING`,
     );
+    const updateCall = this.stmt(`UPDATE calls SET call_time = ?, service_type = ?, last_seen_run = ? WHERE id = ?`);
+    // A decision that did not change is left as it is (and keeps the run that made it): re-fetching the
+    // look-back window then writes nothing.
     const upsert = this.stmt(
       `INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, decided_run)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (counter_id, call_id, kind) DO UPDATE SET
+       ON CONFLICT (counter_id, kind, call_id) DO UPDATE SET
          state = excluded.state, reason = excluded.reason, row = excluded.row,
          call_time = excluded.call_time, decided_run = excluded.decided_run
-       WHERE deliveries.state IN ('waiting', 'skipped', 'pending')`,
+       WHERE deliveries.state IN ('waiting', 'skipped', 'pending')
+         AND NOT (deliveries.state = excluded.state AND deliveries.reason IS excluded.reason
+                  AND deliveries.row IS excluded.row AND deliveries.call_time = excluded.call_time)`,
     );
-    const known = this.stmt(`SELECT 1 FROM calls WHERE id = ?`).pluck();
-    return this.write(() => {
+    return this.writeUnflushed(() => {
       let fresh = 0;
       for (const call of calls) {
-        if (!known.get(call.id)) fresh++;
-        insertCall.run(call.id, call.callTime, call.serviceType, runId, runId);
+        if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId).changes > 0) fresh++;
+        else updateCall.run(call.callTime, call.serviceType, runId, call.id);
       }
       for (const d of deliveries) {
         upsert.run(d.counterId, d.callId, d.kind, d.state, d.reason, d.row ? JSON.stringify(d.row) : null, d.callTime, runId);
@@ -275,7 +293,7 @@ export class Store {
 
   /** States of the given calls for one counter (for dry runs, which write nothing). */
   deliveryStates(counterId: number, callIds: readonly string[]): Map<string, DeliveryState> {
-    const q = this.stmt(`SELECT kind, state FROM deliveries WHERE counter_id = ? AND call_id = ?`);
+    const q = this.stmt(`SELECT kind, state FROM deliveries WHERE counter_id = ? AND kind IN ('call', 'conversion') AND call_id = ?`);
     const out = new Map<string, DeliveryState>();
     for (const id of callIds) {
       for (const r of q.all(counterId, id) as { kind: string; state: DeliveryState }[]) out.set(`${id}\u0000${r.kind}`, r.state);
@@ -298,10 +316,13 @@ export class Store {
     });
   }
 
-  /** The oldest call some of these counters still wait on (not final yet): the next fetch must reach back to it. */
-  oldestWaiting(counterIds: readonly number[], notBefore: number): number | null {
+  /** The oldest call some of these counters have not settled (waiting or pending): the next fetch must reach back to it. */
+  oldestUnsettled(counterIds: readonly number[], notBefore: number): number | null {
+    // waiting: not final yet; pending: decided but not sent (a failed run) — fetched again so that it is
+    // decided again with the settings of now (a price added meanwhile, a site removed…).
+    // The condition repeats deliveries_unsettled's word for word: that is what lets SQLite use that index.
     const s = this.stmt(
-      `SELECT MIN(call_time) FROM deliveries WHERE state = 'waiting' AND counter_id = ? AND call_time >= ?`,
+      `SELECT MIN(call_time) FROM deliveries WHERE state IN ('waiting', 'pending') AND counter_id = ? AND call_time >= ?`,
     ).pluck();
     let oldest: number | null = null;
     for (const id of counterIds) {
@@ -335,8 +356,10 @@ export class Store {
         ).run(runId, counterId, kind, JSON.stringify(header), Math.floor(now / 1000)).lastInsertRowid,
       );
       const comment = batchComment(installation, id);
+      // Named, because SQLite would otherwise walk the counter's whole history for the few rows that are pending.
       const moved = this.stmt(
-        `UPDATE deliveries SET state = 'batched', batch_id = ? WHERE state = 'pending' AND counter_id = ? AND kind = ?`,
+        `UPDATE deliveries INDEXED BY deliveries_pending SET state = 'batched', batch_id = ?
+         WHERE state = 'pending' AND counter_id = ? AND kind = ?`,
       ).run(id, counterId, kind).changes;
       this.stmt(`UPDATE batches SET comment = ?, rows = ? WHERE id = ?`).run(comment, moved, id);
       return this.batch(id)!;
@@ -408,16 +431,19 @@ export class Store {
     this.write(() => this.stmt(`UPDATE batches SET error = ? WHERE id = ?`).run(error, batchId));
   }
 
-  /** A batch's rows, read in chunks so a large upload streams instead of sitting in memory. */
+  /** A batch's rows, read in chunks (in call id order) so a large upload streams instead of sitting in memory. */
   *batchRows(batchId: number, chunk = 5000): Generator<Row[]> {
+    const batch = this.batch(batchId);
+    if (!batch) return;
     const page = this.stmt(
-      `SELECT rowid AS r, row FROM deliveries WHERE batch_id = ? AND rowid > ? ORDER BY rowid LIMIT ?`,
+      `SELECT call_id AS id, row FROM deliveries
+       WHERE batch_id = ? AND counter_id = ? AND kind = ? AND call_id > ? ORDER BY call_id LIMIT ?`,
     );
-    let after = 0;
+    let after = '';
     for (;;) {
-      const rows = page.all(batchId, after, chunk) as { r: number; row: string }[];
+      const rows = page.all(batchId, batch.counterId, batch.kind, after, chunk) as { id: string; row: string }[];
       if (rows.length === 0) return;
-      after = rows[rows.length - 1]!.r;
+      after = rows[rows.length - 1]!.id;
       yield rows.map((x) => JSON.parse(x.row) as Row);
       if (rows.length < chunk) return;
     }
@@ -448,16 +474,18 @@ function toRun(r: Record<string, unknown>): RunRecord {
   };
 }
 
-function storeError(file: string, error: unknown): Error {
+export function storeError(file: string, error: unknown): Error {
   const code = (error as { code?: string }).code ?? '';
   const fixes: Record<string, string> = {
     SQLITE_FULL: 'the disk is full; free some space and run again',
     SQLITE_READONLY: 'the database is read-only; check the permissions of the file and its directory',
     SQLITE_CANTOPEN: 'the database cannot be opened; check that CKYM_HOME exists and is writable',
-    SQLITE_CORRUPT: 'the database is damaged; move it aside (ckym starts a new one, and re-sends nothing already in Metrica only if you keep the old file)',
+    SQLITE_CORRUPT:
+      'the database is damaged; move it aside and run again — the new one knows nothing of earlier uploads, so sync from the last sent day with --since to avoid sending calls twice',
     SQLITE_NOTADB: 'the file is not a ckym database; check CKYM_HOME',
     SQLITE_IOERR: 'a disk error occurred; check the disk and run again',
     EACCES: 'permission denied; check the permissions of CKYM_HOME',
+    EROFS: 'the file system is read-only; point CKYM_HOME at a writable directory',
     ENOSPC: 'the disk is full; free some space and run again',
   };
   const prefix = Object.keys(fixes).find((k) => code.startsWith(k));

@@ -114,9 +114,9 @@ describe('Store', () => {
     expect(store.cursor(3)).toBeNull();
     const run = store.startRun(1, 0);
     store.recordPage(run, [seen('a')], [{ ...pending('a', 2), state: 'waiting', reason: 'scheduled', row: null, callTime: 400 }]);
-    expect(store.oldestWaiting([1], 0)).toBeNull();
-    expect(store.oldestWaiting([1, 2], 0)).toBe(400);
-    expect(store.oldestWaiting([1, 2], 401)).toBeNull();
+    expect(store.oldestUnsettled([1], 0)).toBeNull();
+    expect(store.oldestUnsettled([1, 2], 0)).toBe(400);
+    expect(store.oldestUnsettled([1, 2], 401)).toBeNull();
   });
 
   it('marks a run left running by a dead process as interrupted when the next one starts', () => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
 import { startMetrikaEmulator, type MetrikaCounterSeed, type MetrikaEmulator } from '../../src/sandbox/metrika.js';
 import { startOAuthEmulator, type OAuthEmulator, type OAuthEmulatorOptions } from '../../src/sandbox/oauth.js';
+import { findSecrets } from './secrets.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'ckym.js');
@@ -36,6 +37,11 @@ export interface World {
   env: NodeJS.ProcessEnv;
   /** Every byte every spawned ckym printed, for the secrets check. */
   transcript: string[];
+  /**
+   * What must never show up in that output nor in any file under `home` but the credentials file: the API key and
+   * the token to start with; tests add refresh tokens, client secrets, PKCE verifiers. Checked by `close()`.
+   */
+  secrets: Set<string>;
   writeConfig(config: unknown): void;
   run(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<RunResult>;
   /** Starts ckym and returns the child, for kill -9 tests. */
@@ -87,6 +93,7 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
     nowIso: options.nowIso,
     env,
     transcript,
+    secrets: new Set([API_KEY, TOKEN]),
     writeConfig(config) {
       fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
     },
@@ -112,9 +119,16 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
     run(args, extraEnv) {
       return world.start(args, extraEnv).done;
     },
+    /** Shuts the emulators down and removes the home — after checking no secret leaked into it or the output. */
     async close() {
+      for (const issued of oauth?.issued ?? []) {
+        world.secrets.add(issued.accessToken);
+        world.secrets.add(issued.refreshToken);
+      }
+      const leaks = findSecrets(world, world.secrets);
       await Promise.all([callkeeper.close(), metrika.close(), oauth?.close()]);
       fs.rmSync(home, { recursive: true, force: true });
+      if (leaks.length > 0) throw new Error(`secrets leaked: ${leaks.join('; ')}`);
     },
   };
   world.writeConfig(options.config);

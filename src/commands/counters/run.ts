@@ -78,7 +78,7 @@ async function list(base: CommandBase, flags: CountersFlags): Promise<number> {
 }
 
 async function show(base: CommandBase, ids: string[], flags: CountersFlags): Promise<number> {
-  const wanted = parseCounterIds(ids);
+  const wanted = parseCounterIds(ids, 'counter id');
   const counters = base.loaded.config.counters.filter((c) => !wanted || wanted.includes(c.id));
   if (wanted && counters.length === 0) throw notConfigured(wanted[0]!, base);
   if (flags.json) {
@@ -119,7 +119,7 @@ function notConfigured(id: number, base: CommandBase): ConfigError {
 // ── remove ────────────────────────────────────────────────────────────────
 
 async function remove(base: CommandBase, ids: string[], flags: CountersFlags, globals: GlobalOptions): Promise<number> {
-  const id = parseCounterIds(ids)![0]!;
+  const id = parseCounterIds(ids, 'counter id')![0]!;
   if (!base.loaded.config.counters.some((c) => c.id === id)) throw notConfigured(id, base);
   if (!flags.yes) {
     if (!canPrompt(base.io)) throw new ConfigError(`counters remove ${id}: pass --yes to confirm (there is no terminal to ask on)`);
@@ -146,11 +146,11 @@ async function add(base: CommandBase, ids: string[], flags: CountersFlags, globa
   const { given, answered } = settingsFromFlags(flags);
   const interactive = canPrompt(io) && !flags.yes;
   requireAnswers(interactive, flags, answered, ids.length > 0, 'add');
+  let chosen = parseCounterIds(ids, 'counter id') ?? []; // bad ids are a usage error before anything is asked of Metrica
   const client = await metrika(base);
   const account = await client.counters();
   const configured = new Set(base.loaded.config.counters.map((c) => c.id));
 
-  let chosen = parseCounterIds(ids) ?? [];
   if (chosen.length === 0) {
     const { checkbox } = await import('@inquirer/prompts');
     const choices = account.filter(uploadable).map((c) => ({
@@ -184,7 +184,7 @@ async function add(base: CommandBase, ids: string[], flags: CountersFlags, globa
 
 async function edit(base: CommandBase, ids: string[], flags: CountersFlags, globals: GlobalOptions): Promise<number> {
   const { io, printer } = base;
-  const id = parseCounterIds(ids)![0]!;
+  const id = parseCounterIds(ids, 'counter id')![0]!;
   const current = base.loaded.config.counters.find((c) => c.id === id);
   if (!current) throw notConfigured(id, base);
   const { given, answered } = settingsFromFlags(flags);
