@@ -1,0 +1,412 @@
+/**
+ * ckym's benchmark (`npm run bench`; not part of `npm test`). Everything is measured against the built
+ * bin/ckym.js, spawned the way cron spawns it, against the sandbox emulators running in another process.
+ * Timings are compared as ratios inside one run, and every figure is a median of repeated runs.
+ *
+ *   node bench/run.mjs [--calls 100000] [--big 1000000] [--days 365] [--reps 5] [--big-reps 1]
+ *                      [--startup-reps 21] [--noop-reps 11] [--seed 1] [--out results.json]
+ *                      [--ckym other-tree/bin/ckym.js]
+ *
+ * Every flag also reads BENCH_<NAME> from the environment (BENCH_BIG=0 skips the million-call part).
+ * Needs /usr/bin/time (Debian package `time`) for peak RSS and CPU time; without it RSS is polled from /proc.
+ * BENCHMARKS.md says what each figure means and holds the results.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BENCH_API_KEY, BENCH_NOW, BENCH_TOKEN, backfillWindow, benchConfig } from './world.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+let BIN = path.join(ROOT, 'bin', 'ckym.js');
+const NODE = process.execPath;
+const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+const flag = (name, fallback) => ({ type: 'string', default: process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`] ?? fallback });
+const { values } = parseArgs({
+  options: {
+    calls: flag('calls', '100000'),
+    big: flag('big', '1000000'),
+    days: flag('days', '365'),
+    reps: flag('reps', '5'),
+    'big-reps': flag('big-reps', '1'),
+    'startup-reps': flag('startup-reps', '21'),
+    'noop-reps': flag('noop-reps', '11'),
+    seed: flag('seed', '1'),
+    out: flag('out', ''),
+    ckym: flag('ckym', ''),
+  },
+});
+// `--ckym PATH`: measure another build's bin/ckym.js (a "before" tree), against the same emulators.
+if (values.ckym) BIN = path.resolve(values.ckym);
+const opt = {
+  calls: Number(values.calls),
+  big: Number(values.big),
+  days: Number(values.days),
+  reps: Number(values.reps),
+  bigReps: Number(values['big-reps']),
+  startupReps: Number(values['startup-reps']),
+  noopReps: Number(values['noop-reps']),
+  seed: Number(values.seed),
+};
+
+const nowUnix = Math.floor(Date.parse(BENCH_NOW) / 1000);
+const sinceUnix = backfillWindow(nowUnix, opt.days).from;
+const sinceIso = new Date(sinceUnix * 1000).toISOString();
+
+const log = (text) => process.stderr.write(`bench: ${text}\n`);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, d = 0) => Number(x.toFixed(d));
+
+// ── spawning and measuring ────────────────────────────────────────────────
+
+/** Runs a command to the end: wall ms (spawn to exit), peak RSS (KB), exit code, output. */
+function measure(command, args, { env = process.env, cwd = ROOT, rss = false } = {}) {
+  return new Promise((resolve, reject) => {
+    let rssFile = null;
+    let argv = [command, ...args];
+    if (rss && TIME) {
+      rssFile = path.join(os.tmpdir(), `ckym-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
+      argv = [TIME, '-f', '%M %U %S', '-o', rssFile, ...argv];
+    }
+    const started = process.hrtime.bigint();
+    const child = spawn(argv[0], argv.slice(1), { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let polledKb = 0;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const poll = rss && !TIME ? setInterval(() => (polledKb = Math.max(polledKb, vmHwm(child.pid))), 10) : null;
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (poll) clearInterval(poll);
+      let rssKb = polledKb || null;
+      let cpuMs = null;
+      if (rssFile) {
+        const [kb, user, sys] = fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+        rssKb = kb;
+        cpuMs = (user + sys) * 1000;
+        fs.rmSync(rssFile, { force: true });
+      }
+      resolve({ ms, rssKb, cpuMs, code, stdout, stderr });
+    });
+  });
+}
+
+function vmHwm(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function must(result, what) {
+  if (result.code !== 0) throw new Error(`${what} exited ${result.code}\n${result.stderr}\n${result.stdout}`.slice(0, 4000));
+  return result;
+}
+
+// ── the emulators' process ────────────────────────────────────────────────
+
+async function startWorld(calls) {
+  const child = spawn(
+    NODE,
+    // A million calls held twice (the emulator's copy, the front's) plus Metrica's parsed uploads: more than V8's default heap.
+    ['--max-old-space-size=16384', path.join(ROOT, 'bench', 'emulators.mjs'), '--calls', String(calls), '--days', String(opt.days), '--seed', String(opt.seed), '--now', BENCH_NOW],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the emulators exited (${code}) before they were ready`)));
+  });
+  const world = JSON.parse(first);
+  world.stop = () =>
+    new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    });
+  world.reset = () => fetch(`${world.control}/reset`, { method: 'POST' }).then((r) => r.json());
+  world.counts = () => fetch(`${world.control}/counts`).then((r) => r.json());
+  return world;
+}
+
+function ckymEnv(world, home) {
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    CKYM_HOME: path.join(home, 'state'),
+    CKYM_CALLKEEPER_KEY: BENCH_API_KEY,
+    CKYM_YANDEX_TOKEN: BENCH_TOKEN,
+    CKYM_CALLKEEPER_URL: world.callkeeper,
+    CKYM_METRIKA_URL: world.metrika,
+    CKYM_NOW: BENCH_NOW,
+    NO_COLOR: '1',
+  };
+}
+
+function freshHome() {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-bench-'));
+  fs.writeFileSync(path.join(home, 'ckym.config.json'), JSON.stringify(benchConfig(), null, 2));
+  return home;
+}
+
+async function runSync(world, home, extra = [], { nodeArgs = [], env = {} } = {}) {
+  const result = await measure(NODE, [...nodeArgs, BIN, '--config', path.join(home, 'ckym.config.json'), 'sync', '--json', ...extra], {
+    env: { ...ckymEnv(world, home), ...env },
+    cwd: home,
+    rss: true,
+  });
+  must(result, `ckym sync ${extra.join(' ')}`);
+  return { ...result, report: JSON.parse(result.stdout) };
+}
+
+function runFloor(world) {
+  return measure(NODE, [path.join(ROOT, 'bench', 'floor.mjs'), world.callkeeper, BENCH_API_KEY, String(sinceUnix), String(nowUnix)], { rss: true }).then(
+    (r) => ({ ...must(r, 'floor'), report: JSON.parse(r.stdout) }),
+  );
+}
+
+/** The HTTP requests of one run, against what the run needed: its pages, and one upload per (counter, kind) with rows. */
+function requestCheck(counts, report) {
+  const pages = report.fetched.pages;
+  const expectedCallKeeper = pages + (pages > 0 && report.fetched.calls % 1000 !== 0 ? 0 : 1);
+  const uploads = report.counters.flatMap((c) => [c.calls.sent > 0, c.conversions.sent > 0]).filter(Boolean).length;
+  const metrikaUploads = counts.metrika.filter((r) => r.method === 'POST' && /\/upload(_calls)?$/.test(r.path)).length;
+  return {
+    pages,
+    callkeeperRequests: counts.callkeeper.length,
+    expectedCallkeeperRequests: expectedCallKeeper,
+    metrikaRequests: counts.metrika.length,
+    metrikaUploads,
+    expectedUploads: uploads,
+    ok: counts.callkeeper.length === expectedCallKeeper && counts.metrika.length === uploads && metrikaUploads === uploads,
+  };
+}
+
+// ── the parts ─────────────────────────────────────────────────────────────
+
+async function startup() {
+  const cases = {
+    'node -e 0': ['-e', '0'],
+    'ckym --version': [BIN, '--version'],
+    'ckym --help': [BIN, '--help'],
+  };
+  const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  for (let i = 0; i < opt.startupReps; i++) {
+    for (const [name, args] of Object.entries(cases)) times[name].push(must(await measure(NODE, args), name).ms);
+  }
+  const base = median(times['node -e 0']);
+  const out = {};
+  for (const [name, xs] of Object.entries(times)) out[name] = { medianMs: round(median(xs), 1), ratio: round(median(xs) / base, 2) };
+  return out;
+}
+
+async function backfill(calls, reps, label) {
+  log(`${label}: generating ${calls} calls and starting the emulators`);
+  const world = await startWorld(calls);
+  log(`${label}: emulators ready (generated in ${world.generateMs} ms)`);
+  const floor = [];
+  const syncs = [];
+  let keptHome = null;
+  let requests = null;
+  try {
+    for (let r = 0; r < reps; r++) {
+      await world.reset();
+      const f = await runFloor(world);
+      floor.push(f);
+      log(`${label}: floor ${r + 1}/${reps}: ${round(f.ms)} ms, ${f.report.pages} pages, ${f.report.calls} calls, ${round(f.rssKb / 1024)} MB`);
+
+      await world.reset();
+      const home = freshHome();
+      const s = await runSync(world, home, ['--since', sinceIso]);
+      syncs.push(s);
+      const counts = await world.counts();
+      requests = requestCheck(counts, s.report);
+      s.metrikaMs = counts.metrikaServerMs.reduce((a, b) => a + b, 0);
+      const sent = s.report.counters.reduce((n, c) => n + c.calls.sent + c.conversions.sent, 0);
+      log(
+        `${label}: sync ${r + 1}/${reps}: ${round(s.ms)} ms (Metrica emulator ${round(s.metrikaMs)} ms of it; cpu ${round(s.cpuMs)} ms), ` +
+          `${s.report.fetched.pages} pages, ${sent} rows sent, ${round(s.rssKb / 1024)} MB, requests ${requests.ok ? 'ok' : 'NOT ok'}`,
+      );
+      if (s.report.fetched.calls !== f.report.calls) throw new Error(`sync fetched ${s.report.fetched.calls} calls, the floor ${f.report.calls}`);
+      if (keptHome) fs.rmSync(keptHome, { recursive: true, force: true });
+      keptHome = home;
+    }
+    const last = syncs[syncs.length - 1].report;
+    const floorMs = median(floor.map((x) => x.ms));
+    const syncMs = median(syncs.map((x) => x.ms));
+    const ownMs = median(syncs.map((x) => x.ms - x.metrikaMs));
+    const floorCpu = median(floor.map((x) => x.cpuMs));
+    const syncCpu = median(syncs.map((x) => x.cpuMs));
+    const result = {
+      calls,
+      ckym: BIN,
+      floorMs: round(floorMs),
+      metrikaMs: round(median(syncs.map((x) => x.metrikaMs))),
+      ownMs: round(ownMs),
+      ownRatio: round(ownMs / floorMs, 2),
+      floorCpuMs: round(floorCpu),
+      syncCpuMs: round(syncCpu),
+      cpuRatio: round(syncCpu / floorCpu, 2),
+      floorRssMb: round(median(floor.map((x) => x.rssKb)) / 1024, 1),
+      syncMs: round(syncMs),
+      ratio: round(syncMs / floorMs, 2),
+      syncRssMb: round(Math.max(...syncs.map((x) => x.rssKb)) / 1024, 1),
+      syncRssMedianMb: round(median(syncs.map((x) => x.rssKb)) / 1024, 1),
+      reps,
+      pages: last.fetched.pages,
+      uploads: last.counters.map((c) => ({ counter: c.id, calls: c.calls.sent, conversions: c.conversions.sent })),
+      requests,
+      databaseMb: round(dbSize(keptHome) / 1024 / 1024, 1),
+    };
+    result.noop = await noop(world, keptHome, label);
+    return result;
+  } finally {
+    await world.stop();
+    if (keptHome) fs.rmSync(keptHome, { recursive: true, force: true });
+  }
+}
+
+async function noop(world, home, label) {
+  const runs = [];
+  let requests = null;
+  for (let r = 0; r < opt.noopReps; r++) {
+    await world.reset();
+    const s = await runSync(world, home);
+    runs.push(s);
+    requests = requestCheck(await world.counts(), s.report);
+    if (s.report.fetched.new !== 0) throw new Error(`the no-op run found ${s.report.fetched.new} new calls`);
+  }
+  const last = runs[runs.length - 1].report;
+  // One more, traced: the query plan of every statement it ran.
+  const planFile = path.join(home, 'plans.json');
+  await runSync(world, home, [], { nodeArgs: ['--import', path.join(ROOT, 'bench', 'trace-sql.mjs')], env: { BENCH_SQL_LOG: planFile } });
+  const plans = JSON.parse(fs.readFileSync(planFile, 'utf8'));
+  const scans = plans.filter((p) => p.plan.some(readsMuch));
+  const result = {
+    medianMs: round(median(runs.map((x) => x.ms))),
+    syncReportedMs: round(median(runs.map((x) => x.report.durationMs))),
+    rssMb: round(median(runs.map((x) => x.rssKb)) / 1024, 1),
+    pages: last.fetched.pages,
+    refetched: last.fetched.calls,
+    requests,
+    statements: plans.length,
+    scans,
+    plans,
+  };
+  log(
+    `${label}: no-op: ${result.medianMs} ms (sync itself ${result.syncReportedMs} ms), re-fetched ${result.refetched} calls in ${result.pages} pages, ` +
+      `${requests.metrikaRequests} Metrica requests, ${scans.length} of ${plans.length} statements scan a table`,
+  );
+  for (const s of scans) log(`  reads much: ${s.sql.slice(0, 140)} → ${s.plan.join(' | ')}`);
+  const slow = [...plans].sort((a, b) => b.totalMs - a.totalMs).slice(0, 3);
+  for (const s of slow) log(`  slowest: ${s.totalMs} ms in ${s.calls} calls: ${s.sql.slice(0, 100)} → ${s.plan.join(' | ')}`);
+  return result;
+}
+
+/**
+ * A plan step that reads more than the rows it needs: a full scan of a table or index, or a search of the
+ * deliveries by counter alone (a counter's whole history).
+ */
+function readsMuch(detail) {
+  return /^SCAN /.test(detail) || /\bdeliveries USING PRIMARY KEY \(counter_id=\?\)/.test(detail);
+}
+
+function dbSize(home) {
+  let total = 0;
+  for (const f of ['ckym.db', 'ckym.db-wal']) {
+    for (const dir of [path.join(home, 'state'), path.join(home, 'state', 'data')]) {
+      const file = path.join(dir, f);
+      if (fs.existsSync(file)) total += fs.statSync(file).size;
+    }
+  }
+  return total;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGb: round(os.totalmem() / 1024 ** 3, 1),
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    loadAverage: os.loadavg().map((x) => round(x, 2)),
+    date: new Date().toISOString(),
+  };
+}
+
+function table(results) {
+  const s = results.startup;
+  const small = results.backfill;
+  const big = results.big;
+  const mark = (ok) => (ok ? '✓' : '✗');
+  const rows = [
+    ['`ckym --version` vs `node -e 0`', `${s['ckym --version'].ratio}× (${s['ckym --version'].medianMs} / ${s['node -e 0'].medianMs} ms)`, '≤ 1.5×', mark(s['ckym --version'].ratio <= 1.5)],
+    ['`ckym --help` vs `node -e 0`', `${s['ckym --help'].ratio}× (${s['ckym --help'].medianMs} ms)`, '≤ 1.5×', mark(s['ckym --help'].ratio <= 1.5)],
+    [`sync of ${small.calls} calls into 3 counters vs the floor (wall)`, `${small.ratio}× (${small.syncMs} / ${small.floorMs} ms)`, '≤ 2×', mark(small.ratio <= 2)],
+    [
+      '… less the Metrica emulator answering the uploads',
+      `${small.ownRatio}× (${small.ownMs} ms; the emulator took ${small.metrikaMs} ms)`,
+      '≤ 2×',
+      mark(small.ownRatio <= 2),
+    ],
+    ['… CPU time (user + sys) of the two processes', `${small.cpuRatio}× (${small.syncCpuMs} / ${small.floorCpuMs} ms)`, '', ''],
+    [`peak RSS, sync of ${small.calls}`, `${small.syncRssMb} MB (floor ${small.floorRssMb} MB)`, '≤ 150 MB', mark(small.syncRssMb <= 150)],
+  ];
+  if (big) {
+    const growth = big.syncRssMb / small.syncRssMb - 1;
+    rows.push([`peak RSS, sync of ${big.calls}`, `${big.syncRssMb} MB (+${round(growth * 100)} % over ${small.calls})`, '≤ +20 %', mark(growth <= 0.2)]);
+    rows.push([
+      `no-op sync, ${big.calls} calls in the database`,
+      `${big.noop.medianMs} ms (sync itself ${big.noop.syncReportedMs} ms); ${big.noop.scans.length} table scans`,
+      '≤ 300 ms, no scans',
+      mark(big.noop.medianMs <= 300 && big.noop.scans.length === 0),
+    ]);
+  }
+  rows.push([
+    `no-op sync, ${small.calls} calls in the database`,
+    `${small.noop.medianMs} ms (sync itself ${small.noop.syncReportedMs} ms); ${small.noop.scans.length} table scans`,
+    '(for comparison)',
+    '',
+  ]);
+  for (const [name, r] of [[`${small.calls}`, small], ...(big ? [[`${big.calls}`, big]] : [])]) {
+    const q = r.requests;
+    rows.push([
+      `HTTP requests, sync of ${name}`,
+      `CallKeeper ${q.callkeeperRequests} (${q.pages} pages), Metrica ${q.metrikaRequests} (${q.expectedUploads} uploads needed)`,
+      'pages + uploads',
+      mark(q.ok),
+    ]);
+    const n = r.noop.requests;
+    rows.push([`HTTP requests, no-op at ${name}`, `CallKeeper ${n.callkeeperRequests} (${n.pages} pages), Metrica ${n.metrikaRequests}`, 'pages, no upload', mark(n.ok && n.metrikaRequests === 0)]);
+  }
+  return ['| figure | result | target | |', '|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+// ── main ──────────────────────────────────────────────────────────────────
+
+const results = { machine: machine(), options: { ...opt, now: BENCH_NOW, since: sinceIso, rssFrom: TIME ? '/usr/bin/time %M' : '/proc VmHWM polling' } };
+log(`startup: ${opt.startupReps} interleaved runs each`);
+results.startup = await startup();
+log(`startup: ${JSON.stringify(results.startup)}`);
+results.backfill = await backfill(opt.calls, opt.reps, `${opt.calls}`);
+if (opt.big > 0) results.big = await backfill(opt.big, opt.bigReps, `${opt.big}`);
+results.machine.loadAverageAtEnd = os.loadavg().map((x) => round(x, 2));
+
+const text = table(results);
+process.stdout.write(`\n${text}\n\n`);
+if (values.out) {
+  fs.writeFileSync(path.resolve(values.out), `${JSON.stringify({ ...results, table: text }, null, 2)}\n`);
+  log(`results written to ${values.out}`);
+}
