@@ -80,15 +80,6 @@ export type SkipReason =
   /** conversion kind only: the call has no ClientID, so it cannot be linked to a goal. */
   | 'no-client-id';
 
-export const SKIP_REASONS: readonly SkipReason[] = [
-  'call-type',
-  'min-duration',
-  'status',
-  'uniqueness',
-  'site',
-  'no-client-id',
-];
-
 /** Why a call is not final yet. */
 export type WaitReason = 'in-progress' | 'scheduled' | 'settling' | 'future';
 

@@ -291,16 +291,6 @@ export class Store {
     });
   }
 
-  /** States of the given calls for one counter (for dry runs, which write nothing). */
-  deliveryStates(counterId: number, callIds: readonly string[]): Map<string, DeliveryState> {
-    const q = this.stmt(`SELECT kind, state FROM deliveries WHERE counter_id = ? AND kind IN ('call', 'conversion') AND call_id = ?`);
-    const out = new Map<string, DeliveryState>();
-    for (const id of callIds) {
-      for (const r of q.all(counterId, id) as { kind: string; state: DeliveryState }[]) out.set(`${id}\u0000${r.kind}`, r.state);
-    }
-    return out;
-  }
-
   cursor(counterId: number): number | null {
     const v = this.stmt(`SELECT fetched_to FROM cursors WHERE counter_id = ?`).pluck().get(counterId) as number | undefined;
     return v ?? null;
