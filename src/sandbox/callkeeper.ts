@@ -143,9 +143,14 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
     const wall = parseWallTime(text);
     return { raw: copy, at: wall ? wallTimeToUnix(wall, timeZone) : null, id: String(copy.universalId ?? '') };
   };
+  /** The calls with a valid callTime in answer order (callTime, then id), built once per change of the history. */
+  let ordered: StoredCall[] | null = null;
   const setCalls = (list: Record<string, unknown>[]): void => {
     calls = list.map(store);
+    ordered = null;
   };
+  const inOrder = (): StoredCall[] =>
+    (ordered ??= calls.filter((c) => c.at !== null).sort((a, b) => a.at! - b.at! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
   setCalls(options.calls ?? []);
 
   /** Takes the first queued fault that `matches`, decrementing its count. */
@@ -266,14 +271,16 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
     const from = fromParsed;
     const to = toParsed ?? Math.floor(now() / 1000);
 
-    const selected = calls
-      .filter((c) => c.at !== null && c.at >= from && c.at <= to)
-      .sort((a, b) => a.at! - b.at! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    if (selected.length === 0) return envelope(CALLKEEPER_ERRORS.noRows);
-    const ofPages = Math.ceil(selected.length / pageSize);
+    // The window's calls are one run of the ordered history: [first call at ≥ from, first call at > to).
+    const all = inOrder();
+    const start = firstAfter(all, from - 1);
+    const count = firstAfter(all, to) - start;
+    if (count <= 0) return envelope(CALLKEEPER_ERRORS.noRows);
+    const ofPages = Math.ceil(count / pageSize);
     if (page >= ofPages) return envelope(CALLKEEPER_ERRORS.wrongPage);
 
-    let pageCalls = selected.slice(page * pageSize, (page + 1) * pageSize).map((c) => c.raw);
+    const first = start + page * pageSize;
+    let pageCalls = all.slice(first, first + Math.min(pageSize, count - page * pageSize)).map((c) => c.raw);
     if (take((f) => f.type === 'empty-page' && f.page === page)) pageCalls = [];
     const wrap = take((f) => f.type === 'envelope');
     const body: unknown = wrap
@@ -309,6 +316,7 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
       const index = calls.findIndex((c) => c.id === universalId);
       if (index < 0) throw new Error(`no call with universalId ${universalId}`);
       calls[index] = store({ ...calls[index]!.raw, ...patch });
+      ordered = null;
     },
     inject(fault) {
       const times = fault.times ?? 1;
@@ -321,6 +329,18 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
       await running.close();
     },
   };
+}
+
+/** Index of the first call in `ordered` whose time is after `t` (binary search). */
+function firstAfter(ordered: readonly StoredCall[], t: number): number {
+  let lo = 0;
+  let hi = ordered.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ordered[mid]!.at! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function safeDecode(segment: string): string {
