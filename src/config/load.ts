@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { cosmiconfig } from 'cosmiconfig';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { isValidTimeZone } from '../domain/timezone.js';
@@ -32,7 +33,6 @@ export interface LoadConfigOptions {
 
 /** Finds, reads and validates the config. Throws ConfigError (exit 2) naming the file and key path. */
 export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig> {
-  const { cosmiconfig } = await import('cosmiconfig');
   const explorer = cosmiconfig(MODULE_NAME, {
     searchPlaces: SEARCH_PLACES,
     searchStrategy: 'global',
