@@ -20,7 +20,11 @@ const outdir = path.join(root, 'dist', 'bundle');
 fs.rmSync(outdir, { recursive: true, force: true });
 
 await build({
-  entryPoints: [path.join(root, 'dist', 'cli', 'main.js')],
+  entryPoints: {
+    main: path.join(root, 'dist', 'cli', 'main.js'),
+    // PageWriter starts it as a worker thread, found beside itself (src/store/page-writer.ts).
+    'page-writer-worker': path.join(root, 'dist', 'store', 'page-writer-worker.js'),
+  },
   outdir,
   bundle: true,
   splitting: true,

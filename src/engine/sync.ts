@@ -5,6 +5,7 @@ import type { CallKeeperClient } from '../clients/callkeeper.js';
 import { retryDelay, sleep, type OnRetry, type RetryPolicy } from '../clients/http.js';
 import type { MetrikaClient, Uploading } from '../clients/metrika.js';
 import type { Batch, DeliveryRecord, SeenCall, Store } from '../store/store.js';
+import { PageWriter } from '../store/page-writer.js';
 import { normaliseCall } from '../domain/call.js';
 import { finality } from '../domain/finality.js';
 import { decideDeliveries } from '../domain/deliveries.js';
@@ -149,40 +150,47 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     // 3. Fetch once for all counters, page by page; decisions are recorded with each page.
     const { timezone } = ctx.config.callkeeper;
     const { settleMinutes } = ctx.config.sync;
-    for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
-      const seen: SeenCall[] = [];
-      const records: DeliveryRecord[] = [];
-      for (const raw of page.calls) {
-        const normalised = normaliseCall(raw, timezone);
-        if (!normalised.ok) {
-          report.malformed++;
-          events.onMalformed?.(normalised.problem);
-          continue;
-        }
-        const call = normalised.call;
-        seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType) });
-        const fin = finality(call, nowS, settleMinutes);
-        for (const counter of ctx.counters) {
-          const r = reports.get(counter.id)!;
-          for (const d of decideDeliveries(call, counter, fin)) {
-            if (d.state === 'skipped' && d.kind === 'call') r.skipped[d.reason] = (r.skipped[d.reason] ?? 0) + 1;
-            if (d.state === 'waiting' && d.kind === 'call') r.waiting[d.reason] = (r.waiting[d.reason] ?? 0) + 1;
-            records.push({
-              counterId: counter.id,
-              callId: call.id,
-              kind: d.kind,
-              state: d.state,
-              reason: d.state === 'pending' ? null : d.reason,
-              row: d.state === 'pending' ? d.row : null,
-              callTime: call.callTime,
-            });
+    const writer = new PageWriter(store, runId);
+    try {
+      for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
+        const seen: SeenCall[] = [];
+        const records: DeliveryRecord[] = [];
+        for (const raw of page.calls) {
+          const normalised = normaliseCall(raw, timezone);
+          if (!normalised.ok) {
+            report.malformed++;
+            events.onMalformed?.(normalised.problem);
+            continue;
+          }
+          const call = normalised.call;
+          seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType) });
+          const fin = finality(call, nowS, settleMinutes);
+          for (const counter of ctx.counters) {
+            const r = reports.get(counter.id)!;
+            for (const d of decideDeliveries(call, counter, fin)) {
+              if (d.state === 'skipped' && d.kind === 'call') r.skipped[d.reason] = (r.skipped[d.reason] ?? 0) + 1;
+              if (d.state === 'waiting' && d.kind === 'call') r.waiting[d.reason] = (r.waiting[d.reason] ?? 0) + 1;
+              records.push({
+                counterId: counter.id,
+                callId: call.id,
+                kind: d.kind,
+                state: d.state,
+                reason: d.state === 'pending' ? null : d.reason,
+                row: d.state === 'pending' ? d.row : null,
+                callTime: call.callTime,
+              });
+            }
           }
         }
+        await writer.write(seen, records);
+        report.pages++;
+        report.fetched += page.calls.length;
+        events.onPage?.({ page: page.page, calls: page.calls.length, fetched: report.fetched });
       }
-      report.newCalls += store.recordPage(runId, seen, records);
-      report.pages++;
-      report.fetched += page.calls.length;
-      events.onPage?.({ page: page.page, calls: page.calls.length, fetched: report.fetched });
+      report.newCalls = await writer.finish();
+    } finally {
+      // A failed fetch still waits for the pages already handed over: nothing else writes meanwhile.
+      await writer.close();
     }
     store.setCursors(
       ctx.counters.map((c) => c.id),

@@ -105,10 +105,24 @@ describe.concurrent('kill -9 at each step of a sync, then a re-run: every row ex
       await recover();
     }));
 
+  it('while the database writer thread still holds the last page', () =>
+    scenario(TWO_FULL_PAGES, {}, async ({ world, kill, recover, count }) => {
+      // Page 1 goes to the writer thread and page 2 is asked for at once: killed there, page 1 may or may not
+      // be recorded. Either way nothing was batched, and the re-run decides it again.
+      world.ck.rule({ match: (r) => r.info.page === 2, action: { type: 'hold' } });
+      await kill(() => world.ck.held().length > 0);
+      expect([1000, 2000]).toContain(count(`SELECT COUNT(*) FROM calls`));
+      expect(count(`SELECT COUNT(*) FROM batches`)).toBe(0);
+      expect(count(`SELECT COUNT(*) FROM cursors`)).toBe(0);
+      expect(world.metrika.uploads).toEqual([]);
+      await recover();
+    }));
+
   it('after deciding every page, before anything is batched', () =>
     scenario(TWO_FULL_PAGES, {}, async ({ world, kill, recover, count }) => {
       world.ck.rule({ match: (r) => r.info.page === 2, action: { type: 'hold' } }); // the request that ends paging
-      await kill(() => world.ck.held().length > 0);
+      // …and once the writer thread has recorded page 1 (it does while the request is held).
+      await kill(() => world.ck.held().length > 0 && count(`SELECT COUNT(*) FROM calls`) === 2000);
       expect(count(`SELECT COUNT(*) FROM calls`)).toBe(2000);
       expect(count(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending'`)).toBeGreaterThan(1000);
       expect(count(`SELECT COUNT(*) FROM batches`)).toBe(0);

@@ -1,0 +1,120 @@
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { storeError, type DeliveryRecord, type SeenCall, type Store } from './store.js';
+
+/** Pages handed to the worker and not yet recorded, at most: bounds memory when SQLite is the slower side. */
+const MAX_IN_FLIGHT = 2;
+
+export interface WorkerSetup {
+  file: string;
+  runId: number;
+}
+export interface PageMessage {
+  calls: readonly SeenCall[];
+  deliveries: readonly DeliveryRecord[];
+}
+export type WorkerAnswer = { fresh: number } | { error: { message: string; code: string | undefined } };
+
+/** The worker's script beside this module (dist/store/ from tsc, dist/bundle/ from the bundle); null when absent (tests run the sources). */
+export function defaultWorkerFile(): string | null {
+  const file = fileURLToPath(new URL('./page-writer-worker.js', import.meta.url));
+  return fs.existsSync(file) ? file : null;
+}
+
+/**
+ * Records a sync's pages of calls and decisions (Store.recordPage), one transaction per page, in order.
+ *
+ * The first page is written on the run's own connection: a cron run's look-back window is one page, and
+ * starting a thread would cost it more than it saves. From the second page on — a backfill — a worker thread
+ * with its own connection writes the pages while this thread fetches, parses and decides the next one, so
+ * SQLite's work and CallKeeper's pages use both cores. Nothing else writes to the database until `finish()`
+ * (or `close()`) has waited for every page; a page is recorded whole or not at all, as before, so a crash
+ * loses only decisions that the next run makes again.
+ */
+export class PageWriter {
+  private worker: Worker | null = null;
+  private pages = 0;
+  private inFlight = 0;
+  private fresh = 0;
+  private failure: Error | null = null;
+  private exited: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly runId: number,
+    private readonly workerFile: string | null = defaultWorkerFile(),
+  ) {}
+
+  /** Queues one page; resolves once the page is recorded (inline) or handed over with room for the next. */
+  async write(calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[]): Promise<void> {
+    this.check();
+    if (this.pages++ === 0 || this.workerFile === null) {
+      this.fresh += this.store.recordPage(this.runId, calls, deliveries);
+      return;
+    }
+    const worker = (this.worker ??= this.start(this.workerFile));
+    while (this.inFlight >= MAX_IN_FLIGHT) await this.answer();
+    this.check();
+    this.inFlight++;
+    worker.postMessage({ calls, deliveries } satisfies PageMessage);
+  }
+
+  /** Waits for every page, ends the worker, and tells how many calls were new to the database. Throws the first failure. */
+  async finish(): Promise<number> {
+    await this.close();
+    this.check();
+    return this.fresh;
+  }
+
+  /** Waits for the pages already handed over (they are good decisions) and ends the worker. Never throws. */
+  async close(): Promise<void> {
+    while (this.inFlight > 0 && !this.failure) await this.answer();
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = null;
+    worker.postMessage('close');
+    await this.exited;
+  }
+
+  private start(file: string): Worker {
+    const worker = new Worker(file, { workerData: { file: this.store.file, runId: this.runId } satisfies WorkerSetup });
+    worker.on('message', (answer: WorkerAnswer) => {
+      this.inFlight--;
+      if ('error' in answer) {
+        this.failure ??= storeError(this.store.file, Object.assign(new Error(answer.error.message), { code: answer.error.code }));
+      } else {
+        this.fresh += answer.fresh;
+      }
+      this.notify();
+    });
+    worker.on('error', (error) => {
+      this.failure ??= storeError(this.store.file, error);
+      this.notify();
+    });
+    this.exited = new Promise((resolve) =>
+      worker.once('exit', (code) => {
+        if (this.inFlight > 0) this.failure ??= new Error(`the database writer thread ended (exit ${code}) with ${this.inFlight} pages unwritten`);
+        this.inFlight = 0;
+        this.notify();
+        resolve();
+      }),
+    );
+    return worker;
+  }
+
+  private answer(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+}
