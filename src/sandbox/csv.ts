@@ -16,88 +16,90 @@ export class CsvSyntaxError extends Error {
 }
 
 export function parseCsv(text: string): string[][] {
+  // Fields are sliced out whole (indexOf for quotes, a char-code scan otherwise), not built a character at a time.
   const records: string[][] = [];
+  const n = text.length;
+  if (n === 0) return records;
   let record: string[] = [];
-  let field = '';
   let i = 0;
   let line = 1;
-  const n = text.length;
-  /** true right after a separator or at the start of a record: a field is pending. */
-  let atFieldStart = true;
-  /** true once the current record has consumed any character. */
-  let started = false;
-
-  const endField = (): void => {
+  /** Ends the current record after its last field; true when the text ends there. */
+  const endRecord = (field: string, next: number): boolean => {
     record.push(field);
-    field = '';
-  };
-  const endRecord = (): void => {
-    endField();
     records.push(record);
     record = [];
-    atFieldStart = true;
-    started = false;
+    i = next;
+    return next >= n;
   };
 
-  while (i < n) {
-    const ch = text[i]!;
-    started = true;
-    if (atFieldStart && ch === '"') {
-      // Quoted field.
-      i += 1;
+  for (;;) {
+    // At the start of a field (i may be n: a final separator leaves an empty last field).
+    if (text.charCodeAt(i) === QUOTE) {
       const openedAt = line;
+      let field = '';
+      let from = i + 1;
       for (;;) {
-        if (i >= n) throw new CsvSyntaxError('a quoted field is never closed', openedAt);
-        const c = text[i]!;
-        if (c === '"') {
-          if (text[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i += 1;
-          break;
+        const q = text.indexOf('"', from);
+        if (q < 0) throw new CsvSyntaxError('a quoted field is never closed', openedAt);
+        line += countLineFeeds(text, from, q);
+        field += text.slice(from, q);
+        if (text.charCodeAt(q + 1) === QUOTE) {
+          field += '"';
+          from = q + 2;
+          continue;
         }
-        if (c === '\n') line += 1;
-        field += c;
-        i += 1;
+        i = q + 1;
+        break;
       }
       // After the closing quote: separator, line break or end.
-      const next = text[i];
-      if (next === undefined) break;
-      if (next === ',') {
-        endField();
+      if (i >= n) {
+        endRecord(field, i);
+        return records;
+      }
+      const next = text.charCodeAt(i);
+      if (next === COMMA) {
+        record.push(field);
         i += 1;
-        atFieldStart = true;
         continue;
       }
-      if (next === '\n' || (next === '\r' && text[i + 1] === '\n')) {
-        i += next === '\r' ? 2 : 1;
+      if (next === LF || (next === CR && text.charCodeAt(i + 1) === LF)) {
         line += 1;
-        endRecord();
+        if (endRecord(field, i + (next === CR ? 2 : 1))) return records;
         continue;
       }
-      throw new CsvSyntaxError(`unexpected ${JSON.stringify(next)} after a closing quote`, line);
+      throw new CsvSyntaxError(`unexpected ${JSON.stringify(text[i])} after a closing quote`, line);
     }
-    atFieldStart = false;
-    if (ch === ',') {
-      endField();
-      atFieldStart = true;
-      i += 1;
+    let end = i;
+    while (end < n) {
+      const c = text.charCodeAt(end);
+      if (c === COMMA || c === LF || c === CR || c === QUOTE) break;
+      end += 1;
+    }
+    const field = text.slice(i, end);
+    if (end >= n) {
+      endRecord(field, end);
+      return records;
+    }
+    const c = text.charCodeAt(end);
+    if (c === QUOTE) throw new CsvSyntaxError('a quote inside an unquoted field (quote the whole field)', line);
+    if (c === COMMA) {
+      record.push(field);
+      i = end + 1;
       continue;
     }
-    if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] !== '\n') throw new CsvSyntaxError('a carriage return without a line feed', line);
-      i += ch === '\r' ? 2 : 1;
-      line += 1;
-      endRecord();
-      continue;
-    }
-    if (ch === '"') throw new CsvSyntaxError('a quote inside an unquoted field (quote the whole field)', line);
-    field += ch;
-    i += 1;
+    if (c === CR && text.charCodeAt(end + 1) !== LF) throw new CsvSyntaxError('a carriage return without a line feed', line);
+    line += 1;
+    if (endRecord(field, end + (c === CR ? 2 : 1))) return records;
   }
-  // Text not ending in a line break: flush the last record (but not after a final line break).
-  if (started) endRecord();
-  return records;
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const LF = 0x0a;
+const CR = 0x0d;
+
+function countLineFeeds(text: string, from: number, to: number): number {
+  let count = 0;
+  for (let at = text.indexOf('\n', from); at >= 0 && at < to; at = text.indexOf('\n', at + 1)) count += 1;
+  return count;
 }
