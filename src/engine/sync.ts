@@ -4,7 +4,7 @@ import { AuthError, CkymError, RemoteError } from '../errors.js';
 import type { CallKeeperClient } from '../clients/callkeeper.js';
 import { retryDelay, sleep, type OnRetry, type RetryPolicy } from '../clients/http.js';
 import type { MetrikaClient, Uploading } from '../clients/metrika.js';
-import type { Batch, DeliveryRecord, SeenCall, Store } from '../store/store.js';
+import { batchKey, type Batch, type Batching, type DeliveryRecord, type SeenCall, type Store } from '../store/store.js';
 import { PageWriter } from '../store/page-writer.js';
 import { normaliseCall } from '../domain/call.js';
 import { finality } from '../domain/finality.js';
@@ -150,7 +150,12 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     // 3. Fetch once for all counters, page by page; decisions are recorded with each page.
     const { timezone } = ctx.config.callkeeper;
     const { settleMinutes } = ctx.config.sync;
-    const writer = new PageWriter(store, runId);
+    // Pending decisions go straight into this run's batch of their counter and kind.
+    const batching: Batching = { headers: {}, now: clock.now() };
+    for (const counter of ctx.counters) {
+      for (const kind of kindsOf(counter)) batching.headers[batchKey(counter.id, kind)] = headerOf(counter, kind);
+    }
+    const writer = new PageWriter(store, runId, batching);
     try {
       for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
         const seen: SeenCall[] = [];
@@ -211,7 +216,10 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
         }
       }
     }
+    // The batches of counters that failed before their upload were never sent: their rows wait for the next run.
+    store.releaseBatches(runId);
   } catch (error) {
+    store.releaseBatches(runId);
     store.finishRun(runId, {
       ...totals(report),
       outcome: 'failed',
@@ -258,13 +266,17 @@ function fetchWindow(ctx: SyncContext, nowS: number, since: number | undefined):
   return { from, to: nowS };
 }
 
+function headerOf(counter: CounterSettings, kind: DeliveryKind): string[] {
+  return kind === 'call' ? callHeader(counter) : conversionHeader(counter);
+}
+
 function kindsOf(counter: CounterSettings): DeliveryKind[] {
   return hasGoal(counter) ? ['call', 'conversion'] : ['call'];
 }
 
 /** Sends everything pending for (counter, kind) as one batch. */
 async function deliver(ctx: SyncContext, runId: number, counter: CounterSettings, kind: DeliveryKind, r: CounterReport): Promise<void> {
-  const header = kind === 'call' ? callHeader(counter) : conversionHeader(counter);
+  const header = headerOf(counter, kind);
   const batch = ctx.store.prepareBatch(runId, counter.id, kind, header, ctx.clock.now());
   if (!batch) return;
   ctx.events?.onBatch?.({ counterId: counter.id, kind, rows: batch.rows, batchId: batch.id });

@@ -115,4 +115,19 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX deliveries_by_batch ON deliveries (batch_id) WHERE batch_id IS NOT NULL;
   CREATE INDEX runs_running ON runs (outcome) WHERE outcome = 'running';
   `,
+
+  /*
+   * 3: a delivery in a batch stays 'batched'; its batch's status says the rest. Marking a batch sent then changes one
+   * row instead of every row it carried (134 000 in a 100 000-call backfill). `delivery_view` gives each delivery's
+   * state as before — 'sent' when its batch was sent, with the batch's sent_at — and is what stats and people read.
+   */ `
+  UPDATE deliveries SET state = 'batched' WHERE state = 'sent';
+  ALTER TABLE deliveries DROP COLUMN sent_at;
+  CREATE VIEW delivery_view AS
+    SELECT d.counter_id, d.call_id, d.kind,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state,
+           d.reason, d.row, d.call_time, d.batch_id, d.decided_run,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN b.sent_at END AS sent_at
+    FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id;
+  `,
 ];

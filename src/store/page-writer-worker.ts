@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Store } from './store.js';
 import type { PageMessage, WorkerAnswer, WorkerSetup } from './page-writer.js';
 
-const { file, runId } = workerData as WorkerSetup;
+const { file, runId, batching } = workerData as WorkerSetup;
 const port = parentPort!;
 let store: Store | null = null;
 
@@ -20,7 +20,7 @@ port.on('message', (message: PageMessage | 'close') => {
   let answer: WorkerAnswer;
   try {
     store ??= Store.open(file);
-    answer = { fresh: store.recordPage(runId, message.calls, message.deliveries) };
+    answer = { fresh: store.recordPage(runId, message.calls, message.deliveries, batching) };
   } catch (error) {
     const e = error as { message?: string; code?: string };
     answer = { error: { message: String(e.message ?? error), code: typeof e.code === 'string' ? e.code : undefined } };

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { storeError, type DeliveryRecord, type SeenCall, type Store } from './store.js';
+import { storeError, type Batching, type DeliveryRecord, type SeenCall, type Store } from './store.js';
 
 /** Pages handed to the worker and not yet recorded, at most: bounds memory when SQLite is the slower side. */
 const MAX_IN_FLIGHT = 2;
@@ -9,6 +9,7 @@ const MAX_IN_FLIGHT = 2;
 export interface WorkerSetup {
   file: string;
   runId: number;
+  batching: Batching | undefined;
 }
 export interface PageMessage {
   calls: readonly SeenCall[];
@@ -23,7 +24,7 @@ export function defaultWorkerFile(): string | null {
 }
 
 /**
- * Records a sync's pages of calls and decisions (Store.recordPage), one transaction per page, in order.
+ * Records a sync's pages of calls and decisions (Store.recordPage, with the run's batching), one transaction per page, in order.
  *
  * The first page is written on the run's own connection: a cron run's look-back window is one page, and
  * starting a thread would cost it more than it saves. From the second page on — a backfill — a worker thread
@@ -44,6 +45,7 @@ export class PageWriter {
   constructor(
     private readonly store: Store,
     private readonly runId: number,
+    private readonly batching?: Batching,
     private readonly workerFile: string | null = defaultWorkerFile(),
   ) {}
 
@@ -51,7 +53,7 @@ export class PageWriter {
   async write(calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[]): Promise<void> {
     this.check();
     if (this.pages++ === 0 || this.workerFile === null) {
-      this.fresh += this.store.recordPage(this.runId, calls, deliveries);
+      this.fresh += this.store.recordPage(this.runId, calls, deliveries, this.batching);
       return;
     }
     const worker = (this.worker ??= this.start(this.workerFile));
@@ -79,7 +81,7 @@ export class PageWriter {
   }
 
   private start(file: string): Worker {
-    const worker = new Worker(file, { workerData: { file: this.store.file, runId: this.runId } satisfies WorkerSetup });
+    const worker = new Worker(file, { workerData: { file: this.store.file, runId: this.runId, batching: this.batching } satisfies WorkerSetup });
     worker.on('message', (answer: WorkerAnswer) => {
       this.inFlight--;
       if ('error' in answer) {

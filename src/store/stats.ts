@@ -44,12 +44,20 @@ export function hasSchema(store: Store): boolean {
   return row !== undefined;
 }
 
+/**
+ * Where each delivery's state is read: `delivery_view` (schema 3 on: a delivery of a sent batch is sent), or, in a
+ * database the running ckym has not migrated yet (stats only reads), the table itself, which then still says 'sent'.
+ */
+function deliveriesOf(store: Store): string {
+  return store.schemaVersion >= 3 ? 'delivery_view' : 'deliveries';
+}
+
 /** Deliveries grouped by counter, kind, state and reason. */
 export function deliveryCounts(store: Store, filter: StatsFilter = {}): DeliveryCount[] {
   const w = where(filter, 'call_time');
   return store.db
     .prepare(
-      `SELECT counter_id AS counterId, kind, state, reason, COUNT(*) AS count FROM deliveries
+      `SELECT counter_id AS counterId, kind, state, reason, COUNT(*) AS count FROM ${deliveriesOf(store)}
        WHERE ${w.sql} GROUP BY counter_id, kind, state, reason ORDER BY counter_id, kind, state, reason`,
     )
     .all(...w.params) as DeliveryCount[];
@@ -60,7 +68,7 @@ export function lateSentCounts(store: Store, filter: StatsFilter = {}): LateSent
   const w = where(filter, 'call_time');
   return store.db
     .prepare(
-      `SELECT counter_id AS counterId, kind, COUNT(*) AS count FROM deliveries
+      `SELECT counter_id AS counterId, kind, COUNT(*) AS count FROM ${deliveriesOf(store)}
        WHERE state = 'sent' AND sent_at - call_time > ? AND ${w.sql} GROUP BY counter_id, kind ORDER BY counter_id, kind`,
     )
     .all(LINK_WINDOW_SECONDS, ...w.params) as LateSentCount[];
@@ -72,7 +80,7 @@ export function goalSentCounts(store: Store, filter: StatsFilter = {}): GoalSent
   const target = CONVERSION_COLUMNS.indexOf('Target');
   return store.db
     .prepare(
-      `SELECT counter_id AS counterId, COALESCE(json_extract(row, '$[${target}]'), '') AS goal, COUNT(*) AS count FROM deliveries
+      `SELECT counter_id AS counterId, COALESCE(json_extract(row, '$[${target}]'), '') AS goal, COUNT(*) AS count FROM ${deliveriesOf(store)}
        WHERE kind = 'conversion' AND state = 'sent' AND ${w.sql} GROUP BY counter_id, goal ORDER BY counter_id, goal`,
     )
     .all(...w.params) as GoalSentCount[];
@@ -88,7 +96,7 @@ export function dayCounts(store: Store, days: readonly DayWindow[], filter: Stat
     .prepare(
       `WITH days (day, start, stop) AS (VALUES ${values})
        SELECT days.day AS day, d.counter_id AS counterId, d.kind AS kind, d.state AS state, COUNT(*) AS count
-       FROM deliveries d JOIN days ON d.call_time >= days.start AND d.call_time < days.stop
+       FROM ${deliveriesOf(store)} d JOIN days ON d.call_time >= days.start AND d.call_time < days.stop
        WHERE d.call_time >= ? AND d.call_time < ? AND ${w.sql}
        GROUP BY days.day, d.counter_id, d.kind, d.state ORDER BY 1, 2, 3, 4`,
     )

@@ -20,6 +20,20 @@ export interface DeliveryRecord {
   callTime: number;
 }
 
+/**
+ * How a run batches as it records: each (counter, kind) it delivers, with the header its batch will have. A pending
+ * decision of such a pair goes straight into the run's open batch ('prepared', created with the first such row),
+ * instead of being moved there row by row after the last page.
+ */
+export interface Batching {
+  /** `${counterId}/${kind}` → the batch's CSV header. */
+  headers: Record<string, readonly string[]>;
+  /** Unix ms: the batches' creation time. */
+  now: number;
+}
+
+export const batchKey = (counterId: number, kind: DeliveryKind): string => `${counterId}/${kind}`;
+
 export interface SeenCall {
   id: string;
   callTime: number;
@@ -258,9 +272,10 @@ export class Store {
   /**
    * Records one fetched page: the calls seen and what each means for each counter.
    * A delivery already batched, sent or failed is never touched: that is what makes re-runs safe.
+   * With `batching`, a pending decision of a pair the run delivers is written into the run's open batch.
    * Returns how many of the calls were new to the database.
    */
-  recordPage(runId: number, calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[]): number {
+  recordPage(runId: number, calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[], batching?: Batching): number {
     const insertCall = this.stmt(
       `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
@@ -269,11 +284,11 @@ export class Store {
     // A decision that did not change is left as it is (and keeps the run that made it): re-fetching the
     // look-back window then writes nothing.
     const upsert = this.stmt(
-      `INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, decided_run)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, decided_run, batch_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (counter_id, kind, call_id) DO UPDATE SET
          state = excluded.state, reason = excluded.reason, row = excluded.row,
-         call_time = excluded.call_time, decided_run = excluded.decided_run
+         call_time = excluded.call_time, decided_run = excluded.decided_run, batch_id = excluded.batch_id
        WHERE deliveries.state IN ('waiting', 'skipped', 'pending')
          AND NOT (deliveries.state = excluded.state AND deliveries.reason IS excluded.reason
                   AND deliveries.row IS excluded.row AND deliveries.call_time = excluded.call_time)`,
@@ -284,11 +299,61 @@ export class Store {
         if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId).changes > 0) fresh++;
         else updateCall.run(call.callTime, call.serviceType, runId, call.id);
       }
+      // The run's open batch per pair, looked up once a page; created with the first row that really goes into it
+      // (a re-fetched call whose decision did not change opens nothing: a no-op run writes no batch).
+      const open = new Map<string, number | null>();
       for (const d of deliveries) {
-        upsert.run(d.counterId, d.callId, d.kind, d.state, d.reason, d.row ? JSON.stringify(d.row) : null, d.callTime, runId);
+        const key = batchKey(d.counterId, d.kind);
+        const header = d.state === 'pending' ? batching?.headers[key] : undefined;
+        let batchId: number | null = null;
+        if (header) {
+          if (!open.has(key)) open.set(key, this.openBatchId(runId, d.counterId, d.kind));
+          batchId = open.get(key)!;
+        }
+        const changes = upsert.run(
+          d.counterId,
+          d.callId,
+          d.kind,
+          batchId === null ? d.state : 'batched',
+          d.reason,
+          d.row ? JSON.stringify(d.row) : null,
+          d.callTime,
+          runId,
+          batchId,
+        ).changes;
+        if (header && batchId === null && changes > 0) {
+          batchId = this.createBatch(runId, d.counterId, d.kind, header, batching!.now);
+          open.set(key, batchId);
+          this.stmt(`UPDATE deliveries SET state = 'batched', batch_id = ? WHERE counter_id = ? AND kind = ? AND call_id = ?`).run(
+            batchId,
+            d.counterId,
+            d.kind,
+            d.callId,
+          );
+        }
       }
       return fresh;
     });
+  }
+
+  /** The run's open ('prepared') batch of (counter, kind), if it has one. */
+  private openBatchId(runId: number, counterId: number, kind: DeliveryKind): number | null {
+    const id = this.stmt(`SELECT id FROM batches WHERE run_id = ? AND counter_id = ? AND kind = ? AND status = 'prepared'`)
+      .pluck()
+      .get(runId, counterId, kind) as number | undefined;
+    return id ?? null;
+  }
+
+  /** A new, empty 'prepared' batch with its comment. Inside a write. */
+  private createBatch(runId: number, counterId: number, kind: DeliveryKind, header: readonly string[], now: number): number {
+    const id = Number(
+      this.stmt(
+        `INSERT INTO batches (run_id, counter_id, kind, comment, header, rows, status, created_at)
+         VALUES (?, ?, ?, '', ?, 0, 'prepared', ?)`,
+      ).run(runId, counterId, kind, JSON.stringify(header), Math.floor(now / 1000)).lastInsertRowid,
+    );
+    this.stmt(`UPDATE batches SET comment = ? WHERE id = ?`).run(batchComment(this.installationId(), id), id);
+    return id;
   }
 
   cursor(counterId: number): number | null {
@@ -331,27 +396,29 @@ export class Store {
   }
 
   /**
-   * Step 1 of the exactly-once protocol: every pending delivery of (counter, kind) goes into a new batch,
-   * written as 'prepared' in one transaction before anything is sent. Null when nothing is pending.
+   * Step 1 of the exactly-once protocol: the batch of (counter, kind) is sealed as 'prepared' in one transaction
+   * before anything is sent: the run's open batch (which its pages filled), or a new one, joined by every delivery
+   * still pending for the pair (left by an earlier run). Null when there is nothing to send.
    */
   prepareBatch(runId: number, counterId: number, kind: DeliveryKind, header: readonly string[], now: number): Batch | null {
-    const installation = this.installationId();
     return this.write(() => {
-      const pending = this.pendingCount(counterId, kind);
-      if (pending === 0) return null;
-      const id = Number(
-        this.stmt(
-          `INSERT INTO batches (run_id, counter_id, kind, comment, header, rows, status, created_at)
-           VALUES (?, ?, ?, '', ?, 0, 'prepared', ?)`,
-        ).run(runId, counterId, kind, JSON.stringify(header), Math.floor(now / 1000)).lastInsertRowid,
-      );
-      const comment = batchComment(installation, id);
+      let id = this.openBatchId(runId, counterId, kind);
+      if (id === null) {
+        if (this.pendingCount(counterId, kind) === 0) return null;
+        id = this.createBatch(runId, counterId, kind, header, now);
+      }
       // Named, because SQLite would otherwise walk the counter's whole history for the few rows that are pending.
-      const moved = this.stmt(
+      this.stmt(
         `UPDATE deliveries INDEXED BY deliveries_pending SET state = 'batched', batch_id = ?
          WHERE state = 'pending' AND counter_id = ? AND kind = ?`,
-      ).run(id, counterId, kind).changes;
-      this.stmt(`UPDATE batches SET comment = ?, rows = ? WHERE id = ?`).run(comment, moved, id);
+      ).run(id, counterId, kind);
+      // Every delivery of a prepared batch is 'batched' (voiding one takes its rows out): the index alone counts them.
+      const rows = this.stmt(`SELECT COUNT(*) FROM deliveries WHERE batch_id = ?`).pluck().get(id) as number;
+      if (rows === 0) {
+        this.stmt(`DELETE FROM batches WHERE id = ?`).run(id);
+        return null;
+      }
+      this.stmt(`UPDATE batches SET rows = ? WHERE id = ?`).run(rows, id);
       return this.batch(id)!;
     });
   }
@@ -378,16 +445,18 @@ export class Store {
     );
   }
 
-  /** Step 3: Metrica has it. The batch and all its deliveries become sent in one transaction. */
+  /**
+   * Step 3: Metrica has it. One row changes: a delivery 'batched' in a sent batch is sent (`delivery_view` says so),
+   * so the batch and all its deliveries become sent in one write, whatever their number.
+   */
   markSent(batchId: number, uploading: UploadingInfo, now: number): void {
     const at = Math.floor(now / 1000);
-    this.write(() => {
+    this.write(() =>
       this.stmt(
         `UPDATE batches SET status = 'sent', sent_at = ?, uploading_id = ?, metrika_status = ?, uploading_json = ?, error = NULL
          WHERE id = ?`,
-      ).run(at, uploading.id, uploading.status ?? null, JSON.stringify(uploading), batchId);
-      this.stmt(`UPDATE deliveries SET state = 'sent', sent_at = ? WHERE batch_id = ? AND state = 'batched'`).run(at, batchId);
-    });
+      ).run(at, uploading.id, uploading.status ?? null, JSON.stringify(uploading), batchId),
+    );
   }
 
   /** Metrica never got it: its deliveries go back to pending, to be batched again (with the current settings). */
@@ -395,6 +464,21 @@ export class Store {
     this.write(() => {
       this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(why, batchId);
       this.stmt(`UPDATE deliveries SET state = 'pending', batch_id = NULL WHERE batch_id = ? AND state = 'batched'`).run(batchId);
+    });
+  }
+
+  /**
+   * This run's batches never sent (no attempt made: their counter failed first, or the run stopped): their rows go
+   * back to pending, as if never batched, and the batches go — no request ever carried them.
+   */
+  releaseBatches(runId: number): void {
+    const open = this.stmt(`SELECT id FROM batches WHERE run_id = ? AND status = 'prepared' AND attempts = 0`).pluck().all(runId) as number[];
+    if (open.length === 0) return;
+    this.write(() => {
+      for (const id of open) {
+        this.stmt(`UPDATE deliveries SET state = 'pending', batch_id = NULL WHERE batch_id = ? AND state = 'batched'`).run(id);
+        this.stmt(`DELETE FROM batches WHERE id = ?`).run(id);
+      }
     });
   }
 

@@ -196,7 +196,7 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
       const copy: Record<string, unknown> = { ...seen.last, status: 'fail', duration: 0 };
       exactlyOnce([...PAGED, copy]); // the oracle lets a later copy of an id win
       const id = String(copy.universalId);
-      expect(world.query(`SELECT kind, state FROM deliveries WHERE call_id = ? AND counter_id = 11 ORDER BY kind`, id)).toEqual([
+      expect(world.query(`SELECT kind, state FROM delivery_view WHERE call_id = ? AND counter_id = 11 ORDER BY kind`, id)).toEqual([
         { kind: 'call', state: 'sent' },
         expect.objectContaining({ kind: 'conversion' }),
       ]);
@@ -226,7 +226,7 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
 
       await run(0);
       expect(
-        world.query(`SELECT call_id, reason FROM deliveries WHERE call_id LIKE 'cb-%' AND counter_id = 11 AND kind = 'call' ORDER BY call_id`),
+        world.query(`SELECT call_id, reason FROM delivery_view WHERE call_id LIKE 'cb-%' AND counter_id = 11 AND kind = 'call' ORDER BY call_id`),
       ).toEqual([
         { call_id: 'cb-in-progress', reason: 'in-progress' },
         { call_id: 'cb-scheduled', reason: 'scheduled' },

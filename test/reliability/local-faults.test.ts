@@ -108,7 +108,7 @@ async function scenario(
       snapshot: () => ({
         uploads: world.metrika.uploads.length,
         cursors: world.query(`SELECT * FROM cursors ORDER BY counter_id`),
-        sent: world.query(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'sent'`),
+        sent: world.query(`SELECT COUNT(*) AS n FROM delivery_view WHERE state = 'sent'`),
       }),
     });
   } finally {
@@ -353,7 +353,7 @@ describe.concurrent('clocks', { timeout: 90_000 }, () => {
       });
       const mine = () => world.metrika.rows(11, 'calls').filter((r) => r.PhoneNumber === '+79990004242');
       expect((await runAt(NOW_UNIX)).code).toBe(0);
-      expect(world.query(`SELECT state, reason FROM deliveries WHERE call_id = 'from-the-future' AND kind = 'call' ORDER BY counter_id`)).toEqual([
+      expect(world.query(`SELECT state, reason FROM delivery_view WHERE call_id = 'from-the-future' AND kind = 'call' ORDER BY counter_id`)).toEqual([
         { state: 'waiting', reason: 'future' },
         { state: 'waiting', reason: 'future' },
       ]);
@@ -375,7 +375,7 @@ describe.concurrent('clocks', { timeout: 90_000 }, () => {
     return scenario({ calls: [...CALLS, ...recent] }, async ({ world, setClock, exactlyOnce }) => {
       setClock(NOW_UNIX * 1000); // Metrica (and CallKeeper) say 09:00; ckym says 09:30
       const r = await world.run(['sync'], { CKYM_NOW: iso(NOW_UNIX + 30 * 60) });
-      const quarantined = world.query<{ n: number }>(`SELECT COUNT(*) AS n FROM deliveries WHERE state = 'failed'`)[0]!.n;
+      const quarantined = world.query<{ n: number }>(`SELECT COUNT(*) AS n FROM delivery_view WHERE state = 'failed'`)[0]!.n;
       console.info(`reliability: clock ahead of Metrica — ${quarantined} rows quarantined, exit ${r.code}`);
       expect(quarantined).toBe(0);
       setClock((NOW_UNIX + HOUR) * 1000);

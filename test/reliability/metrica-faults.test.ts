@@ -55,7 +55,7 @@ const uploadsOf = (counterId: number, kind: 'calls' | 'conversions') =>
   world.metrika.uploads.filter((u) => u.counterId === counterId && u.kind === kind).length;
 const states = (counterId: number) =>
   world.query<{ state: string; n: number }>(
-    `SELECT state, COUNT(*) AS n FROM deliveries WHERE counter_id = ? AND kind = 'call' GROUP BY state ORDER BY state`,
+    `SELECT state, COUNT(*) AS n FROM delivery_view WHERE counter_id = ? AND kind = 'call' GROUP BY state ORDER BY state`,
     counterId,
   );
 

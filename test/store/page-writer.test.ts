@@ -42,7 +42,7 @@ async function writeAll(file: string, workerFile: string | null, pages: number):
   const store = Store.open(file);
   try {
     const run = store.startRun(1, 0);
-    const writer = new PageWriter(store, run, workerFile);
+    const writer = new PageWriter(store, run, undefined, workerFile);
     for (let n = 0; n < pages; n++) {
       const p = page(n);
       await writer.write(p.calls, p.deliveries);
@@ -76,7 +76,7 @@ describe('PageWriter', () => {
     const store = Store.open(path.join(dir, 'd.db'));
     try {
       const run = store.startRun(1, 0);
-      const writer = new PageWriter(store, run, WORKER);
+      const writer = new PageWriter(store, run, undefined, WORKER);
       const first = page(0);
       await writer.write(first.calls, first.deliveries); // inline
       const second = page(1);

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store, type DeliveryRecord } from '../../src/store/store.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
+import { deliveryCounts } from '../../src/store/stats.js';
 
 let dir: string;
 let store: Store;
@@ -30,8 +31,9 @@ const pending = (callId: string, counterId = 1, kind: 'call' | 'conversion' = 'c
 });
 const seen = (id: string) => ({ id, callTime: 1714510800, serviceType: 'callback' });
 
+/** Each delivery's state as people read it (a delivery of a sent batch is sent). */
 function states(): Record<string, string> {
-  const rows = store.db.prepare(`SELECT counter_id, call_id, kind, state FROM deliveries ORDER BY 1, 2, 3`).all() as {
+  const rows = store.db.prepare(`SELECT counter_id, call_id, kind, state FROM delivery_view ORDER BY 1, 2, 3`).all() as {
     counter_id: number;
     call_id: string;
     kind: string;
@@ -64,6 +66,47 @@ describe('Store', () => {
     expect(states()).toEqual({ '1/a/call': 'sent', '1/b/call': 'sent' });
     expect(store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 0)).toBeNull();
     expect(store.batch(batch.id)).toMatchObject({ status: 'sent', uploadingId: 77, metrikaStatus: 'UPLOADED', attempts: 1, attemptAt: 5 });
+  });
+
+  it("with the run's batching, pending rows go straight into the run's batch, and sending it changes one row", () => {
+    const batching = { headers: { '1/call': ['ClientId', 'DateTime'] }, now: 7_000 };
+    const run = store.startRun(1, 0);
+    // counter 2 is not delivered by this run: its pending row stays pending, outside any batch
+    store.recordPage(run, [seen('a'), seen('b')], [pending('a'), pending('b'), pending('a', 2)], batching);
+    store.recordPage(run, [seen('c')], [pending('c'), { ...pending('d'), state: 'skipped', row: null, reason: 'status' }], batching);
+    const open = store.db.prepare(`SELECT id, status, rows FROM batches`).all();
+    expect(open).toEqual([{ id: expect.any(Number), status: 'prepared', rows: 0 }]);
+    expect(states()).toEqual({ '1/a/call': 'batched', '1/b/call': 'batched', '1/c/call': 'batched', '1/d/call': 'skipped', '2/a/call': 'pending' });
+
+    const batch = store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 9_000)!;
+    expect(batch).toMatchObject({ id: (open[0] as { id: number }).id, rows: 3, status: 'prepared', createdAt: 7, header: ['ClientId', 'DateTime'] });
+    expect([...store.batchRows(batch.id)].flat().map((r) => r[0])).toEqual(['a', 'b', 'c']);
+    store.markSending(batch.id, 9_000);
+    const before = store.db.prepare(`SELECT * FROM deliveries ORDER BY 1, 2, 3`).all();
+    store.markSent(batch.id, { id: 5, status: 'UPLOADED' }, 10_000);
+    expect(store.db.prepare(`SELECT * FROM deliveries ORDER BY 1, 2, 3`).all()).toEqual(before);
+    expect(states()).toMatchObject({ '1/a/call': 'sent', '1/b/call': 'sent', '1/c/call': 'sent' });
+    expect(store.db.prepare(`SELECT DISTINCT sent_at FROM delivery_view WHERE state = 'sent'`).pluck().all()).toEqual([10]);
+
+    // the look-back window brings them again: nothing is re-opened, and no batch is created for nothing
+    const next = store.startRun(1, 0);
+    store.recordPage(next, [seen('a'), seen('b'), seen('c')], [pending('a'), pending('b'), pending('c')], batching);
+    expect(store.db.prepare(`SELECT COUNT(*) FROM batches`).pluck().get()).toBe(1);
+    expect(store.prepareBatch(next, 1, 'call', ['ClientId', 'DateTime'], 11_000)).toBeNull();
+  });
+
+  it("releases the run's batches that were never sent: their rows wait, pending, for the next run", () => {
+    const batching = { headers: { '1/call': ['ClientId', 'DateTime'], '2/call': ['ClientId', 'DateTime'] }, now: 0 };
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seen('a'), seen('b')], [pending('a'), pending('b', 2)], batching);
+    const sent = store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 0)!;
+    store.markSending(sent.id, 0);
+    store.markSent(sent.id, { id: 1 }, 0);
+    store.releaseBatches(run); // counter 2 failed before its upload
+    expect(store.db.prepare(`SELECT counter_id, status FROM batches`).all()).toEqual([{ counter_id: 1, status: 'sent' }]);
+    expect(states()).toEqual({ '1/a/call': 'sent', '2/b/call': 'pending' });
+    const later = store.startRun(1, 0);
+    expect(store.prepareBatch(later, 2, 'call', ['ClientId', 'DateTime'], 0)).toMatchObject({ rows: 1, status: 'prepared' });
   });
 
   it('re-decides skipped and waiting deliveries (a call that changes between runs)', () => {
@@ -135,6 +178,49 @@ describe('Store', () => {
     expect(() => ro.startRun(1, 0)).toThrow(/database .*read-only/);
     ro.close();
     store = Store.open(file);
+  });
+});
+
+describe('schema 3', () => {
+  it("turns a schema-2 database's sent deliveries into batched ones of their sent batch; delivery_view still says sent", () => {
+    const file = path.join(dir, 'v2.db');
+    const Database = store.db.constructor as unknown as new (file: string) => Store['db'];
+    const db = new Database(file);
+    db.exec(MIGRATIONS[0]!);
+    db.exec(MIGRATIONS[1]!);
+    db.pragma('user_version = 2');
+    db.exec(`INSERT INTO runs (id, pid, started_at, outcome) VALUES (1, 1, 0, 'ok');
+      INSERT INTO batches (id, run_id, counter_id, kind, comment, header, rows, status, created_at, sent_at)
+        VALUES (1, 1, 9, 'call', 'ckym batch x-1', '[]', 1, 'sent', 100, 200);
+      INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, batch_id, decided_run, sent_at) VALUES
+        (9, 'a', 'call', 'sent', NULL, '["a"]', 50, 1, 1, 200),
+        (9, 'b', 'call', 'skipped', 'status', NULL, 60, NULL, 1, NULL),
+        (9, 'c', 'call', 'pending', NULL, '["c"]', 70, NULL, 1, NULL);`);
+    db.close();
+    // ckym stats only reads: on a database no newer ckym has migrated yet, it reads the table as it is
+    const readOnly = Store.open(file, { readonly: true });
+    try {
+      expect(deliveryCounts(readOnly).map((c) => [c.state, c.count])).toEqual([['pending', 1], ['sent', 1], ['skipped', 1]]);
+    } finally {
+      readOnly.close();
+    }
+    const migrated = Store.open(file);
+    try {
+      expect(migrated.schemaVersion).toBe(3);
+      expect(migrated.db.prepare(`SELECT call_id, state FROM deliveries ORDER BY 1`).all()).toEqual([
+        { call_id: 'a', state: 'batched' },
+        { call_id: 'b', state: 'skipped' },
+        { call_id: 'c', state: 'pending' },
+      ]);
+      expect(deliveryCounts(migrated).map((c) => [c.state, c.count])).toEqual([['pending', 1], ['sent', 1], ['skipped', 1]]);
+      expect(migrated.db.prepare(`SELECT call_id, state, sent_at FROM delivery_view ORDER BY 1`).all()).toEqual([
+        { call_id: 'a', state: 'sent', sent_at: 200 },
+        { call_id: 'b', state: 'skipped', sent_at: null },
+        { call_id: 'c', state: 'pending', sent_at: null },
+      ]);
+    } finally {
+      migrated.close();
+    }
   });
 });
 
