@@ -5,6 +5,11 @@ import { storeError, type Batching, type DeliveryRecord, type SeenCall, type Sto
 
 /** Pages handed to the worker and not yet recorded, at most: bounds memory when SQLite is the slower side. */
 const MAX_IN_FLIGHT = 2;
+/**
+ * The worker holds two pages of decisions at a time; V8's default young generation (48 MB) let its heap reach
+ * ≈ 42 MB. 16 MB: the 100 000-call backfill's peak RSS 200 → 184 MB, the same time (BENCHMARKS.md).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 };
 
 export interface WorkerSetup {
   file: string;
@@ -81,7 +86,7 @@ export class PageWriter {
   }
 
   private start(file: string): Worker {
-    const worker = new Worker(file, { workerData: { file: this.store.file, runId: this.runId, batching: this.batching } satisfies WorkerSetup });
+    const worker = new Worker(file, { workerData: { file: this.store.file, runId: this.runId, batching: this.batching } satisfies WorkerSetup, resourceLimits: WORKER_LIMITS });
     worker.on('message', (answer: WorkerAnswer) => {
       this.inFlight--;
       if ('error' in answer) {
