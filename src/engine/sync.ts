@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { AuthError, CkymError, RemoteError } from '../errors.js';
-import type { CallKeeperClient } from '../clients/callkeeper.js';
+import { CALLKEEPER_PAGE_SIZE, type CallKeeperClient } from '../clients/callkeeper.js';
 import { retryDelay, sleep, type OnRetry, type RetryPolicy } from '../clients/http.js';
 import type { MetrikaClient, Uploading } from '../clients/metrika.js';
 import { batchKey, type Batch, type Batching, type DeliveryRecord, type SeenCall, type Store } from '../store/store.js';
@@ -187,7 +187,7 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
             }
           }
         }
-        await writer.write(seen, records);
+        await writer.write(seen, records, page.calls.length >= CALLKEEPER_PAGE_SIZE);
         report.pages++;
         report.fetched += page.calls.length;
         events.onPage?.({ page: page.page, calls: page.calls.length, fetched: report.fetched });

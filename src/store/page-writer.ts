@@ -31,8 +31,8 @@ export function defaultWorkerFile(): string | null {
 /**
  * Records a sync's pages of calls and decisions (Store.recordPage, with the run's batching), one transaction per page, in order.
  *
- * The first page is written on the run's own connection: a cron run's look-back window is one page, and
- * starting a thread would cost it more than it saves. From the second page on — a backfill — a worker thread
+ * The first two pages are written on the run's own connection: a cron run's look-back window is a page or two,
+ * and starting a thread would cost it more than it saves. From the third page on — a backfill — a worker thread
  * with its own connection writes the pages while this thread fetches, parses and decides the next one, so
  * SQLite's work and CallKeeper's pages use both cores. Nothing else writes to the database until `finish()`
  * (or `close()`) has waited for every page; a page is recorded whole or not at all, as before, so a crash
@@ -54,14 +54,21 @@ export class PageWriter {
     private readonly workerFile: string | null = defaultWorkerFile(),
   ) {}
 
-  /** Queues one page; resolves once the page is recorded (inline) or handed over with room for the next. */
-  async write(calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[]): Promise<void> {
+  /**
+   * Queues one page; resolves once the page is recorded (inline) or handed over with room for the next.
+   * `more`: another page follows (this one was full).
+   */
+  async write(calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[], more: boolean): Promise<void> {
     this.check();
-    if (this.pages++ === 0 || this.workerFile === null) {
+    const page = this.pages++;
+    if (!this.worker) {
+      // The thread takes ≈ 150 ms to start on a small machine: worth it from the third page on. It is started
+      // after the second (when a third follows), so that it boots while that one is fetched.
+      if (page >= 1 && more && this.workerFile !== null) this.worker = this.start(this.workerFile);
       this.fresh += this.store.recordPage(this.runId, calls, deliveries, this.batching);
       return;
     }
-    const worker = (this.worker ??= this.start(this.workerFile));
+    const worker = this.worker;
     while (this.inFlight >= MAX_IN_FLIGHT) await this.answer();
     this.check();
     this.inFlight++;

@@ -338,7 +338,10 @@ export class Store {
 
   /** The run's open ('prepared') batch of (counter, kind), if it has one. */
   private openBatchId(runId: number, counterId: number, kind: DeliveryKind): number | null {
-    const id = this.stmt(`SELECT id FROM batches WHERE run_id = ? AND counter_id = ? AND kind = ? AND status = 'prepared'`)
+    // The first condition repeats batches_unfinished's: the few unfinished batches are read, not the pair's history.
+    const id = this.stmt(
+      `SELECT id FROM batches WHERE status IN ('prepared', 'sending') AND status = 'prepared' AND run_id = ? AND counter_id = ? AND kind = ?`,
+    )
       .pluck()
       .get(runId, counterId, kind) as number | undefined;
     return id ?? null;
@@ -472,7 +475,11 @@ export class Store {
    * back to pending, as if never batched, and the batches go — no request ever carried them.
    */
   releaseBatches(runId: number): void {
-    const open = this.stmt(`SELECT id FROM batches WHERE run_id = ? AND status = 'prepared' AND attempts = 0`).pluck().all(runId) as number[];
+    const open = this.stmt(
+      `SELECT id FROM batches WHERE status IN ('prepared', 'sending') AND status = 'prepared' AND attempts = 0 AND run_id = ?`,
+    )
+      .pluck()
+      .all(runId) as number[];
     if (open.length === 0) return;
     this.write(() => {
       for (const id of open) {

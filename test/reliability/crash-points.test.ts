@@ -24,8 +24,8 @@ const NOW_UNIX = Date.parse(NOW) / 1000;
 const DAY = 86_400;
 /** Three pages (1000, 1000, 600), all inside the 7-day first window. */
 const PAGED = generateCalls({ count: 2600, seed: 4242, nowUnix: NOW_UNIX, days: 6 });
-/** Exactly two full pages: paging ends on a third request ("Incorrect page is set"). */
-const TWO_FULL_PAGES = generateCalls({ count: 2000, seed: 4243, nowUnix: NOW_UNIX, days: 6 });
+/** Exactly three full pages: the third is the first the writer thread records; paging ends on a fourth request. */
+const THREE_FULL_PAGES = generateCalls({ count: 3000, seed: 4245, nowUnix: NOW_UNIX, days: 6 });
 /** One page: enough for the upload steps. */
 const SMALL = generateCalls({ count: 400, seed: 4244, nowUnix: NOW_UNIX, days: 6 });
 
@@ -107,12 +107,12 @@ describe.concurrent('kill -9 at each step of a sync, then a re-run: every row ex
     }));
 
   it('while the database writer thread still holds the last page', () =>
-    scenario(TWO_FULL_PAGES, {}, async ({ world, kill, recover, count }) => {
-      // Page 1 goes to the writer thread and page 2 is asked for at once: killed there, page 1 may or may not
-      // be recorded. Either way nothing was batched, and the re-run decides it again.
-      world.ck.rule({ match: (r) => r.info.page === 2, action: { type: 'hold' } });
+    scenario(THREE_FULL_PAGES, {}, async ({ world, kill, recover, count }) => {
+      // Page 2 goes to the writer thread and page 3 is asked for at once: killed there, page 2 may or may not
+      // be recorded. Either way nothing was sent, and the re-run decides it again.
+      world.ck.rule({ match: (r) => r.info.page === 3, action: { type: 'hold' } });
       await kill(() => world.ck.held().length > 0);
-      expect([1000, 2000]).toContain(count(`SELECT COUNT(*) FROM calls`));
+      expect([2000, 3000]).toContain(count(`SELECT COUNT(*) FROM calls`));
       expect(count(`SELECT COUNT(*) FROM batches WHERE status <> 'prepared' OR attempts > 0`)).toBe(0);
       expect(count(`SELECT COUNT(*) FROM cursors`)).toBe(0);
       expect(world.metrika.uploads).toEqual([]);
@@ -120,12 +120,12 @@ describe.concurrent('kill -9 at each step of a sync, then a re-run: every row ex
     }));
 
   it('after deciding every page, before anything is batched', () =>
-    scenario(TWO_FULL_PAGES, {}, async ({ world, kill, recover, count }) => {
-      world.ck.rule({ match: (r) => r.info.page === 2, action: { type: 'hold' } }); // the request that ends paging
-      // …and once the writer thread has recorded page 1 (it does while the request is held).
-      await kill(() => world.ck.held().length > 0 && count(`SELECT COUNT(*) FROM calls`) === 2000);
-      expect(count(`SELECT COUNT(*) FROM calls`)).toBe(2000);
-      expect(count(`SELECT COUNT(*) FROM deliveries WHERE state = 'batched'`)).toBeGreaterThan(1000);
+    scenario(THREE_FULL_PAGES, {}, async ({ world, kill, recover, count }) => {
+      world.ck.rule({ match: (r) => r.info.page === 3, action: { type: 'hold' } }); // the request that ends paging
+      // …and once the writer thread has recorded page 2 (it does while the request is held).
+      await kill(() => world.ck.held().length > 0 && count(`SELECT COUNT(*) FROM calls`) === 3000);
+      expect(count(`SELECT COUNT(*) FROM calls`)).toBe(3000);
+      expect(count(`SELECT COUNT(*) FROM deliveries WHERE state = 'batched'`)).toBeGreaterThan(1500);
       expect(count(`SELECT COUNT(*) FROM batches WHERE status <> 'prepared' OR attempts > 0`)).toBe(0);
       expect(world.metrika.uploads).toEqual([]);
       await recover();

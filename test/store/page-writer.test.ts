@@ -45,7 +45,7 @@ async function writeAll(file: string, workerFile: string | null, pages: number):
     const writer = new PageWriter(store, run, undefined, workerFile);
     for (let n = 0; n < pages; n++) {
       const p = page(n);
-      await writer.write(p.calls, p.deliveries);
+      await writer.write(p.calls, p.deliveries, n < pages - 1);
     }
     const fresh = await writer.finish();
     return { fresh, rows: dump(store) };
@@ -77,17 +77,32 @@ describe('PageWriter', () => {
     try {
       const run = store.startRun(1, 0);
       const writer = new PageWriter(store, run, undefined, WORKER);
-      const first = page(0);
-      await writer.write(first.calls, first.deliveries); // inline
-      const second = page(1);
-      await writer.write(second.calls, second.deliveries); // worker
-      const bad = page(2, 50, 'neither'); // violates the kind CHECK
-      await writer.write(bad.calls, bad.deliveries);
+      for (const n of [0, 1, 2]) {
+        const p = page(n); // 0 and 1 inline (the thread starts after 1), 2 through the thread
+        await writer.write(p.calls, p.deliveries, true);
+      }
+      const bad = page(3, 50, 'neither'); // violates the kind CHECK
+      await writer.write(bad.calls, bad.deliveries, false);
       await expect(writer.finish()).rejects.toThrow(/CHECK constraint failed/);
       await writer.close(); // again: harmless
       const ids = (dump(store) as { call_id: string }[]).map((r) => r.call_id.split('-')[0]);
-      expect(new Set(ids)).toEqual(new Set(['p0', 'p1']));
-      expect(store.db.prepare(`SELECT COUNT(*) AS n FROM calls`).get()).toEqual({ n: 100 }); // page 2's transaction rolled back whole
+      expect(new Set(ids)).toEqual(new Set(['p0', 'p1', 'p2']));
+      expect(store.db.prepare(`SELECT COUNT(*) AS n FROM calls`).get()).toEqual({ n: 150 }); // page 3's transaction rolled back whole
+    } finally {
+      store.close();
+    }
+  });
+
+  it('starts no thread for a run of one or two pages', async () => {
+    const store = Store.open(path.join(dir, 'e.db'));
+    try {
+      const writer = new PageWriter(store, store.startRun(1, 0), undefined, WORKER);
+      const p0 = page(0);
+      const p1 = page(1);
+      await writer.write(p0.calls, p0.deliveries, true);
+      await writer.write(p1.calls, p1.deliveries, false);
+      expect((writer as unknown as { worker: unknown }).worker).toBeNull();
+      expect(await writer.finish()).toBe(100);
     } finally {
       store.close();
     }
