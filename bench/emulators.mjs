@@ -218,6 +218,9 @@ const control = http.createServer((req, res) => {
     metrika.requests.length = 0;
     metrikaServerMs.length = 0;
     metrika.uploads.length = 0; // the rows of past uploads are the emulator's biggest memory
+    // Collect them now, before the answer: otherwise V8 does it (for seconds, at a million rows) on the second
+    // core while the next measured run uses it. run.mjs starts this process with --expose-gc.
+    globalThis.gc?.();
     return send({ ok: true });
   }
   res.writeHead(404);

@@ -121,7 +121,7 @@ async function startWorld(calls) {
   const child = spawn(
     NODE,
     // A million calls held twice (the emulator's copy, the front's) plus Metrica's parsed uploads: more than V8's default heap.
-    ['--max-old-space-size=16384', path.join(ROOT, 'bench', 'emulators.mjs'), '--calls', String(calls), '--days', String(opt.days), '--seed', String(opt.seed), '--now', BENCH_NOW],
+    ['--max-old-space-size=16384', '--expose-gc', path.join(ROOT, 'bench', 'emulators.mjs'), '--calls', String(calls), '--days', String(opt.days), '--seed', String(opt.seed), '--now', BENCH_NOW],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
