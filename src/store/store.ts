@@ -135,7 +135,11 @@ export class Store {
   static open(file: string, options: { readonly?: boolean } = {}): Store {
     let db: Database.Database;
     try {
-      if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      if (!options.readonly) {
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        // Calls hold phone numbers: a new database is the owner's alone (SQLite gives its -wal and -shm the same mode).
+        if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600));
+      }
       db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: 10_000 });
       if (!options.readonly) {
         db.pragma('journal_mode = WAL');

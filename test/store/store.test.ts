@@ -48,6 +48,13 @@ describe('Store', () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
   });
 
+  it('creates the database and its WAL files readable by the owner alone', () => {
+    store.startRun(1, 0); // a write: the -wal and -shm files exist
+    for (const suffix of ['', '-wal', '-shm']) {
+      expect((fs.statSync(path.join(dir, `ckym.db${suffix}`)).mode & 0o777).toString(8)).toBe('600');
+    }
+  });
+
   it('keeps one installation id', () => {
     const id = store.installationId();
     expect(id).toMatch(/^[0-9a-f]{12}$/);
