@@ -8,6 +8,7 @@
  * in `timeZone`. It imports nothing from ckym: its own time code, its own everything.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FaultQueue } from './faults.js';
 import { readBody, sendText, sleep, startServer, urlHost } from './http.js';
 import type { RunningServer } from './http.js';
 import { parseDate, parseWallTime, wallTimeToUnix } from './time.js';
@@ -96,11 +97,6 @@ const ERROR_INFO = {
 
 const METHODS = new Set(['get', 'getWithRole', 'getByRole']);
 
-interface QueuedFault {
-  fault: CallKeeperFault;
-  left: number;
-}
-
 interface StoredCall {
   raw: Record<string, unknown>;
   /** Unix seconds of callTime, null when callTime is not a valid `Y-m-d H:i:s`. */
@@ -131,7 +127,7 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
   new Intl.DateTimeFormat('en-US', { timeZone });
 
   let calls: StoredCall[] = [];
-  const faults: QueuedFault[] = [];
+  const faults = new FaultQueue<CallKeeperFault>();
   const requests: CallKeeperRequest[] = [];
   const timers = { timers: new Set<NodeJS.Timeout>() };
   let inFlight = 0;
@@ -153,15 +149,6 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
     (ordered ??= calls.filter((c) => c.at !== null).sort((a, b) => a.at! - b.at! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
   setCalls(options.calls ?? []);
 
-  /** Takes the first queued fault that `matches`, decrementing its count. */
-  const take = (matches: (f: CallKeeperFault) => boolean): CallKeeperFault | null => {
-    const index = faults.findIndex((q) => matches(q.fault));
-    if (index < 0) return null;
-    const queued = faults[index]!;
-    queued.left -= 1;
-    if (queued.left <= 0) faults.splice(index, 1);
-    return queued.fault;
-  };
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const arrived = Date.now();
@@ -199,10 +186,10 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
     const pageMatches = (f: { page?: number }): boolean => f.page === undefined || f.page === page;
 
     // Transport-level faults hit any request to the endpoint.
-    const delay = take((f) => f.type === 'delay');
+    const delay = faults.take((f) => f.type === 'delay');
     if (delay && delay.type === 'delay') await sleep(delay.ms, timers);
     if (res.destroyed) return;
-    const transport = take(
+    const transport = faults.take(
       (f) =>
         f.type === 'reset' ||
         ((f.type === 'status' || f.type === 'html' || f.type === 'garbage' || f.type === 'truncated') &&
@@ -281,8 +268,8 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
 
     const first = start + page * pageSize;
     let pageCalls = all.slice(first, first + Math.min(pageSize, count - page * pageSize)).map((c) => c.raw);
-    if (take((f) => f.type === 'empty-page' && f.page === page)) pageCalls = [];
-    const wrap = take((f) => f.type === 'envelope');
+    if (faults.take((f) => f.type === 'empty-page' && f.page === page)) pageCalls = [];
+    const wrap = faults.take((f) => f.type === 'envelope');
     const body: unknown = wrap
       ? {
           inbound: {
@@ -319,9 +306,7 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
       ordered = null;
     },
     inject(fault) {
-      const times = fault.times ?? 1;
-      if (!Number.isInteger(times) || times < 1) throw new Error('fault.times must be a positive integer');
-      faults.push({ fault, left: times });
+      faults.push(fault);
     },
     async close() {
       for (const t of timers.timers) clearTimeout(t);

@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CsvSyntaxError, parseCsv } from './csv.js';
+import { FaultQueue } from './faults.js';
 import { readBody, sendJson, sleep, startServer, urlHost } from './http.js';
 import type { RunningServer } from './http.js';
 import { MultipartError, parseMediaType, parseMultipart } from './multipart.js';
@@ -250,20 +251,12 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
   const uploads: ReceivedUpload[] = [];
   const uploadings: Uploading[] = [];
   const requests: MetrikaRequest[] = [];
-  const faults: { fault: MetrikaFault; left: number }[] = [];
+  const faults = new FaultQueue<MetrikaFault>();
   const timers = { timers: new Set<NodeJS.Timeout>() };
   let inFlight = 0;
   let uploadsInFlight = 0;
   let maxConcurrentUploads = 0;
 
-  const take = (matches: (f: MetrikaFault) => boolean): MetrikaFault | null => {
-    const index = faults.findIndex((q) => matches(q.fault));
-    if (index < 0) return null;
-    const queued = faults[index]!;
-    queued.left -= 1;
-    if (queued.left <= 0) faults.splice(index, 1);
-    return queued.fault;
-  };
 
   const uploadingJson = (u: Uploading): Record<string, unknown> => {
     const base: Record<string, unknown> = {
@@ -349,12 +342,12 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
         on === 'any' || (on === 'upload' && isUpload) || (on === 'list' && method === 'GET');
       const counterMatches = (f: MetrikaFault): boolean =>
         !('counterId' in f) || f.counterId === undefined || f.counterId === counterId;
-      const delay = take((f) => 'delayMs' in f && onMatches(f.on));
+      const delay = faults.take((f) => 'delayMs' in f && onMatches(f.on));
       if (delay && 'delayMs' in delay) {
         await sleep(delay.delayMs, timers);
         if (res.destroyed) return;
       }
-      const pre = take((f) => 'status' in f && onMatches(f.on) && counterMatches(f));
+      const pre = faults.take((f) => 'status' in f && onMatches(f.on) && counterMatches(f));
       if (pre && 'status' in pre) {
         if (pre.status === 400) throw new ApiError(400, pre.errorType ?? 'invalid_uploading', pre.message);
         if (pre.status === 401) throw new ApiError(401, 'unauthorized', 'Authorization required');
@@ -489,7 +482,7 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
             counter.goals.push({ id: nextGoalId++, name: newGoalName || 'Звонок', type: 'call', conditions: [] });
           }
 
-          const post = take((f) => ('hang' in f || 'resetAfterAccept' in f) && counterMatches(f));
+          const post = faults.take((f) => ('hang' in f || 'resetAfterAccept' in f) && counterMatches(f));
           if (post && 'hang' in post) return; // keep the socket open until the client or close() ends it
           if (post && 'resetAfterAccept' in post) {
             req.socket.destroy();
@@ -517,9 +510,7 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
       return maxConcurrentUploads;
     },
     inject(fault) {
-      const times = fault.times ?? 1;
-      if (!Number.isInteger(times) || times < 1) throw new Error('fault.times must be a positive integer');
-      faults.push({ fault, left: times });
+      faults.push(fault);
     },
     setToken(next) {
       token = next;
