@@ -307,8 +307,8 @@ export class Store {
       // (a re-fetched call whose decision did not change opens nothing: a no-op run writes no batch).
       const open = new Map<string, number | null>();
       for (const d of deliveries) {
-        const key = batchKey(d.counterId, d.kind);
-        const header = d.state === 'pending' ? batching?.headers[key] : undefined;
+        const key = d.state === 'pending' && batching ? batchKey(d.counterId, d.kind) : '';
+        const header = key ? batching!.headers[key] : undefined;
         let batchId: number | null = null;
         if (header) {
           if (!open.has(key)) open.set(key, this.openBatchId(runId, d.counterId, d.kind));
@@ -470,8 +470,13 @@ export class Store {
   voidBatch(batchId: number, why: string): void {
     this.write(() => {
       this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(why, batchId);
-      this.stmt(`UPDATE deliveries SET state = 'pending', batch_id = NULL WHERE batch_id = ? AND state = 'batched'`).run(batchId);
+      this.unbatch(batchId);
     });
+  }
+
+  /** A batch's rows back to pending, outside any batch. Inside a write. */
+  private unbatch(batchId: number): void {
+    this.stmt(`UPDATE deliveries SET state = 'pending', batch_id = NULL WHERE batch_id = ? AND state = 'batched'`).run(batchId);
   }
 
   /**
@@ -487,7 +492,7 @@ export class Store {
     if (open.length === 0) return;
     this.write(() => {
       for (const id of open) {
-        this.stmt(`UPDATE deliveries SET state = 'pending', batch_id = NULL WHERE batch_id = ? AND state = 'batched'`).run(id);
+        this.unbatch(id);
         this.stmt(`DELETE FROM batches WHERE id = ?`).run(id);
       }
     });
