@@ -8,9 +8,10 @@ const DIGITS_ONLY = /^\d+$/;
 
 /**
  * `+` and digits, or '' when `raw` holds no usable number.
- * - `8XXXXXXXXXX` (11 digits) → `+7XXXXXXXXXX`; `7XXXXXXXXXX` → `+7XXXXXXXXXX`;
- * - `9XXXXXXXXX` (10 digits, a Russian mobile without its country code) → `+79XXXXXXXXX`;
- * - any other length → `+digits` as given.
+ * - written with `+`: the country code is the one written (`+81312345678` stays Japanese) → `+digits`;
+ * - without `+`, the Russian forms: `8XXXXXXXXXX` (11 digits) → `+7XXXXXXXXXX`; `7XXXXXXXXXX` → `+7XXXXXXXXXX`;
+ *   `9XXXXXXXXX` (10 digits, a Russian mobile without its country code) → `+79XXXXXXXXX`;
+ * - any other number → `+digits` as given.
  * Spaces, dashes, dots, parentheses and one leading `+` are accepted; any other character
  * (letters, a second `+`, an extension marker) makes the whole value garbage → ''.
  */
@@ -20,9 +21,11 @@ export function normalisePhone(raw: unknown): string {
   else if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) text = String(raw);
   else return '';
   text = text.trim();
-  if (text.startsWith('+')) text = text.slice(1);
+  const international = text.startsWith('+');
+  if (international) text = text.slice(1);
   const digits = text.replace(SEPARATORS, '');
   if (!DIGITS_ONLY.test(digits)) return '';
+  if (international) return `+${digits}`;
   if (digits.length === 11 && (digits[0] === '8' || digits[0] === '7')) return `+7${digits.slice(1)}`;
   if (digits.length === 10 && digits[0] === '9') return `+7${digits}`;
   return `+${digits}`;

@@ -2,6 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { normalisePhone } from '../../src/domain/phone.js';
 
 describe('normalisePhone', () => {
+  // Written with `+`, a number carries its country code: the Russian rules (8… → +7…, 9… → +79…) are for
+  // numbers written without one, so a foreign number keeps its code as written.
+  it.each<[unknown, string]>([
+    ['+81312345678', '+81312345678'], // Japan, 11 digits starting with 8
+    ['+81 3-1234-5678', '+81312345678'],
+    ['+8613912345678', '+8613912345678'], // China
+    ['+82 2 1234 5678', '+82212345678'], // Korea
+    ['+9613123456', '+9613123456'], // Lebanon: 10 digits starting with 9
+    ['+971501234567', '+971501234567'], // UAE
+    ['+44 20 7946 0958', '+442079460958'],
+    ['+1 (212) 555-0123', '+12125550123'],
+    ['+7 (999) 123-45-67', '+79991234567'],
+  ])('keeps the country code of %j', (raw, expected) => {
+    expect(normalisePhone(raw)).toBe(expected);
+  });
+
   it.each<[unknown, string]>([
     ['79991234567', '+79991234567'],
     ['89991234567', '+79991234567'],
@@ -20,6 +36,14 @@ describe('normalisePhone', () => {
     ['+380441234567', '+380441234567'],
     ['491711234567', '+491711234567'],
     ['112', '+112'],
+    // Other lengths than the two Russian forms keep their digits: 8 or 9 first is not enough.
+    ['8999123456', '+8999123456'],
+    ['899912345678', '+899912345678'],
+    ['999123456', '+999123456'],
+    ['99912345678', '+99912345678'],
+    // 11 digits not starting with 7 or 8: not Russian.
+    ['49301234567', '+49301234567'],
+    ['19991234567', '+19991234567'],
     ['', ''],
     ['   ', ''],
     ['+', ''],
