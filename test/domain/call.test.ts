@@ -42,6 +42,60 @@ describe('normaliseCall', () => {
     } satisfies Call);
   });
 
+  it('maps every raw field to its own field (no two fields share a value here, so a swapped or missing one shows)', () => {
+    const raw: RawCall = {
+      universalId: 'u-7',
+      serviceType: 'callback',
+      clientNumber: '+375291234567',
+      status: 'fail',
+      statusFirst: 3,
+      statusSecond: '5',
+      callTime: '2024-05-01 12:00:00',
+      duration: '41',
+      site: 'a.example',
+      siteVisit: 'b.example',
+      visitSite: 'c.example',
+      unique: '1',
+      target: 0,
+      uniqueTarget: 'yes',
+      yaClid: '171451080011',
+      callPage: 'https://a.example/page',
+      entryPoint: 'https://a.example/entry',
+      recordUrl: 'https://ckct.ru/record/7.mp3',
+      tags: 'x, y',
+    };
+    expect(ok(raw)).toEqual({
+      id: 'u-7',
+      serviceType: 'callback',
+      callTime: NOON_MSK,
+      callTimeText: '2024-05-01 12:00:00',
+      duration: 41,
+      status: 'fail',
+      statusFirst: 3,
+      statusSecond: 5,
+      phone: '+375291234567',
+      site: 'a.example',
+      siteVisit: 'b.example',
+      unique: true,
+      target: false,
+      uniqueTarget: true,
+      clientId: '171451080011',
+      callPage: 'https://a.example/page',
+      entryPoint: 'https://a.example/entry',
+      recordUrl: 'https://ckct.ru/record/7.mp3',
+      tags: ['x', 'y'],
+    } satisfies Call);
+    // Each leg's status is read from its own field: a callback waits for both legs (finality), so a leg read
+    // from the wrong field would keep it waiting forever.
+    expect(ok(aRawCall({ statusFirst: 2, statusSecond: 0 }))).toMatchObject({ statusFirst: 2, statusSecond: 0 });
+    expect(ok(aRawCall({ statusFirst: 0, statusSecond: 2 }))).toMatchObject({ statusFirst: 0, statusSecond: 2 });
+    expect(ok(aRawCall({ unique: false, target: true, uniqueTarget: false }))).toMatchObject({
+      unique: false,
+      target: true,
+      uniqueTarget: false,
+    });
+  });
+
   it('reads callTime in the given time zone', () => {
     expect(ok(aRawCall({ callTime: '2024-05-01 00:00:00' })).callTime).toBe(1714510800);
     expect(ok(aRawCall({ callTime: '2024-05-01 00:00:00' }), 'UTC').callTime).toBe(1714521600);

@@ -21,6 +21,10 @@ describe('normaliseHost', () => {
     ['wwwshop.example', 'wwwshop.example'],
     ['сайт.рф', 'xn--80aswg.xn--p1ai'],
     ['https://www.Сайт.РФ/каталог', 'xn--80aswg.xn--p1ai'],
+    // A URL inside the query or path is not the site's scheme: only a scheme at the start is.
+    ['shop.example/go?u=https://x.example', 'shop.example'],
+    ['www.shop.example/redirect/http://x.example/', 'shop.example'],
+    ['ftp+s.3-x://Shop.Example/', 'shop.example'],
     ['', ''],
     ['   ', ''],
   ])('%j → %j', (input, expected) => {

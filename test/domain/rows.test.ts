@@ -173,6 +173,18 @@ describe('tagText', () => {
     expect(tagText(incoming, counter)).toBe('Директ, SEO');
   });
 
+  it('a fixed text of spaces only means "use source" for either type', () => {
+    const counter = aCounter({ tags: { source: 'call', callback: '', incoming: ' \t ' } });
+    expect(tagText(incoming, counter)).toBe('Директ, SEO');
+    expect(tagText(callback, counter)).toBe('Директ, SEO');
+  });
+
+  it('a fixed text is sent trimmed', () => {
+    const counter = aCounter({ tags: { source: 'call', callback: '  Обратный звонок ', incoming: ' Входящий  ' } });
+    expect(tagText(callback, counter)).toBe('Обратный звонок');
+    expect(tagText(incoming, counter)).toBe('Входящий');
+  });
+
   it('lands in the Tag column', () => {
     expect(callRow(callback, aCounter({ tags: { callback: 'CB' } }))[7]).toBe('CB');
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   addDays,
   buildStats,
+  byCount,
   countersCovered,
   dayWindows,
   localDate,
@@ -186,6 +187,53 @@ describe('buildStats', () => {
     expect(totalOfDays(report.days).conversions.sent).toBe(6);
   });
 
+  it('per day: every state summed across counters (and over the days), conversions apart from calls', () => {
+    const report = buildStats(
+      input({
+        days: [
+          { day: 0, counterId: 200, kind: 'call', state: 'skipped', count: 3 },
+          { day: 0, counterId: 300, kind: 'call', state: 'skipped', count: 4 },
+          { day: 0, counterId: 200, kind: 'call', state: 'waiting', count: 5 },
+          { day: 0, counterId: 300, kind: 'call', state: 'waiting', count: 6 },
+          { day: 0, counterId: 200, kind: 'call', state: 'failed', count: 7 },
+          { day: 0, counterId: 100, kind: 'call', state: 'failed', count: 8 },
+          { day: 1, counterId: 200, kind: 'call', state: 'pending', count: 9 },
+          { day: 1, counterId: 300, kind: 'call', state: 'batched', count: 10 },
+          { day: 1, counterId: 100, kind: 'call', state: 'sent', count: 11 },
+          { day: 1, counterId: 300, kind: 'call', state: 'sent', count: 12 },
+          { day: 1, counterId: 200, kind: 'conversion', state: 'skipped', count: 13 },
+          { day: 1, counterId: 300, kind: 'conversion', state: 'skipped', count: 14 },
+          { day: 0, counterId: 200, kind: 'conversion', state: 'waiting', count: 15 },
+          { day: 0, counterId: 100, kind: 'conversion', state: 'failed', count: 16 },
+          { day: 1, counterId: 300, kind: 'conversion', state: 'pending', count: 17 },
+          { day: 1, counterId: 300, kind: 'conversion', state: 'sent', count: 18 },
+        ],
+      }),
+      options,
+    );
+    expect(report.days).toEqual([
+      {
+        date: '2024-05-19',
+        calls: { sent: 0, skipped: 7, waiting: 11, pending: 0, failed: 15 },
+        conversions: { sent: 0, skipped: 0, waiting: 15, pending: 0, failed: 16 },
+      },
+      {
+        date: '2024-05-20',
+        calls: { sent: 23, skipped: 0, waiting: 0, pending: 19, failed: 0 },
+        conversions: { sent: 18, skipped: 27, waiting: 0, pending: 17, failed: 0 },
+      },
+    ]);
+    expect(totalOfDays(report.days)).toEqual({
+      calls: { sent: 23, skipped: 7, waiting: 11, pending: 19, failed: 15 },
+      conversions: { sent: 18, skipped: 27, waiting: 15, pending: 17, failed: 16 },
+    });
+    // one counter's own days are its own
+    expect(report.counters.find((c) => c.id === 300)!.days.map((d) => d.calls)).toEqual([
+      { sent: 0, skipped: 4, waiting: 6, pending: 0, failed: 0 },
+      { sent: 12, skipped: 0, waiting: 0, pending: 10, failed: 0 },
+    ]);
+  });
+
   it('--counter narrows the uploads too', () => {
     const report = buildStats(input(), { ...options, only: [300] });
     expect(report.counters.map((c) => c.id)).toEqual([300]);
@@ -222,5 +270,26 @@ describe('uploadProblems', () => {
     expect(uploadProblems({ status: 'sent' }, uploadingFacts({ id: 1, status: 'PROCESSED' }, null))).toEqual([]);
     expect(uploadingFacts(null, null)).toBeNull();
     expect(uploadingFacts(null, 'MATCHED')!.status).toBe('MATCHED');
+  });
+});
+
+describe('byCount', () => {
+  it('orders reasons largest first, ties by name', () => {
+    expect(byCount({ status: 2, site: 2, 'call-type': 5, uniqueness: 1, 'min-duration': 2 })).toEqual([
+      ['call-type', 5],
+      ['min-duration', 2],
+      ['site', 2],
+      ['status', 2],
+      ['uniqueness', 1],
+    ]);
+    expect(byCount({ b: 1, a: 1 })).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    expect(byCount({ a: 1, b: 3 })).toEqual([
+      ['b', 3],
+      ['a', 1],
+    ]);
+    expect(byCount({})).toEqual([]);
   });
 });

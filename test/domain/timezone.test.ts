@@ -17,6 +17,33 @@ describe('isValidTimeZone', () => {
   });
 });
 
+/**
+ * Formats every `step` seconds of the days starting at `dayStartsUtc` as wall time in `timeZone` ("2024-03-31 01:50:00")
+ * and reads it back: the same instant, or — in a repeated stretch of `repeat` seconds — the earlier one. Returns how many.
+ */
+function roundTrips(timeZone: string, dayStartsUtc: number[], step: number, repeat: number): number {
+  const wall = new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  let checked = 0;
+  for (const dayStartUtc of dayStartsUtc) {
+    for (let t = dayStartUtc; t < dayStartUtc + 86400; t += step) {
+      const text = wall.format(t * 1000);
+      const back = zonedTimeToUnix(text, timeZone);
+      expect(back === t || back === t - repeat).toBe(true);
+      expect(wall.format(back! * 1000)).toBe(text);
+      checked += 1;
+    }
+  }
+  return checked;
+}
+
 describe('zonedTimeToUnix', () => {
   describe('Europe/Moscow (UTC+3, no DST)', () => {
     it.each([
@@ -25,6 +52,12 @@ describe('zonedTimeToUnix', () => {
       ['2024-05-01 12:00:00', 1714554000],
       ['2024-01-01 00:00:00', 1704056400],
       ['2024-02-29 10:00:00', 1709190000],
+      ['2024-12-01 12:00:00', 1733043600],
+      ['2024-12-31 23:59:59', 1735678799],
+      // Leap years: every 4th, but not a century unless it divides by 400.
+      ['2000-02-29 10:00:00', 951807600],
+      ['2100-02-28 10:00:00', 4107481200],
+      ['2100-03-01 10:00:00', 4107567600],
     ])('%s → %i', (text, expected) => {
       expect(zonedTimeToUnix(text, 'Europe/Moscow')).toBe(expected);
     });
@@ -43,6 +76,8 @@ describe('zonedTimeToUnix', () => {
       ['  2024-05-01 00:00:00  '],
       ['2024-5-1 0:00:00'],
       ['2024-05-01 00:00:00.750'],
+      ['2024-05-01  00:00:00'],
+      ['2024-05-01 \t00:00:00'],
     ])('tolerates the variant %j', (text) => {
       expect(zonedTimeToUnix(text, 'Europe/Moscow')).toBe(1714510800);
     });
@@ -89,28 +124,28 @@ describe('zonedTimeToUnix', () => {
     });
   });
 
-  it('agrees with Intl for every 10 minutes of both Berlin transition days (outside the gap)', () => {
-    const wall = new Intl.DateTimeFormat('sv-SE', {
-      timeZone: 'Europe/Berlin',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
+  // Lord Howe Island moves its clocks by 30 minutes at 02:00 local: the change falls in the middle of a UTC hour.
+  describe('Australia/Lord_Howe (+10:30, +11 in summer: a half-hour change in the middle of an hour)', () => {
+    it.each([
+      ['last second before spring-forward', '2024-10-06 01:59:59', 1728142199],
+      ['first second after spring-forward', '2024-10-06 02:30:00', 1728142200],
+      ['in the gap: moved forward by the 30 minutes', '2024-10-06 02:15:00', 1728143100],
+      ['before the repeated half hour', '2024-04-07 01:29:59', 1712413799],
+      ['in the repeated half hour: the earlier (+11)', '2024-04-07 01:45:00', 1712414700],
+      ['after the repeated half hour', '2024-04-07 02:00:00', 1712417400],
+    ])('%s: %s → %i', (_label, text, expected) => {
+      expect(zonedTimeToUnix(text, 'Australia/Lord_Howe')).toBe(expected);
     });
-    let checked = 0;
-    for (const dayStartUtc of [1711839600 - 3600, 1729980000 - 3600]) {
-      for (let t = dayStartUtc; t < dayStartUtc + 86400; t += 600) {
-        const text = wall.format(t * 1000); // "2024-03-31 01:50:00"
-        const back = zonedTimeToUnix(text, 'Europe/Berlin');
-        // In the repeated hour the answer is the earlier instant, one hour before the later one.
-        expect(back === t || back === t - 3600).toBe(true);
-        expect(wall.format(back! * 1000)).toBe(text);
-        checked += 1;
-      }
-    }
-    expect(checked).toBe(288);
+
+    it('agrees with Intl for every 5 minutes of both transition days (outside the gap)', () => {
+      // In the repeated half hour the answer is the earlier instant, 30 minutes before the later one.
+      expect(roundTrips('Australia/Lord_Howe', [1712413800 - 12 * 3600, 1728142200 - 12 * 3600], 300, 1800)).toBe(576);
+    });
+  });
+
+  it('agrees with Intl for every 10 minutes of both Berlin transition days (outside the gap)', () => {
+    // In the repeated hour the answer is the earlier instant, one hour before the later one.
+    expect(roundTrips('Europe/Berlin', [1711839600 - 3600, 1729980000 - 3600], 600, 3600)).toBe(288);
   });
 
   it.each([
@@ -121,6 +156,10 @@ describe('zonedTimeToUnix', () => {
     ['01.05.2024 12:00:00'],
     ['2024-02-30 10:00:00'],
     ['2023-02-29 10:00:00'],
+    ['2100-02-29 10:00:00'],
+    ['1900-02-29 10:00:00'],
+    ['2024-12-32 10:00:00'],
+    ['2024-11-31 10:00:00'],
     ['2024-04-31 10:00:00'],
     ['2024-13-01 00:00:00'],
     ['2024-00-10 00:00:00'],
