@@ -210,6 +210,15 @@ export class Store {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
 
+  /**
+   * This connection's `PRAGMA synchronous` (per connection, so only the store can tell): 2 (FULL) between writes,
+   * which is what keeps every step of the exactly-once protocol on disk once it returns. Read-only, for checking
+   * that durability; only a page write lowers it, for its own transaction.
+   */
+  durability(): number {
+    return this.db.pragma('synchronous', { simple: true }) as number;
+  }
+
   /** A random id per database: it makes batch comments unique across installations uploading to one counter. */
   installationId(): string {
     const row = this.stmt(`SELECT value FROM meta WHERE key = 'installation_id'`).get() as { value: string } | undefined;
