@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store, type DeliveryRecord } from '../../src/store/store.js';
+import { Store, storeError, type DeliveryRecord } from '../../src/store/store.js';
+import { LocalError } from '../../src/errors.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { deliveryCounts } from '../../src/store/stats.js';
@@ -185,6 +187,113 @@ describe('Store', () => {
     expect(() => ro.startRun(1, 0)).toThrow(/database .*read-only/);
     ro.close();
     store = Store.open(file);
+  });
+});
+
+describe('Store: opening, closing, runs and batch errors', () => {
+  it('refuses to open a missing database read-only, in one clear sentence, and creates nothing', () => {
+    const missing = path.join(dir, 'missing.db');
+    expect(() => Store.open(missing, { readonly: true })).toThrow(
+      new LocalError(`database ${missing}: the database cannot be opened; check that CKYM_HOME exists and is writable (SQLITE_CANTOPEN)`),
+    );
+    expect(fs.existsSync(missing)).toBe(false);
+  });
+
+  it('refuses a database written by a newer ckym, naming both schema versions', () => {
+    store.close();
+    const file = path.join(dir, 'ckym.db');
+    const db = new BetterSqlite3(file);
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    expect(() => Store.open(file)).toThrow(
+      new LocalError(`${file} was written by a newer ckym (schema ${MIGRATIONS.length + 1}, this one knows ${MIGRATIONS.length}); upgrade ckym`),
+    );
+    store = Store.open(path.join(dir, 'other.db'));
+  });
+
+  it('is closed for good after close(), and closing twice is harmless', () => {
+    store.close();
+    expect(() => store.startRun(1, 0)).toThrow(/not open/);
+    expect(() => store.close()).not.toThrow();
+  });
+
+  it('keeps the fetch window, the totals and the end of a run', () => {
+    const run = store.startRun(42, 1_000);
+    store.setRunWindow(run, 100, 200);
+    expect(store.runningRun()).toMatchObject({ id: run, pid: 42, startedAt: 1_000, windowFrom: 100, windowTo: 200, finishedAt: null, exitCode: null });
+    const end = {
+      outcome: 'partial',
+      exitCode: 5,
+      error: 'counter 2: unavailable',
+      finishedAt: 9_000,
+      pages: 3,
+      fetched: 250,
+      sentCalls: 7,
+      sentConversions: 2,
+      skipped: 11,
+      waiting: 4,
+    } as const;
+    store.finishRun(run, end);
+    expect(store.runningRun()).toBeNull();
+    expect(store.recentRuns(5)).toEqual([{ id: run, pid: 42, startedAt: 1_000, windowFrom: 100, windowTo: 200, ...end }]);
+  });
+
+  it("records a batch's last error and Metrica's later view of it", () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seen('a')], [pending('a')]);
+    const batch = store.prepareBatch(run, 1, 'call', ['x'], 0)!;
+    store.recordBatchError(batch.id, 'timeout after 30 s');
+    expect(store.batch(batch.id)).toMatchObject({ status: 'prepared', error: 'timeout after 30 s' });
+    store.markSending(batch.id, 0);
+    store.markSent(batch.id, { id: 8, status: 'UPLOADED' }, 0);
+    expect(store.batch(batch.id)).toMatchObject({ status: 'sent', error: null, metrikaStatus: 'UPLOADED' });
+    store.recordUploadingStatus(batch.id, { id: 8, status: 'PROCESSED' });
+    expect(store.batch(batch.id)).toMatchObject({ status: 'sent', metrikaStatus: 'PROCESSED', uploadingId: 8 });
+    expect(store.batch(batch.id + 1)).toBeNull();
+  });
+
+  it('streams every row of a batch whose size is a multiple of the chunk, and numeric call ids too', () => {
+    const run = store.startRun(1, 0);
+    const ids = Array.from({ length: 10 }, (_, i) => String(1000 + i)); // CallKeeper's ids are digits
+    store.recordPage(run, ids.map(seen), ids.map((id) => pending(id)));
+    const batch = store.prepareBatch(run, 1, 'call', ['x'], 0)!;
+    expect([...store.batchRows(batch.id, 5)].map((c) => c.map((r) => r[0]))).toEqual([ids.slice(0, 5), ids.slice(5)]);
+    expect([...store.batchRows(batch.id, 10)].flat().map((r) => r[0])).toEqual(ids);
+    expect([...store.batchRows(batch.id + 1)]).toEqual([]);
+  });
+});
+
+describe('storeError', () => {
+  it.each([
+    ['SQLITE_FULL', 'the disk is full; free some space and run again'],
+    ['SQLITE_READONLY', 'the database is read-only; check the permissions of the file and its directory'],
+    ['SQLITE_READONLY_DBMOVED', 'the database is read-only; check the permissions of the file and its directory'],
+    ['SQLITE_CANTOPEN', 'the database cannot be opened; check that CKYM_HOME exists and is writable'],
+    [
+      'SQLITE_CORRUPT',
+      'the database is damaged; move it aside and run again — the new one knows nothing of earlier uploads, so sync from the last sent day with --since to avoid sending calls twice',
+    ],
+    ['SQLITE_NOTADB', 'the file is not a ckym database; check CKYM_HOME'],
+    ['SQLITE_IOERR_SHORT_READ', 'a disk error occurred; check the disk and run again'],
+    ['EACCES', 'permission denied; check the permissions of CKYM_HOME'],
+    ['EROFS', 'the file system is read-only; point CKYM_HOME at a writable directory'],
+    ['ENOSPC', 'the disk is full; free some space and run again'],
+  ])('%s: one sentence with the fix, the code, and the original as its cause', (code, fix) => {
+    const original = Object.assign(new Error('low-level'), { code });
+    const error = storeError('/home/me/.ckym/ckym.db', original);
+    expect(error).toBeInstanceOf(LocalError);
+    expect(error.message).toBe(`database /home/me/.ckym/ckym.db: ${fix} (${code})`);
+    expect(error.cause).toBe(original);
+  });
+
+  it('passes other errors through as they are', () => {
+    const plain = new Error('SQLITE_FULL somewhere in the text, but no code');
+    expect(storeError('f', plain)).toBe(plain);
+    const other = Object.assign(new Error('busy'), { code: 'XSQLITE_BUSY' });
+    expect(storeError('f', other)).toBe(other);
+    const odd = storeError('f', 'a thrown string');
+    expect(odd).toBeInstanceOf(Error);
+    expect(odd.message).toBe('a thrown string');
   });
 });
 
