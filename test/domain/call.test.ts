@@ -253,7 +253,8 @@ describe('normaliseCall', () => {
     );
   });
 
-  it('normalises 100k calls quickly', () => {
+  // Under mutation testing (npm run mutate) the sources are Stryker's instrumented copy, several times slower: a time says nothing there.
+  it.skipIf('__stryker__' in globalThis)('normalises 100k calls quickly', () => {
     const raws = Array.from({ length: 100_000 }, (_, i) =>
       aRawCall({ universalId: `u-${i}`, callTime: `2024-05-${String(1 + (i % 28)).padStart(2, '0')} ${String(i % 24).padStart(2, '0')}:00:00` }),
     );
