@@ -248,6 +248,7 @@ describe('normaliseCall', () => {
     const text = problem(aRawCall({ callTime: '2024-02-30 10:00:00', clientNumber: '79990000000' }));
     expect(text).toBe('call u-1001 has a callTime that is not a "Y-m-d H:i:s" date: "2024-02-30 10:00:00"');
     expect(text).not.toContain('79990000000');
+    expect(problem(aRawCall({ callTime: 'x'.repeat(40) }))).toBe(`call u-1001 has a callTime that is not a "Y-m-d H:i:s" date: "${'x'.repeat(40)}"`);
     expect(problem(aRawCall({ callTime: 'x'.repeat(100) }))).toBe(
       `call u-1001 has a callTime that is not a "Y-m-d H:i:s" date: "${'x'.repeat(40)}…"`,
     );

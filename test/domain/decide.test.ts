@@ -25,6 +25,14 @@ describe('normaliseHost', () => {
     ['shop.example/go?u=https://x.example', 'shop.example'],
     ['www.shop.example/redirect/http://x.example/', 'shop.example'],
     ['ftp+s.3-x://Shop.Example/', 'shop.example'],
+    ['https://@shop.example/', 'shop.example'],
+    ['http://[::1]:8080/', '[::1]'],
+    ['/catalog', ''],
+    ['?utm_source=x', ''],
+    // a single-label internationalised name goes to punycode too
+    ['пример', 'xn--e1afmkfd'],
+    // ASCII names are compared as written: only non-ASCII ones go through IDNA (which would decode %-escapes)
+    ['%73hop.example', '%73hop.example'],
     ['', ''],
     ['   ', ''],
   ])('%j → %j', (input, expected) => {
@@ -101,6 +109,12 @@ describe('decide', () => {
     it('an empty list takes any site, even none', () => {
       expect(decide(aCall({ site: 'other.example', siteVisit: '' }), aCounter({ sites: [] }))).toEqual({ take: true });
       expect(decide(aCall({ site: '', siteVisit: '' }), aCounter({ sites: [] }))).toEqual({ take: true });
+    });
+
+    it('a list of blanks only counts as empty: any site, even none', () => {
+      const counter = aCounter({ sites: ['', '   '] });
+      expect(decide(aCall({ site: 'other.example', siteVisit: '' }), counter)).toEqual({ take: true });
+      expect(decide(aCall({ site: '', siteVisit: '' }), counter)).toEqual({ take: true });
     });
 
     it('matches the call site ignoring www., case, scheme and path', () => {

@@ -14,6 +14,7 @@ describe('normalisePhone', () => {
     ['+44 20 7946 0958', '+442079460958'],
     ['+1 (212) 555-0123', '+12125550123'],
     ['+7 (999) 123-45-67', '+79991234567'],
+    ['  +81 3 1234 5678  ', '+81312345678'],
   ])('keeps the country code of %j', (raw, expected) => {
     expect(normalisePhone(raw)).toBe(expected);
   });

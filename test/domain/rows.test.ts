@@ -141,6 +141,11 @@ describe('tagText', () => {
     expect(tagText(incoming, counter)).toBe('Директ, SEO');
   });
 
+  it('drops blank tags', () => {
+    expect(tagText(aCall({ tags: ['', 'SEO', '  ', 'Директ', ''] }), aCounter())).toBe('SEO, Директ');
+    expect(tagText(aCall({ tags: [' ', ''] }), aCounter())).toBe('');
+  });
+
   it('deduplicates, keeping the first occurrence', () => {
     const counter = aCounter();
     expect(tagText(aCall({ tags: ['SEO', 'Директ', 'SEO', ' Директ '] }), counter)).toBe('SEO, Директ');
@@ -206,6 +211,10 @@ describe('conversionRow', () => {
       'calltracking_call_order',
       '1714554000',
     ]);
+  });
+
+  it('sends the goal identifier trimmed', () => {
+    expect(conversionRow(aCall(), aCounter({ goal: '  calltracking_call_order ' }))![1]).toBe('calltracking_call_order');
   });
 
   it('adds Price and Currency when the counter sets a price', () => {

@@ -53,6 +53,10 @@ describe('days in the account time zone', () => {
     expect(startOfDay('2024-03-10', 'America/Havana')).toBe(Date.parse('2024-03-10T05:00:00Z') / 1000);
   });
 
+  it('startOfDay refuses what is not a date', () => {
+    expect(() => startOfDay('2024-02-30', 'Europe/Moscow')).toThrow(new RangeError('not a date: 2024-02-30'));
+  });
+
   it('half-hour zones', () => {
     const d = dayWindows(Date.parse('2024-05-20T12:00:00Z'), 'Asia/Kolkata').at(-1)!;
     expect(d.start).toBe(Date.parse('2024-05-19T18:30:00Z') / 1000);
@@ -145,6 +149,7 @@ describe('buildStats', () => {
   it('covers configured counters in config order, then others with data by id; --counter restricts', () => {
     expect(countersCovered(configured, [300, 100, 50])).toEqual([200, 100, 50, 300]);
     expect(countersCovered(configured, [300], [300, 300, 200])).toEqual([300, 200]);
+    expect(countersCovered(configured, [300], [])).toEqual([200, 100, 300]);
     expect(buildStats(input(), options).counters.map((c) => [c.id, c.configured, c.enabled])).toEqual([
       [200, true, true],
       [100, true, false],
@@ -173,6 +178,39 @@ describe('buildStats', () => {
     const blog = buildStats(input(), options).counters[1]!;
     expect(blog.goal).toBeNull();
     expect(blog.calls.sent).toBe(0);
+  });
+
+  it("names and goals: an unconfigured counter has no name; a goal is shown trimmed, a blank one as none", () => {
+    const report = buildStats(input(), {
+      ...options,
+      configured: [
+        { id: 200, name: 'shop', enabled: true, goal: '  calltracking_call_order ' },
+        { id: 100, name: 'blog', enabled: false, goal: '   ' },
+      ],
+    });
+    expect(report.counters.map((c) => [c.id, c.name, c.goal])).toEqual([
+      [200, 'shop', 'calltracking_call_order'],
+      [100, 'blog', null],
+      [300, '', null],
+    ]);
+  });
+
+  it("a reason the database lacks is counted as 'unknown'", () => {
+    const report = buildStats(
+      input({
+        deliveries: [
+          { counterId: 200, kind: 'call', state: 'skipped', reason: null, count: 3 },
+          { counterId: 200, kind: 'call', state: 'waiting', reason: null, count: 2 },
+          { counterId: 200, kind: 'call', state: 'failed', reason: null, count: 1 },
+        ],
+      }),
+      options,
+    );
+    expect(report.counters[0]!.calls).toMatchObject({
+      skippedByReason: { unknown: 3 },
+      waitingByReason: { unknown: 2 },
+      failedByReason: { unknown: 1 },
+    });
   });
 
   it('per day: per counter and summed, pending includes batched', () => {
@@ -249,6 +287,9 @@ describe('buildStats', () => {
     ]);
     const since = buildStats(input(), { ...options, since: 1_716_150_000 });
     expect(since.runs.map((r) => r.id)).toEqual([2]);
+    // a run that started at the very second of --since counts
+    expect(buildStats(input(), { ...options, since: 1_716_100_000 }).runs.map((r) => r.id)).toEqual([2, 1]);
+    expect(buildStats(input(), { ...options, since: 1_716_100_001 }).runs.map((r) => r.id)).toEqual([2]);
   });
 
   it('uploads: Metrica facts read defensively, problems flagged', () => {
@@ -269,6 +310,18 @@ describe('uploadProblems', () => {
     expect(uploadProblems({ status: 'sent' }, facts)).toEqual(['linkage-failure', 'lines-dropped']);
     expect(uploadProblems({ status: 'sent' }, uploadingFacts({ id: 1, status: 'PROCESSED' }, null))).toEqual([]);
     expect(uploadingFacts(null, null)).toBeNull();
+    // only numbers and numeric texts are counts: blanks, null, booleans, words, NaN and infinities are not
+    expect(
+      uploadingFacts(
+        { id: 1, source_quantity: '', line_quantity: '  ', static_calls_quantity: null, dynamic_calls_quantity: true, linked_quantity: 'many' },
+        null,
+      ),
+    ).toEqual({ status: null, sourceQuantity: null, lineQuantity: null, staticCalls: null, dynamicCalls: null, linkedQuantity: null });
+    expect(uploadingFacts({ id: 1, source_quantity: Number.NaN, line_quantity: Infinity, linked_quantity: ' 7 ' }, null)).toMatchObject({
+      sourceQuantity: null,
+      lineQuantity: null,
+      linkedQuantity: 7,
+    });
     expect(uploadingFacts(null, 'MATCHED')!.status).toBe('MATCHED');
   });
 });
@@ -282,7 +335,12 @@ describe('byCount', () => {
       ['status', 2],
       ['uniqueness', 1],
     ]);
+    // ties by name whichever order they come in
     expect(byCount({ b: 1, a: 1 })).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    expect(byCount({ a: 1, b: 1 })).toEqual([
       ['a', 1],
       ['b', 1],
     ]);

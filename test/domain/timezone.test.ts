@@ -15,6 +15,10 @@ describe('isValidTimeZone', () => {
   ])('%j → %s', (tz, expected) => {
     expect(isValidTimeZone(tz)).toBe(expected);
   });
+
+  it.each([[undefined], [null], [3], [{}]])('%j (not text, as a config file may hold) → false', (tz) => {
+    expect(isValidTimeZone(tz as unknown as string)).toBe(false);
+  });
 });
 
 /**
@@ -171,11 +175,14 @@ describe('zonedTimeToUnix', () => {
     ['0000-00-00 00:00:00'],
     ['1969-12-31 23:59:59'],
     ['2024-05-01 12:00:00+03:00'],
+    ['x2024-05-01 12:00:00'],
+    ['12024-05-01 12:00:00'],
   ])('returns null for %j', (text) => {
     expect(zonedTimeToUnix(text, 'Europe/Moscow')).toBeNull();
   });
 
   it('throws for an unknown time zone (a configuration error, not a bad call)', () => {
     expect(() => zonedTimeToUnix('2024-05-01 00:00:00', 'Mars/Olympus_Mons')).toThrow(RangeError);
+    expect(() => zonedTimeToUnix('2024-05-01 00:00:00', 'Mars/Olympus_Mons')).toThrow('Unknown time zone: "Mars/Olympus_Mons"');
   });
 });
