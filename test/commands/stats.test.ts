@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { buildStats, type StatsInput } from '../../src/domain/stats.js';
-import { plainPaint } from '../../src/domain/render.js';
+import { plainPaint } from '../../src/cli/render.js';
 import { Store } from '../../src/store/store.js';
 import { statsText, localDateTime } from '../../src/commands/stats/text.js';
 import { statsDocument } from '../../src/commands/stats/document.js';

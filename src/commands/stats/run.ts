@@ -11,7 +11,7 @@ import { MIGRATIONS } from '../../store/migrations.js';
 import { hasSchema, readStats } from '../../store/stats.js';
 import { zonedTimeToUnix } from '../../domain/timezone.js';
 import { buildStats, dayWindows, type StatsReport } from '../../domain/stats.js';
-import type { Paint } from '../../domain/render.js';
+import type { Paint } from '../../cli/render.js';
 import { commandBase, credentials, parseSince, yandexToken } from '../shared.js';
 import { refreshUploadings, type RefreshResult } from './refresh.js';
 import { statsDocument } from './document.js';

@@ -2,7 +2,7 @@
  * `ckym stats` as text: per-counter blocks, the per-day table with a bar chart, uploads, last runs.
  * Pure: a report in, lines out.
  */
-import { bar, duration, table, truncate, type ChartStyle, type Paint } from '../../domain/render.js';
+import { bar, duration, table, truncate, type ChartStyle, type Paint } from '../../cli/render.js';
 import { byCount, totalOfDays, type CounterStats, type StatsReport, type UploadStats } from '../../domain/stats.js';
 import type { RefreshResult } from './refresh.js';
 
