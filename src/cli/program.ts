@@ -25,6 +25,8 @@ export function makeProgram(io: IO, version: string, result: { exitCode: number 
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // commander says `error: unknown option …`; ckym's one prefix is `ckym: …`.
+      outputError: (s, write) => write(s.replace(/^error: /, 'ckym: ')),
     })
     .exitOverride();
 

@@ -52,7 +52,7 @@ export function configCheck(f: ConfigFindings): Check {
   if (f.counters === 0) return fail('config', title, `${f.filepath}: no counters configured`, 'run "ckym counters add"');
   const summary = `${f.filepath} · ${f.counters} counter${f.counters === 1 ? '' : 's'}${f.enabled < f.counters ? ` (${f.enabled} enabled)` : ''}`;
   if (f.enabled === 0) return warn('config', title, `${summary}: every counter is disabled, sync has nothing to do`, 'set "enabled": true on a counter (or "ckym counters edit ID")');
-  if (f.warnings.length > 0) return warn('config', title, `${summary}; ${f.warnings.map(oneLine).join('; ')}`, 'remove or correct the unknown keys');
+  if (f.warnings.length > 0) return warn('config', title, `${summary}; ${f.warnings.map(oneLine).join('; ')}`, 'see the config file');
   return ok('config', title, summary);
 }
 
