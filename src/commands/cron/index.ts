@@ -1,13 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandSetup, GlobalOptions } from '../../cli/setup.js';
 import { ACCEPTED_EVERY } from './schedule.js';
-
-export interface CronFlags {
-  every?: string;
-  log?: string;
-  install?: boolean;
-  json?: boolean;
-}
+import type { CronFlags } from './flags.js';
 
 /** `ckym cron`: flags and help only; the work is imported when the command runs. */
 export function registerCron(program: Command, { io, result }: CommandSetup): void {

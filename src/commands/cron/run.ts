@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { writeDocument, type IO } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
-import type { CronFlags } from './index.js';
+import type { CronFlags } from './flags.js';
 import { ConfigError, ExitCode, LocalError } from '../../errors.js';
 import { CredentialStore } from '../../credentials.js';
 import { commandBase } from '../shared.js';

@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
 import type { CommandSetup, GlobalOptions } from '../../cli/setup.js';
-
-export interface DoctorFlags {
-  json?: boolean;
-}
+import type { DoctorFlags } from './flags.js';
 
 /** `ckym doctor`: flags and help only; the work is imported when the command runs. */
 export function registerDoctor(program: Command, { io, result }: CommandSetup): void {

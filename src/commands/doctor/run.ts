@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Chalk } from 'chalk';
 import { colorEnabled, makePrinter, writeDocument, type IO } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
-import type { DoctorFlags } from './index.js';
+import type { DoctorFlags } from './flags.js';
 import { clockFromEnv, type Clock } from '../../clock.js';
 import { loadConfig, type LoadedConfig } from '../../config/load.js';
 import { configSchema, type Config } from '../../config/schema.js';

@@ -1,14 +1,6 @@
 import type { Command } from 'commander';
 import type { CommandSetup, GlobalOptions } from '../../cli/setup.js';
-
-export interface LoginFlags {
-  callkeeperKey?: string;
-  yandexToken?: string;
-  browser?: boolean;
-  device?: boolean;
-  code?: boolean;
-  timeout?: string;
-}
+import type { LoginFlags } from './flags.js';
 
 export function registerLogin(program: Command, { io, result }: CommandSetup): void {
   program

@@ -11,7 +11,7 @@ import { OAuthError, VERIFICATION_CODE_URI, YandexOAuthClient, type TokenSet } f
 import { makePkce, makeState } from '../../auth/pkce.js';
 import { startLoopback } from '../../auth/loopback.js';
 import { commandBase, type CommandBase } from '../shared.js';
-import type { LoginFlags } from './index.js';
+import type { LoginFlags } from './flags.js';
 
 /** `ckym login`: CallKeeper key first (validated), then the Yandex account; nothing is stored unless both work. */
 export async function runLogin(flags: LoginFlags, globals: GlobalOptions, io: IO): Promise<number> {

@@ -1,14 +1,6 @@
 import type { Command } from 'commander';
 import type { CommandSetup } from '../../cli/setup.js';
-
-export interface SandboxFlags {
-  calls: string;
-  days: string;
-  seed: string;
-  callkeeperPort: string;
-  metrikaPort: string;
-  oauthPort: string;
-}
+import type { SandboxFlags } from './flags.js';
 
 export function registerSandbox(program: Command, { io, result }: CommandSetup): void {
   program

@@ -2,7 +2,7 @@ import type { IO } from '../../cli/io.js';
 import { ConfigError } from '../../errors.js';
 import { startSandbox } from '../../sandbox/world.js';
 import { serveSandbox } from '../../sandbox/serve.js';
-import type { SandboxFlags } from './index.js';
+import type { SandboxFlags } from './flags.js';
 
 function whole(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Chalk } from 'chalk';
 import { writeDocument, type IO } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
-import type { StatsFlags } from './index.js';
+import type { StatsFlags } from './flags.js';
 import { ConfigError, ExitCode, LocalError } from '../../errors.js';
 import { MetrikaClient } from '../../clients/metrika.js';
 import { retryPolicy, type RetryNotice } from '../../clients/http.js';
