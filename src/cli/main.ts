@@ -43,7 +43,7 @@ export function reportError(error: unknown, io: IO, color = false): number {
   }
   if (isPromptCancel(error)) {
     // Every command asks all its questions before it changes anything: nothing was written.
-    io.stderr.write('\ncancelled\n');
+    io.stderr.write('cancelled\n');
     return CANCELLED;
   }
   const prefix = color ? '\u001b[31mckym:\u001b[39m ' : 'ckym: ';

@@ -56,3 +56,27 @@ describe('README', () => {
     expect(second).toMatch(/12345678 .*: sent 0 calls.*87654321 .*: sent 0 calls/);
   });
 });
+
+describe('README sections that ckym names', () => {
+  /** `README, "Section"` / `README "Section"` in ckym's messages and help. */
+  const named = (): { file: string; section: string }[] =>
+    fs
+      .readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) =>
+        [...fs.readFileSync(path.join(ROOT, 'src', f), 'utf8').matchAll(/README,? "([^"$]+)"/g)].map((m) => ({ file: f, section: m[1]! })),
+      );
+  const headings = readme.split('\n').filter((l) => /^#+ /.test(l)).map((l) => l.replace(/^#+ /, '').trim());
+
+  it('exist: every section a message or a help text points to is a heading of README.md', () => {
+    const found = named();
+    expect(found.map((n) => n.section)).toContain('Register a Yandex OAuth app');
+    for (const { file, section } of found) expect(headings, `src/${file} names README "${section}"`).toContain(section);
+  });
+
+  it('its own links to its sections (#anchor) lead somewhere', () => {
+    const anchors = new Set(headings.map((h) => h.toLowerCase().replace(/[^\p{L}\p{N} -]/gu, '').replace(/ /g, '-')));
+    for (const [, anchor] of readme.matchAll(/\]\(#([^)]+)\)/g)) expect(anchors, `#${anchor}`).toContain(anchor);
+  });
+});
+

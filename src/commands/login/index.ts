@@ -17,7 +17,7 @@ export function registerLogin(program: Command, { io, result }: CommandSetup): v
       `
 The Yandex sign-in uses your own Yandex OAuth app: put its ClientID in the config as yandex.clientId,
 register http://localhost:<yandex.redirectPort>/callback as its redirect URI, and give it the rights
-metrika:read and metrika:write (see README). A secret, if the app has one, comes from
+metrika:read and metrika:write (README, "Register a Yandex OAuth app"). A secret, if the app has one, comes from
 CKYM_YANDEX_CLIENT_SECRET or is asked for and stored with the credentials (mode 0600).
 
 Examples:

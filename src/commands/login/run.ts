@@ -11,6 +11,7 @@ import { OAuthError, VERIFICATION_CODE_URI, YandexOAuthClient, type TokenSet } f
 import { makePkce, makeState } from '../../auth/pkce.js';
 import { startLoopback } from '../../auth/loopback.js';
 import { commandBase, type CommandBase } from '../shared.js';
+import { openEditable, saveEditable } from '../../config/write.js';
 import type { LoginFlags } from './flags.js';
 
 /** `ckym login`: CallKeeper key first (validated), then the Yandex account; nothing is stored unless both work. */
@@ -21,11 +22,22 @@ export async function runLogin(flags: LoginFlags, globals: GlobalOptions, io: IO
   if ([flags.device, flags.code, flags.yandexToken !== undefined].filter(Boolean).length > 1) {
     throw new ConfigError('choose one way to connect Yandex: --device, --code or --yandex-token');
   }
+  // Without a usable Yandex app there is nothing to sign in to: ask for it on a terminal, else say so at once.
+  const app = flags.yandexToken === undefined ? await yandexApp(base) : { clientId: base.loaded.config.yandex.clientId.trim(), asked: false };
   const store = new CredentialStore(base.home.credentials);
   const stored = store.read();
 
   const key = await callkeeperKey(flags, stored, base);
-  const yandex = await yandexAccount(flags, stored, base, timeoutMs);
+  const yandex = await yandexAccount(flags, stored, base, timeoutMs, app.clientId);
+
+  // Nothing is written before every question was answered and both accounts worked.
+  if (app.asked) {
+    const editable = openEditable(base.loaded.filepath, globals.config, io.cwd);
+    const section = editable.root.yandex;
+    editable.root.yandex = { ...(section && typeof section === 'object' ? section : {}), clientId: app.clientId };
+    saveEditable(editable);
+    printer.info(`saved yandex.clientId in ${editable.file}`);
+  }
 
   store.write({
     ...stored,
@@ -43,6 +55,39 @@ export async function runLogin(flags: LoginFlags, globals: GlobalOptions, io: IO
   printer.out(`connected: CallKeeper key ${mask(key)}, Yandex account ${yandex.login}${until}`);
   printer.info(`credentials saved to ${store.file} (mode 0600). Next: "ckym counters add".`);
   return 0;
+}
+
+/** What ckym.config.example.json and the README put in yandex.clientId before the user has an app. */
+export function isPlaceholderClientId(clientId: string): boolean {
+  return /paste|your|client[-_ ]?id\b.*here|^<.*>$|^x{3,}$|…|\.\.\.|\s/i.test(clientId);
+}
+
+/**
+ * The Yandex OAuth app's ClientID: `yandex.clientId`, or asked on a terminal (and saved once the login works).
+ * Not set without a terminal, or the example's placeholder: exit 2 at once, naming the key and where to read how.
+ */
+async function yandexApp(base: CommandBase): Promise<{ clientId: string; asked: boolean }> {
+  const clientId = base.loaded.config.yandex.clientId.trim();
+  const where = base.loaded.filepath ? `in ${base.loaded.filepath}` : '(no config file found)';
+  const how = `register a Yandex OAuth app (README, "Register a Yandex OAuth app") and put its ClientID there`;
+  if (clientId && isPlaceholderClientId(clientId)) {
+    throw new ConfigError(`yandex.clientId ${where} is the example's placeholder ${JSON.stringify(clientId)}: ${how}, or pass --yandex-token`);
+  }
+  if (clientId) return { clientId, asked: false };
+  if (!canPrompt(base.io)) {
+    throw new ConfigError(`yandex.clientId is not set ${where}: ${how} (on a terminal "ckym login" asks for it), or pass --yandex-token`);
+  }
+  const { input } = await import('@inquirer/prompts');
+  base.printer.info(`ckym signs in to Yandex through your own Yandex OAuth app (README, "Register a Yandex OAuth app").`);
+  const answer = await input(
+    {
+      message: 'ClientID of your Yandex OAuth app',
+      required: true,
+      validate: (text) => (isPlaceholderClientId(text.trim()) ? 'the ClientID from the app\'s page on oauth.yandex.ru' : true),
+    },
+    { input: base.io.stdin, output: base.io.stderr },
+  );
+  return { clientId: answer.trim(), asked: true };
 }
 
 function parseTimeout(text: string | undefined): number {
@@ -90,9 +135,8 @@ interface YandexAccount {
   clientSecret: string | undefined;
 }
 
-async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base: CommandBase, timeoutMs: number): Promise<YandexAccount> {
+async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base: CommandBase, timeoutMs: number, clientId: string): Promise<YandexAccount> {
   const { printer, loaded } = base;
-  const clientId = loaded.config.yandex.clientId.trim();
   const clientSecret = await secret(stored, base, Boolean(flags.yandexToken));
   const oauth = new YandexOAuthClient({
     oauthUrl: base.urls.oauth,
@@ -111,12 +155,6 @@ async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base:
     printer.info(`✓ Yandex token belongs to ${who.login}`);
     return { tokens: { accessToken: token }, login: who.login, clientSecret };
   }
-  if (!clientId) {
-    throw new ConfigError(
-      `yandex.clientId is not set${loaded.filepath ? ` in ${loaded.filepath}` : ' (no config file found)'}: register a Yandex OAuth app (README, "Registering the Yandex OAuth app") and put its ClientID there, or pass --yandex-token`,
-    );
-  }
-
   const tokens = flags.device
     ? await deviceFlow(oauth, printer, timeoutMs, base)
     : flags.code
