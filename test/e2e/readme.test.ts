@@ -1,6 +1,6 @@
 /**
  * The README's sync example works exactly as written: its block is extracted and run with bash,
- * against `npm run sandbox`'s emulators.
+ * against `ckym sandbox`'s emulators (`npm run sandbox`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +16,7 @@ let sandboxOut = '';
 
 beforeAll(async () => {
   for (const dir of ['/tmp/ckym-sandbox-home', '/tmp/ckym-preview']) fs.rmSync(dir, { recursive: true, force: true });
-  sandbox = spawn(process.execPath, [path.join(ROOT, 'dist', 'sandbox', 'serve.js')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  sandbox = spawn(process.execPath, [path.join(ROOT, 'bin', 'ckym.js'), 'sandbox'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   sandbox.stdout!.on('data', (d: Buffer) => (sandboxOut += d.toString()));
   const start = Date.now();
   while (!sandboxOut.includes('CKYM_YANDEX_TOKEN')) {
@@ -37,7 +37,10 @@ describe('README', () => {
       const [name, value] = line.slice('export '.length).split('=');
       if (block.includes(`${name}=`)) expect(block).toContain(`${name}=${value}`);
     }
-    for (const name of ['CKYM_CALLKEEPER_URL', 'CKYM_METRIKA_URL', 'CKYM_CALLKEEPER_KEY', 'CKYM_YANDEX_TOKEN']) expect(block).toContain(`${name}=`);
+    for (const name of ['CKYM_HOME', 'CKYM_CALLKEEPER_URL', 'CKYM_METRIKA_URL', 'CKYM_CALLKEEPER_KEY', 'CKYM_YANDEX_TOKEN']) {
+      expect(block).toContain(`${name}=`);
+      expect(printed.some((l) => l.startsWith(`export ${name}=`)), `the sandbox prints ${name}`).toBe(true);
+    }
   });
 
   it('its sync example runs exactly as written: preview, upload, then nothing new', () => {

@@ -17,6 +17,11 @@ and its expiry; this machine's clock against Metrica's; for each configured coun
 permission, its JavaScript-event goal, call linking; the database (readable, schema); the last sync; the sync lock.
 Secrets are never printed.
 
+Examples:
+  $ ckym doctor
+  $ ckym --config /etc/ckym/ckym.config.json doctor
+  $ ckym doctor --json | jq '.checks[] | select(.status == "fail")'
+
 Exit codes: 0 every check passed (warnings allowed), 1 some check failed (✗), 2 usage error.`,
     )
     .action(async (flags: DoctorFlags, command: Command) => {

@@ -5,5 +5,6 @@ export interface LoginFlags {
   browser?: boolean;
   device?: boolean;
   code?: boolean;
-  timeout?: string;
+  /** Seconds: the default is a number, a given value is text. */
+  timeout?: string | number;
 }

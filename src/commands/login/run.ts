@@ -90,7 +90,7 @@ async function yandexApp(base: CommandBase): Promise<{ clientId: string; asked: 
   return { clientId: answer.trim(), asked: true };
 }
 
-function parseTimeout(text: string | undefined): number {
+function parseTimeout(text: string | number | undefined): number {
   const seconds = Number(text ?? 300);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new ConfigError(`--timeout: expected seconds (e.g. 300); got ${JSON.stringify(text)}`);
   return seconds * 1000;
