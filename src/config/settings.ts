@@ -405,8 +405,8 @@ export const primaryFlag = (s: Setting<unknown>): string => flagName(s.flags[0]!
 
 /** A flag's help line: its text, and the default when it has one worth saying. */
 export function flagHelp(s: Setting<unknown>, spec: FlagSpec): string {
-  if (spec !== s.flags[0] || s.suggest) return spec.help;
-  const d = s.default;
+  if (s.suggest) return spec.help;
+  const d = spec.field !== undefined ? (s.default as Record<string, unknown>)[spec.field] : spec === s.flags[0] ? s.default : undefined;
   const shown = typeof d === 'string' ? d || null : typeof d === 'number' || typeof d === 'boolean' ? String(d) : null;
   return shown === null ? spec.help : `${spec.help} (default: ${shown})`;
 }
