@@ -162,7 +162,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
   );
   if (tokenSource === 'stored') {
     const y = creds!.stored.yandex!;
-    emit(tokenExpiryCheck(y.expiresAt, ctx.clock.now(), Boolean(y.refreshToken && config.yandex.clientId.trim())));
+    emit(tokenExpiryCheck(y.expiresAt, ctx.clock.now(), Boolean(y.refreshToken && config.yandex.clientId.trim()), config.callkeeper.timezone));
   }
 
   // 3. Clock: this machine against Metrica's Date header.
@@ -206,7 +206,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
     }
   }
   emit(databaseCheck({ file, exists, error: dbError, schemaVersion, knownVersion: MIGRATIONS.length }));
-  if (exists && !dbError) emit(lastSyncCheck({ lastRun, quarantined }));
+  if (exists && !dbError) emit(lastSyncCheck({ timeZone: config.callkeeper.timezone, lastRun, quarantined }));
 
   const neverRan = !fs.existsSync(ctx.home.dataDir);
   let free = false;
@@ -220,7 +220,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
       lockError = `${ctx.home.lock}: ${error instanceof Error ? error.message : String(error)}`;
     }
   }
-  emit(lockCheck({ free, neverRan, running: free ? null : running, error: lockError }));
+  emit(lockCheck({ timeZone: config.callkeeper.timezone, free, neverRan, running: free ? null : running, error: lockError }));
 
   return { checks, exitCode: doctorExitCode(checks) };
 }
