@@ -11,6 +11,7 @@ import { AuthError, CkymError, ConfigError, RemoteError } from '../../errors.js'
 import { CallKeeperClient } from '../../clients/callkeeper.js';
 import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
 import { retryPolicy, type RetryPolicy } from '../../clients/http.js';
+import { serverClock } from '../../clients/reachability.js';
 import { Store } from '../../store/store.js';
 import { SyncLock } from '../../store/lock.js';
 import { MIGRATIONS } from '../../store/migrations.js';
@@ -75,21 +76,6 @@ async function attempt<T>(fn: () => Promise<T>): Promise<{ value: T; problem: nu
 function doctorPolicy(config: Config): RetryPolicy {
   const p = retryPolicy(config.network);
   return { ...p, retries: Math.min(p.retries, 1), backoffMs: Math.min(p.backoffMs, 1000), timeoutMs: Math.min(p.timeoutMs, 15_000) };
-}
-
-/** Metrica's `Date` header, read with a plain request that carries no token. */
-async function serverDate(baseUrl: string, timeoutMs: number, systemNow: () => number): Promise<{ systemMs: number; serverMs: number | null }> {
-  const before = systemNow();
-  try {
-    const res = await fetch(baseUrl, { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-    const after = systemNow();
-    const header = res.headers.get('date');
-    const ms = header ? Date.parse(header) : Number.NaN;
-    // The header has whole seconds, truncated: compare with the middle of that second.
-    return { systemMs: Math.round((before + after) / 2), serverMs: Number.isNaN(ms) ? null : ms + 500 };
-  } catch {
-    return { systemMs: systemNow(), serverMs: null };
-  }
 }
 
 /** Runs every check, in order, and returns them (each is also told to `onCheck` as it is decided). */
@@ -166,7 +152,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
   }
 
   // 3. Clock: this machine against Metrica's Date header.
-  const times = await serverDate(ctx.urls.metrika, Math.min(policy.timeoutMs, 10_000), ctx.systemNow);
+  const times = await serverClock(ctx.urls.metrika, Math.min(policy.timeoutMs, 10_000), ctx.systemNow);
   emit(clockCheck({ ...times, fixedAt: ctx.env.CKYM_NOW?.trim() || null }));
 
   // 4. Each configured counter: in the account with write permission, its goal, call linking.
