@@ -62,6 +62,9 @@ describe.runIf(available || required)('login in a real browser', () => {
   }, 60_000);
 });
 
-describe.skipIf(available || required)('login in a real browser', () => {
-  it.skip(`skipped: ${WHY}`, () => {});
-});
+// Only where it is really skipped does the report say so (CI, which has the browser, shows no skip).
+if (!available && !required) {
+  describe('login in a real browser', () => {
+    it.skip(`skipped: ${WHY}`, () => {});
+  });
+}

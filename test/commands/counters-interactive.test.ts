@@ -233,6 +233,17 @@ describe('Ctrl-C at a prompt', () => {
     expect(t.screen()).not.toMatch(/turned call linking on/);
   });
 
+  it('in login: nothing is stored', async () => {
+    fs.writeFileSync(path.join(dir, 'ckym.config.json'), JSON.stringify({ yandex: { clientId: 'c0ffee00d15ea5e0c0ffee00d15ea5e0' } }));
+    const t = terminal();
+    t.io.env = { ...t.io.env, CKYM_YANDEX_TOKEN: '' };
+    const done = run(['node', 'ckym', 'login'], t.io);
+    await t.answer(/CallKeeper API key/, 'k3y', KEY.ctrlC);
+    expect(await done).toBe(130);
+    expect(t.screen()).toMatch(/cancelled\n$/);
+    expect(fs.existsSync(path.join(dir, 'home', 'credentials.json'))).toBe(false);
+  });
+
   it('in counters edit and counters remove too', async () => {
     fs.writeFileSync(path.join(dir, 'ckym.config.json'), JSON.stringify(EDITED, null, 2));
     const before = config();
