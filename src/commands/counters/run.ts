@@ -2,7 +2,7 @@ import { canPrompt, writeDocument, type IO, type Printer } from '../../cli/io.js
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import { ConfigError } from '../../errors.js';
 import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
-import { retryPolicy } from '../../clients/http.js';
+import { retryPolicy } from '../../clients/retry.js';
 import { openEditable, removeCounter, saveEditable, upsertCounter } from '../../config/write.js';
 import type { CounterSettings } from '../../domain/types.js';
 import { commandBase, credentials, yandexToken, type CommandBase } from '../shared.js';
