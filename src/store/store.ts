@@ -481,12 +481,18 @@ export class Store {
     return row ? toBatch(row) : null;
   }
 
-  /** Batches that were prepared or being sent when a run ended: each must be reconciled with Metrica. */
+  /**
+   * Batches that were prepared or being sent when a run ended: each must be reconciled with Metrica. A run's open
+   * batch ends its run still filling (its `rows` is set when it is sealed): its rows are counted here.
+   */
   unfinishedBatches(counterIds: readonly number[]): Batch[] {
     const all = (this.stmt(`SELECT * FROM batches WHERE status IN ('prepared', 'sending') ORDER BY id`).all() as BatchRow[]).map(
       toBatch,
     );
-    return all.filter((b) => counterIds.includes(b.counterId));
+    const count = this.stmt(`SELECT COUNT(*) FROM deliveries WHERE batch_id = ?`).pluck();
+    return all
+      .filter((b) => counterIds.includes(b.counterId))
+      .map((b) => (b.status === 'prepared' ? { ...b, rows: count.get(b.id) as number } : b));
   }
 
   /** Step 2: about to send. Durable before the request leaves, so a crash after it is always reconciled. */
