@@ -47,9 +47,10 @@ const URLS: readonly { key: keyof ServiceUrls; name: string; fallback: string }[
 export function readEnv(vars: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): Env {
   const text = (name: string): string | null => vars[name]?.trim() || null;
   const urls = Object.fromEntries(URLS.map((u) => [u.key, serviceUrl(u.name, text(u.name), u.fallback)])) as unknown as ServiceUrls;
+  const ckymHome = text('CKYM_HOME');
   const env: Env = {
-    ckymHome: text('CKYM_HOME'),
-    home: homePaths(vars, platform),
+    ckymHome,
+    home: homePaths(ckymHome, vars, platform),
     callkeeperKey: text('CKYM_CALLKEEPER_KEY'),
     yandexToken: text('CKYM_YANDEX_TOKEN'),
     yandexClientSecret: text('CKYM_YANDEX_CLIENT_SECRET'),
