@@ -47,6 +47,11 @@ export const configSchema = z.object({
       maxRetryAfterSeconds: z.number().min(0).max(3600).default(120),
       /** Per-request timeout (an upload that never answers is then checked against Metrica's list). */
       timeoutSeconds: z.number().positive().max(3600).default(120),
+      /**
+       * How long one command run may spend retrying services that do not answer (failed attempts and the waits
+       * between them, every service and request together) before it gives up (exit 4).
+       */
+      giveUpSeconds: z.number().min(0).max(24 * 3600).default(30),
     })
     .default({}),
   counters: z.array(counterSchema).default([]),

@@ -8,12 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { buildStats, type StatsInput } from '../../src/domain/stats.js';
 import { plainPaint } from '../../src/cli/render.js';
-import { Store } from '../../src/store/store.js';
+import { Store, connectionOf } from '../../src/store/store.js';
 import { statsText } from '../../src/commands/stats/text.js';
 import { localTime, zonedTime } from '../../src/cli/time.js';
 import { statsDocument } from '../../src/commands/stats/document.js';
 import { refreshUploadings } from '../../src/commands/stats/refresh.js';
-import { MetrikaError } from '../../src/clients/metrika.js';
+import { MetrikaError } from '../../src/errors.js';
 import { AuthError, RemoteError } from '../../src/errors.js';
 import { argv, memoryIO } from './io.js';
 
@@ -255,7 +255,7 @@ describe('ckym stats (in process)', () => {
 
   it('a database from a newer ckym: a clear error', async () => {
     const s = Store.open(path.join(home, 'ckym.db'));
-    s.db.pragma('user_version = 99');
+    connectionOf(s).pragma('user_version = 99');
     s.close();
     const io = memoryIO({ CKYM_HOME: home }, home);
     expect(await run(argv('stats'), io)).toBe(1);

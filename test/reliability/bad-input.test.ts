@@ -133,6 +133,20 @@ const cases: Case[] = [
     code: 2,
     line: /^ckym: CKYM_NOW: expected an ISO-8601 time such as 2024-05-01T12:00:00Z; got "tomorrow"$/,
   },
+  ...['CKYM_CALLKEEPER_URL', 'CKYM_METRIKA_URL', 'CKYM_OAUTH_URL', 'CKYM_LOGIN_URL'].map((name) => ({
+    name: `env: ${name} not a URL`,
+    args: sync,
+    env: { [name]: 'notaurl' },
+    code: 2,
+    line: new RegExp(`^ckym: ${name}: expected an http\\(s\\) URL such as https://\\S+; got "notaurl"$`),
+  })),
+  {
+    name: 'env: CKYM_METRIKA_URL with another scheme',
+    args: ['counters', 'list'],
+    env: { CKYM_METRIKA_URL: 'ftp://127.0.0.1:9' },
+    code: 2,
+    line: /^ckym: CKYM_METRIKA_URL: expected an http\(s\) URL such as https:\/\/api-metrika\.yandex\.net; got "ftp:\/\/127\.0\.0\.1:9"$/,
+  },
   { name: 'flag: login --timeout not a number', args: ['login', '--timeout', 'abc'], code: 2, line: /^ckym: --timeout: expected seconds \(e\.g\. 300\); got "abc"$/ },
   { name: 'flag: login --device with --code', args: ['login', '--device', '--code'], code: 2, line: /^ckym: choose one way to connect Yandex: --device, --code or --yandex-token$/ },
   {

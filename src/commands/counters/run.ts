@@ -3,7 +3,7 @@ import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import { table } from '../../cli/render.js';
 import { ConfigError } from '../../errors.js';
 import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
-import { retryPolicy } from '../../clients/http.js';
+import { retryPolicy } from '../../clients/retry.js';
 import { openEditable, removeCounter, saveEditable, upsertCounter } from '../../config/write.js';
 import type { CounterConfig } from '../../config/schema.js';
 import { validateConfig } from '../../config/load.js';

@@ -3,21 +3,21 @@ import { Chalk } from 'chalk';
 import { colorEnabled, makePrinter, writeDocument, type IO } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
 import type { DoctorFlags } from './flags.js';
-import { clockFromEnv, type Clock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
+import { readEnv, type Env, type ServiceUrls } from '../../env.js';
 import { loadConfig, type LoadedConfig } from '../../config/load.js';
 import { configSchema, type Config } from '../../config/schema.js';
 import { CredentialStore, resolveCredentials, type ResolvedCredentials } from '../../credentials.js';
 import { AuthError, CkymError, ConfigError, RemoteError } from '../../errors.js';
 import { CallKeeperClient } from '../../clients/callkeeper.js';
 import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
-import { retryPolicy, type RetryPolicy } from '../../clients/http.js';
+import { retryPolicy, type RetryPolicy } from '../../clients/retry.js';
 import { serverClock } from '../../clients/reachability.js';
 import { Store } from '../../store/store.js';
 import { SyncLock } from '../../store/lock.js';
 import { MIGRATIONS } from '../../store/migrations.js';
 import { failedCounts, hasSchema } from '../../store/stats.js';
-import { homePaths, type HomePaths } from '../../paths.js';
-import { serviceUrls, type CommandBase } from '../shared.js';
+import type { HomePaths } from '../../paths.js';
 import {
   callKeeperKeyCheck,
   checkLine,
@@ -38,11 +38,11 @@ import {
 } from './checks.js';
 
 export interface DoctorContext {
-  env: NodeJS.ProcessEnv;
+  env: Env;
   cwd: string;
   configPath: string | undefined;
   home: HomePaths;
-  urls: CommandBase['urls'];
+  urls: ServiceUrls;
   clock: Clock;
   /** This machine's clock, for the skew check (never CKYM_NOW). */
   systemNow: () => number;
@@ -116,10 +116,10 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
   } catch (error) {
     storeError = problemOf(error).message;
   }
-  const sourceOf = (envName: string, stored: string | undefined): 'environment' | 'stored' | null =>
-    ctx.env[envName]?.trim() ? 'environment' : stored ? 'stored' : null;
+  const sourceOf = (fromEnv: string | null, stored: string | undefined): 'environment' | 'stored' | null =>
+    fromEnv ? 'environment' : stored ? 'stored' : null;
 
-  const keySource = creds ? sourceOf('CKYM_CALLKEEPER_KEY', creds.stored.callkeeper?.key) : null;
+  const keySource = creds ? sourceOf(ctx.env.callkeeperKey, creds.stored.callkeeper?.key) : null;
   let keyProblem: Problem | null = null;
   if (creds?.callkeeperKey) {
     const callkeeper = new CallKeeperClient({ baseUrl: ctx.urls.callkeeper, apiKey: creds.callkeeperKey, method: config.callkeeper.method, policy });
@@ -127,7 +127,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
   }
   emit(callKeeperKeyCheck({ source: keySource, problem: keyProblem, storeError }));
 
-  const tokenSource = creds ? sourceOf('CKYM_YANDEX_TOKEN', creds.stored.yandex?.accessToken) : null;
+  const tokenSource = creds ? sourceOf(ctx.env.yandexToken, creds.stored.yandex?.accessToken) : null;
   let metrika: MetrikaClient | null = null;
   let account: MetrikaCounter[] | undefined;
   let tokenProblem: Problem | null = null;
@@ -153,7 +153,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
 
   // 3. Clock: this machine against Metrica's Date header.
   const times = await serverClock(ctx.urls.metrika, Math.min(policy.timeoutMs, 10_000), ctx.systemNow);
-  emit(clockCheck({ ...times, fixedAt: ctx.env.CKYM_NOW?.trim() || null }));
+  emit(clockCheck({ ...times, fixedAt: ctx.env.fixedNow }));
 
   // 4. Each configured counter: in the account with write permission, its goal, call linking.
   for (const c of config.counters) {
@@ -223,13 +223,14 @@ export async function runDoctorCommand(flags: DoctorFlags, globals: GlobalOption
     if (c.status === 'warn') return chalk.yellow(line);
     return chalk.dim(line);
   };
+  const env = readEnv(io.env);
   const report = await doctor({
-    env: io.env,
+    env,
     cwd: io.cwd,
     configPath: globals.config,
-    home: homePaths(io.env),
-    urls: serviceUrls(io.env),
-    clock: clockFromEnv(io.env),
+    home: env.home,
+    urls: env.urls,
+    clock: env.clock,
     systemNow: () => Date.now(),
     onCheck: flags.json ? undefined : (c) => printer.out(paint(c)),
   });

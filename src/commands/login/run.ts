@@ -2,12 +2,12 @@ import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { canPrompt, type IO, type Printer } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, OAuthError } from '../../errors.js';
 import { CredentialStore, type StoredCredentials } from '../../credentials.js';
 import { mask, registerSecret } from '../../redact.js';
 import { CallKeeperClient } from '../../clients/callkeeper.js';
-import { retryPolicy, sleep } from '../../clients/http.js';
-import { OAuthError, VERIFICATION_CODE_URI, YandexOAuthClient, type TokenSet } from '../../clients/oauth.js';
+import { retryPolicy, sleep } from '../../clients/retry.js';
+import { VERIFICATION_CODE_URI, YandexOAuthClient, type TokenSet } from '../../clients/oauth.js';
 import { makePkce, makeState } from '../../auth/pkce.js';
 import { startLoopback } from '../../auth/loopback.js';
 import { commandBase, type CommandBase } from '../shared.js';
@@ -169,7 +169,7 @@ async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base:
 
 /** `CKYM_YANDEX_CLIENT_SECRET`, else the stored one, else asked on a terminal (empty = a public PKCE client). */
 async function secret(stored: StoredCredentials, base: CommandBase, tokenGiven: boolean): Promise<string | undefined> {
-  const fromEnv = base.io.env.CKYM_YANDEX_CLIENT_SECRET?.trim();
+  const fromEnv = base.env.yandexClientSecret;
   if (fromEnv) {
     registerSecret(fromEnv);
     return fromEnv;

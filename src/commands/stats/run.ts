@@ -5,7 +5,7 @@ import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import type { StatsFlags } from './flags.js';
 import { ConfigError, ExitCode, LocalError } from '../../errors.js';
 import { MetrikaClient } from '../../clients/metrika.js';
-import { retryPolicy, type RetryNotice } from '../../clients/http.js';
+import { retryPolicy, type RetryNotice } from '../../clients/retry.js';
 import { Store } from '../../store/store.js';
 import { MIGRATIONS } from '../../store/migrations.js';
 import { countersWithData, hasSchema, readStats, recentBatches, recentRuns } from '../../store/stats.js';
