@@ -73,11 +73,14 @@ export class CredentialStore {
   }
 }
 
-/** Environment overrides stored credentials (contract: CKYM_CALLKEEPER_KEY, CKYM_YANDEX_TOKEN). */
-export function resolveCredentials(store: CredentialStore, env: NodeJS.ProcessEnv): ResolvedCredentials {
+/** The environment overrides stored credentials (contract: CKYM_CALLKEEPER_KEY, CKYM_YANDEX_TOKEN; read in env.ts). */
+export function resolveCredentials(
+  store: CredentialStore,
+  env: { callkeeperKey: string | null; yandexToken: string | null },
+): ResolvedCredentials {
   const stored = store.read();
-  const callkeeperKey = env.CKYM_CALLKEEPER_KEY?.trim() || stored.callkeeper?.key || null;
-  const yandexToken = env.CKYM_YANDEX_TOKEN?.trim() || stored.yandex?.accessToken || null;
+  const callkeeperKey = env.callkeeperKey || stored.callkeeper?.key || null;
+  const yandexToken = env.yandexToken || stored.yandex?.accessToken || null;
   registerSecret(callkeeperKey);
   registerSecret(yandexToken);
   return { callkeeperKey, yandexToken, stored };

@@ -36,6 +36,33 @@ export class RemoteError extends CkymError {
   readonly exitCode = ExitCode.remote;
 }
 
+/** Metrica refused a request other than an upload with an HTTP error (its status and error type kept): exit 4. */
+export class MetrikaError extends RemoteError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly errorType: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Metrica rejected an uploaded file (HTTP 400): the batch is quarantined, the counter failed: exit 5 for the run. */
+export class UploadRejected extends CkymError {
+  readonly exitCode = ExitCode.partial;
+}
+
+/** A failed Yandex OAuth token request: Yandex's `error` code (authorization_pending, invalid_grant, …) and description. */
+export class OAuthError extends AuthError {
+  constructor(
+    readonly code: string,
+    readonly description: string,
+    readonly status: number,
+  ) {
+    super(`Yandex OAuth refused: ${code}${description ? ` (${description})` : ''}`);
+  }
+}
+
 /** A local problem the user can fix: unreadable database, full disk, unwritable home: exit 1 with a clear sentence. */
 export class LocalError extends CkymError {
   readonly exitCode = ExitCode.internal;

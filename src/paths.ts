@@ -12,8 +12,9 @@ export interface HomePaths {
   lock: string;
 }
 
-export function homePaths(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): HomePaths {
-  const explicit = env.CKYM_HOME?.trim();
+/** `ckymHome`: `CKYM_HOME` as env.ts read it (null: the platform's directories, found from `env`'s XDG_* / APPDATA). */
+export function homePaths(ckymHome: string | null, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): HomePaths {
+  const explicit = ckymHome;
   const configDir = explicit ? path.resolve(explicit) : platformDir('config', env, platform);
   const dataDir = explicit ? path.resolve(explicit) : platformDir('data', env, platform);
   return {

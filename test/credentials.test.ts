@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CredentialStore, requireCallKeeperKey, requireYandexToken, resolveCredentials } from '../src/credentials.js';
+import { readEnv } from '../src/env.js';
 import { AuthError, ConfigError } from '../src/errors.js';
 import { redact } from '../src/redact.js';
 
@@ -37,10 +38,10 @@ describe('CredentialStore', () => {
 
   it('the environment overrides what is stored; missing ones name "ckym login"', () => {
     store.write({ version: 1, callkeeper: { key: 'stored0key000001' }, yandex: { accessToken: 'stored-token-1' } });
-    const env = resolveCredentials(store, { CKYM_CALLKEEPER_KEY: 'env0key000000001' });
+    const env = resolveCredentials(store, readEnv({ CKYM_CALLKEEPER_KEY: 'env0key000000001' }));
     expect(env.callkeeperKey).toBe('env0key000000001');
     expect(env.yandexToken).toBe('stored-token-1');
-    const none = resolveCredentials(new CredentialStore(path.join(dir, 'none.json')), {});
+    const none = resolveCredentials(new CredentialStore(path.join(dir, 'none.json')), readEnv({}));
     expect(() => requireCallKeeperKey(none)).toThrow(AuthError);
     expect(() => requireYandexToken(none)).toThrow(/run "ckym login" \(or set CKYM_YANDEX_TOKEN\)/);
   });

@@ -1,7 +1,7 @@
 import type { CredentialStore, ResolvedCredentials } from '../credentials.js';
-import { AuthError, RemoteError } from '../errors.js';
+import { AuthError, OAuthError, RemoteError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { OAuthError, type YandexOAuthClient } from '../clients/oauth.js';
+import type { YandexOAuthClient } from '../clients/oauth.js';
 
 const DAY_MS = 86_400_000;
 /** Refresh when less than this remains (Yandex tokens live about a year). */
@@ -10,7 +10,8 @@ export const REFRESH_BEFORE_MS = 30 * DAY_MS;
 export interface FreshTokenOptions {
   store: CredentialStore;
   creds: ResolvedCredentials;
-  env: NodeJS.ProcessEnv;
+  /** `CKYM_YANDEX_TOKEN` (read in env.ts), used as given. */
+  fromEnv: string | null;
   /** Null when yandex.clientId is not configured (refresh impossible). */
   oauth: YandexOAuthClient | null;
   now: number;
@@ -22,8 +23,7 @@ export interface FreshTokenOptions {
  * stored); `CKYM_YANDEX_TOKEN` is used as given. An expired token that cannot be refreshed is exit 3.
  */
 export async function freshYandexToken(options: FreshTokenOptions): Promise<string> {
-  const { creds, env, now } = options;
-  const fromEnv = env.CKYM_YANDEX_TOKEN?.trim();
+  const { creds, fromEnv, now } = options;
   if (fromEnv) return fromEnv;
   const stored = creds.stored.yandex;
   if (!stored?.accessToken) throw new AuthError('no Yandex token: run "ckym login" (or set CKYM_YANDEX_TOKEN)');

@@ -57,8 +57,9 @@ export function makePrinter(io: IO, options: PrinterOptions): Printer {
     info: (text) => {
       if (!options.quiet) line('stderr', text);
     },
-    warn: (text) => line('stderr', `${paint(33, 'warning:')} ${text}`),
-    error: (text) => line('stderr', `${paint(31, 'error:')} ${text}`),
+    // One prefix for everything ckym says is wrong, as main prints errors: `ckym: …`, `ckym: warning: …`.
+    warn: (text) => line('stderr', `ckym: ${paint(33, 'warning:')} ${text}`),
+    error: (text) => line('stderr', `${paint(31, 'ckym:')} ${text}`),
     status: (text) => {
       if (!interactive || options.quiet) return;
       io.stderr.write(`\r\u001b[2K${redact(text)}`);

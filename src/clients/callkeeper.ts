@@ -2,7 +2,8 @@ import type { Got } from 'got';
 import { AuthError, ConfigError, RemoteError } from '../errors.js';
 import { mask } from '../redact.js';
 import type { RawCall } from '../domain/types.js';
-import { createHttp, networkReason, retryDelay, sleep, type OnRetry, type RetryPolicy } from './http.js';
+import { createHttp, networkReason } from './http.js';
+import { Retrier, type OnRetry, type RetryBudget, type RetryPolicy, type Timer } from './retry.js';
 
 export const CALLKEEPER_DEFAULT_URL = 'https://ckct.ru/api/';
 export const CALLKEEPER_PAGE_SIZE = 1000;
@@ -15,6 +16,9 @@ export interface CallKeeperClientOptions {
   method: 'get' | 'getWithRole' | 'getByRole';
   policy: RetryPolicy;
   onRetry?: OnRetry | undefined;
+  /** The command run's retry budget, shared with its other clients (one of its own when absent). */
+  budget?: RetryBudget | undefined;
+  timer?: Timer | undefined;
   userAgent?: string | undefined;
 }
 
@@ -35,8 +39,11 @@ type Answer =
  */
 export class CallKeeperClient {
   private http: Got | null = null;
+  private readonly retry: Retrier;
 
-  constructor(private readonly options: CallKeeperClientOptions) {}
+  constructor(private readonly options: CallKeeperClientOptions) {
+    this.retry = new Retrier({ service: 'CallKeeper', ...options });
+  }
 
   /** Pages of raw calls with `callTime` in [from, to] (unix seconds), in order, one request at a time. */
   async *pages(from: number, to: number): AsyncGenerator<CallPage> {
@@ -59,10 +66,14 @@ export class CallKeeperClient {
   private async confirmEmptyPage(page: number, from: number, to: number): Promise<RawCall[] | null> {
     const next = await this.fetchPage(page + 1, from, to);
     if (next === null || next.length === 0) return null;
-    for (let attempt = 0; attempt <= this.options.policy.retries; attempt++) {
+    // Each look again is an answer, not a failure of the service: only the waits between them are booked.
+    for (let attempt = 1; ; attempt++) {
       const again = await this.fetchPage(page, from, to);
       if (again && again.length > 0) return again;
-      await sleep(retryDelay(attempt + 1, this.options.policy) ?? this.options.policy.backoffMs);
+      const reason = `page ${page} empty again`;
+      const wait = this.retry.next(attempt, { reason }, 0);
+      if (!wait.retry) break;
+      await this.retry.wait(wait.delayMs, { what: `page ${page}`, attempt, reason });
     }
     throw new RemoteError(
       `CallKeeper answered page ${page} empty although page ${page + 1} has calls; nothing was advanced, the next run fetches again`,
@@ -75,18 +86,18 @@ export class CallKeeperClient {
   }
 
   /** One page, retried per the policy. Null when paging is over. */
-  private async fetchPage(page: number, from: number, to: number): Promise<RawCall[] | null> {
-    const { policy } = this.options;
-    const what = `page ${page}`;
-    for (let attempt = 0; ; attempt++) {
-      const answer = await this.request(page, from, to);
-      if (answer.kind === 'calls') return answer.calls;
-      if (answer.kind === 'end') return null;
-      if (!answer.retry || attempt >= policy.retries) throw answer.error;
-      const wait = retryDelay(attempt + 1, policy) ?? policy.backoffMs;
-      this.options.onRetry?.({ service: 'CallKeeper', what, attempt: attempt + 1, delayMs: wait, reason: answer.error.message });
-      await sleep(wait);
-    }
+  private fetchPage(page: number, from: number, to: number): Promise<RawCall[] | null> {
+    return this.retry.run(
+      `page ${page}`,
+      async () => {
+        const answer = await this.request(page, from, to);
+        if (answer.kind === 'calls') return { ok: true, value: answer.calls };
+        if (answer.kind === 'end') return { ok: true, value: null };
+        if (!answer.retry) return { ok: false, retry: false, error: answer.error };
+        return { ok: false, retry: true, error: answer.error, reason: answer.error.message };
+      },
+      (last, _attempts, why) => (why === 'attempts' ? last.error : new RemoteError(`${last.error.message}${this.retry.explain(why)}`)),
+    );
   }
 
   private async request(page: number, from: number, to: number): Promise<Answer> {

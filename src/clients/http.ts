@@ -1,64 +1,33 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Got } from 'got';
 
-/** How hard to try a remote service before calling it unavailable (config `network`). */
-export interface RetryPolicy {
-  /** Retries after the first attempt. */
-  retries: number;
-  backoffMs: number;
-  maxRetryAfterMs: number;
-  timeoutMs: number;
-}
-
-export function retryPolicy(network: {
-  retries: number;
-  backoffSeconds: number;
-  maxRetryAfterSeconds: number;
-  timeoutSeconds: number;
-}): RetryPolicy {
-  return {
-    retries: network.retries,
-    backoffMs: network.backoffSeconds * 1000,
-    maxRetryAfterMs: network.maxRetryAfterSeconds * 1000,
-    timeoutMs: network.timeoutSeconds * 1000,
-  };
-}
-
-/** Told to the caller before each wait, so a TTY can show "retrying in 4 s". */
-export interface RetryNotice {
-  service: 'CallKeeper' | 'Metrica';
-  what: string;
-  attempt: number;
-  delayMs: number;
-  reason: string;
-}
-export type OnRetry = (notice: RetryNotice) => void;
+/** Network errors that happen before a request leaves this machine: the server certainly did not get it. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
 /**
- * Delay before retry number `attempt` (1-based): exponential with jitter, or the server's `Retry-After`
- * (seconds or an HTTP date). Null when the server asks for a longer wait than the policy allows.
+ * A network-level failure (no HTTP answer): its code, never the error's message (which may carry a whole URL, and
+ * CallKeeper's URL holds the key). With `url`, a connection that could not be made names the host it was for.
  */
-export function retryDelay(attempt: number, policy: RetryPolicy, retryAfter?: string | undefined, now = Date.now()): number | null {
-  if (retryAfter !== undefined && retryAfter.trim() !== '') {
-    const seconds = Number(retryAfter);
-    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - now;
-    if (Number.isFinite(ms)) {
-      if (ms > policy.maxRetryAfterMs) return null;
-      return Math.max(0, ms);
-    }
-  }
-  const base = policy.backoffMs * 2 ** (attempt - 1);
-  return Math.round(base * (0.75 + Math.random() * 0.5));
-}
-
-export const sleep = (ms: number): Promise<void> => (ms > 0 ? delay(ms) : Promise.resolve());
-
-/** A network-level failure (no HTTP answer): its code, never its message (which may carry a URL). */
-export function networkReason(error: unknown): string {
+export function networkReason(error: unknown, url?: string): string {
   const e = error as { code?: string; name?: string };
   if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT') return 'timed out';
-  if (e.code) return `network error ${e.code}`;
+  const at = url && neverSent(error) ? ` at ${hostOf(url)}` : '';
+  if (e.code) return `network error ${e.code}${at}`;
   return `network error (${e.name ?? 'unknown'})`;
+}
+
+/** True when the request never reached the server (refused, unknown host…): resending it cannot double anything. */
+export function neverSent(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code !== undefined && NEVER_SENT.has(code);
+}
+
+/** `host:port` of a base URL (no path, query or credentials), for messages. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(an unreadable URL)';
+  }
 }
 
 export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
@@ -80,14 +49,4 @@ export async function createHttp(options: { timeoutMs: number; followRedirect?: 
     timeout: { request: options.timeoutMs },
     headers: { 'user-agent': options.userAgent ?? 'ckym', accept: 'application/json' },
   });
-}
-
-/** A JSON object, or null for anything else (an array, a scalar, not JSON at all). */
-export function parseJsonObject(text: string): Record<string, unknown> | null {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
 }

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Got } from 'got';
-import { AuthError, RemoteError } from '../errors.js';
-import { createHttp, headerValue, networkReason, parseJsonObject, retryDelay, sleep, type OnRetry, type RetryPolicy } from './http.js';
+import { AuthError, MetrikaError, RemoteError } from '../errors.js';
+import { parseJsonObject } from '../json.js';
+import { createHttp, headerValue, networkReason, neverSent } from './http.js';
+import { Retrier, type OnRetry, type RetryBudget, type RetryPolicy, type Timer } from './retry.js';
 
 export const METRIKA_DEFAULT_URL = 'https://api-metrika.yandex.net';
 
@@ -50,33 +52,47 @@ export interface UploadRequest {
 }
 
 /**
- * The result of ONE upload attempt, classified for the exactly-once protocol:
+ * The result of ONE upload attempt, classified once, here, for the exactly-once protocol:
  * - `accepted`: Metrica answered with the uploading.
- * - `refused`: Metrica certainly did not take it and says why; retrying may help (429 quota, 503 backend busy).
- * - `rejected`: HTTP 400, the file or the moment is wrong; never retried as is.
- * - `unknown`: no usable answer (timeout, reset, 504 and other 5xx): Metrica may or may not have it — ask its list before resending.
+ * - `refused`: Metrica certainly did not take it; retrying may help (429 quota, 503 backend busy, a connection
+ *   refused or a host not found: the request never left).
+ * - `unknown`: no usable answer (timeout, reset, 504 and other 5xx): Metrica may or may not have it — ask its list
+ *   before resending.
+ * - `too-early`: HTTP 400 «Загрузить данные сейчас невозможно…»: call linking is not on or not warmed up yet. The
+ *   file is fine; it may go on a later run.
+ * - `clock-behind`: HTTP 400, a DateTime "in the future" for Metrica: its clock is behind this machine's. The rows
+ *   are fine; they may go on a later run.
+ * - `rejected`: any other 4xx: the file is wrong; never retried as is.
+ * A refused token (401/403) is thrown as an AuthError.
  */
 export type UploadOutcome =
   | { kind: 'accepted'; uploading: Uploading }
-  | { kind: 'refused'; status: number; retryAfter: string | undefined; message: string }
-  | { kind: 'rejected'; status: number; errorType: string; message: string }
-  | { kind: 'unknown'; status: number | null; retryAfter: string | undefined; message: string };
+  | { kind: 'refused'; status: number | null; retryAfter: string | undefined; message: string }
+  | { kind: 'unknown'; status: number | null; retryAfter: string | undefined; message: string }
+  | ({ kind: 'too-early' } & Refusal)
+  | ({ kind: 'clock-behind' } & Refusal)
+  | ({ kind: 'rejected' } & Refusal);
 
-export class MetrikaError extends RemoteError {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly errorType: string,
-  ) {
-    super(message);
-  }
+/** Metrica's HTTP 4xx answer to an upload. */
+interface Refusal {
+  status: number;
+  errorType: string;
+  message: string;
 }
+
+/** Metrica's answer to an upload before call linking has warmed up (or while it is off). */
+const TOO_EARLY = /невозможно|not possible|cannot be uploaded now|threshold/i;
+/** Metrica's refusal of a DateTime after its own "now". */
+const IN_THE_FUTURE = /in the future|в будущем|будущ/i;
 
 export interface MetrikaClientOptions {
   baseUrl: string;
   token: string;
   policy: RetryPolicy;
   onRetry?: OnRetry | undefined;
+  /** The command run's retry budget, shared with its other clients (one of its own when absent). */
+  budget?: RetryBudget | undefined;
+  timer?: Timer | undefined;
   userAgent?: string | undefined;
 }
 
@@ -90,8 +106,12 @@ interface RawResponse {
 export class MetrikaClient {
   private http: Got | null = null;
   private uploadInFlight = false;
+  /** How requests to Metrica are retried: the reads here, the uploads by the upload protocol. */
+  readonly retry: Retrier;
 
-  constructor(private readonly options: MetrikaClientOptions) {}
+  constructor(private readonly options: MetrikaClientOptions) {
+    this.retry = new Retrier({ service: 'Metrica', ...options });
+  }
 
   // ── reads (retried internally) ──────────────────────────────────────────
 
@@ -208,7 +228,8 @@ export class MetrikaClient {
         freshConnection: true,
       });
     } catch (error) {
-      return { kind: 'unknown', status: null, retryAfter: undefined, message: networkReason(error) };
+      const message = networkReason(error, this.options.baseUrl);
+      return { kind: neverSent(error) ? 'refused' : 'unknown', status: null, retryAfter: undefined, message };
     }
     const retryAfter = headerValue(res.headers, 'retry-after');
     if (res.status === 200) {
@@ -221,43 +242,46 @@ export class MetrikaClient {
     if (res.status === 401 || res.status === 403) throw authError(res.status, errorType, message);
     // 429 (quota) and 503 (backend_error) are answers that the file was not taken; a 504 or another 5xx may hide one that was.
     if (res.status === 429 || res.status === 503) return { kind: 'refused', status: res.status, retryAfter, message };
-    if (res.status >= 400 && res.status < 500) return { kind: 'rejected', status: res.status, errorType, message };
+    if (res.status >= 400 && res.status < 500) {
+      const kind = res.status !== 400 ? 'rejected' : TOO_EARLY.test(message) ? 'too-early' : IN_THE_FUTURE.test(message) ? 'clock-behind' : 'rejected';
+      return { kind, status: res.status, errorType, message };
+    }
     return { kind: 'unknown', status: res.status, retryAfter, message };
   }
 
   // ── plumbing ────────────────────────────────────────────────────────────
 
-  private async getJson(path: string, what: string): Promise<Record<string, unknown>> {
-    const { policy } = this.options;
-    for (let attempt = 0; ; attempt++) {
-      let res: RawResponse | null = null;
-      let reason: string;
-      try {
-        res = await this.send('GET', path, {});
-      } catch (error) {
-        reason = networkReason(error);
-      }
-      if (res) {
+  private getJson(path: string, what: string): Promise<Record<string, unknown>> {
+    return this.retry.run(
+      what,
+      async () => {
+        let res: RawResponse;
+        try {
+          res = await this.send('GET', path, {});
+        } catch (error) {
+          const reason = networkReason(error, this.options.baseUrl);
+          return { ok: false, retry: true, reason, error: new RemoteError(reason) };
+        }
         if (res.status === 200) {
           const json = parseJsonObject(res.body);
-          if (json) return json;
-          reason = 'an answer that is not JSON';
-        } else {
-          const { errorType, message } = errorOf(res);
-          if (res.status === 401 || res.status === 403) throw authError(res.status, errorType, message);
-          if (res.status !== 429 && res.status < 500) {
-            throw new MetrikaError(`Metrica refused reading ${what}: HTTP ${res.status} ${errorType}: ${message}`, res.status, errorType);
-          }
-          reason = `HTTP ${res.status}${errorType ? ` ${errorType}` : ''}`;
+          if (json) return { ok: true, value: json };
+          const reason = 'an answer that is not JSON';
+          return { ok: false, retry: true, reason, error: new RemoteError(reason) };
         }
-      }
-      const wait = attempt < policy.retries ? retryDelay(attempt + 1, policy, res ? headerValue(res.headers, 'retry-after') : undefined) : null;
-      if (wait === null) {
-        throw new RemoteError(`Metrica unavailable while reading ${what}: ${reason!} (after ${attempt + 1} attempts); run again later`);
-      }
-      this.options.onRetry?.({ service: 'Metrica', what, attempt: attempt + 1, delayMs: wait, reason: reason! });
-      await sleep(wait);
-    }
+        const { errorType, message } = errorOf(res);
+        if (res.status === 401 || res.status === 403) return { ok: false, retry: false, error: authError(res.status, errorType, message) };
+        if (res.status !== 429 && res.status < 500) {
+          const error = new MetrikaError(`Metrica refused reading ${what}: HTTP ${res.status} ${errorType}: ${message}`, res.status, errorType);
+          return { ok: false, retry: false, error };
+        }
+        const reason = `HTTP ${res.status}${errorType ? ` ${errorType}` : ''}`;
+        return { ok: false, retry: true, reason, retryAfter: headerValue(res.headers, 'retry-after'), error: new RemoteError(reason) };
+      },
+      (last, attempts, why) =>
+        new RemoteError(
+          `Metrica unavailable while reading ${what}: ${last.reason} (after ${attempts} attempt${attempts === 1 ? '' : 's'}); run again later${this.retry.explain(why)}`,
+        ),
+    );
   }
 
   private expectOk(res: RawResponse, what: string): Record<string, unknown> {

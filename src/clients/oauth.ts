@@ -1,6 +1,7 @@
 import type { Got } from 'got';
-import { AuthError, RemoteError } from '../errors.js';
-import { createHttp, networkReason, parseJsonObject } from './http.js';
+import { AuthError, OAuthError, RemoteError } from '../errors.js';
+import { parseJsonObject } from '../json.js';
+import { createHttp, networkReason } from './http.js';
 
 export const OAUTH_DEFAULT_URL = 'https://oauth.yandex.ru';
 export const LOGIN_DEFAULT_URL = 'https://login.yandex.ru';
@@ -20,17 +21,6 @@ export interface DeviceCode {
   verificationUrl: string;
   intervalSeconds: number;
   expiresInSeconds: number;
-}
-
-/** A failed token request: Yandex's `error` code (authorization_pending, invalid_grant, …) and description. */
-export class OAuthError extends AuthError {
-  constructor(
-    readonly code: string,
-    readonly description: string,
-    readonly status: number,
-  ) {
-    super(`Yandex OAuth refused: ${code}${description ? ` (${description})` : ''}`);
-  }
 }
 
 export interface OAuthClientOptions {

@@ -1,51 +1,48 @@
-import { clockFromEnv, type Clock } from '../clock.js';
+import { Chalk } from 'chalk';
+import type { Clock } from '../clock.js';
+import { readEnv, type Env, type ServiceUrls } from '../env.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { CredentialStore, resolveCredentials, type ResolvedCredentials } from '../credentials.js';
 import { freshYandexToken } from '../auth/token.js';
 import { YandexOAuthClient } from '../clients/oauth.js';
 import { colorEnabled, makePrinter, type IO, type Printer } from '../cli/io.js';
 import type { GlobalOptions } from '../cli/setup.js';
-import { homePaths, type HomePaths } from '../paths.js';
-import { CALLKEEPER_DEFAULT_URL } from '../clients/callkeeper.js';
-import { METRIKA_DEFAULT_URL } from '../clients/metrika.js';
+import type { Paint } from '../cli/render.js';
+import type { HomePaths } from '../paths.js';
 
-/** What most commands start from: printer, config (warnings shown), home, clock, service URLs. */
+/** What most commands start from: the environment (read once), printer, config (warnings shown), home, clock, service URLs. */
 export interface CommandBase {
   io: IO;
+  env: Env;
   printer: Printer;
   loaded: LoadedConfig;
   home: HomePaths;
   clock: Clock;
-  urls: { callkeeper: string; metrika: string; oauth: string; login: string };
+  urls: ServiceUrls;
 }
 
 export async function commandBase(globals: GlobalOptions, io: IO, options: { quiet?: boolean } = {}): Promise<CommandBase> {
   const printer = makePrinter(io, { color: colorEnabled(io, globals.color), quiet: options.quiet ?? false });
-  const clock = clockFromEnv(io.env);
+  const env = readEnv(io.env);
   const loaded = await loadConfig({ configPath: globals.config, cwd: io.cwd });
   for (const warning of loaded.warnings) printer.warn(warning);
-  return {
-    io,
-    printer,
-    loaded,
-    home: homePaths(io.env),
-    clock,
-    urls: serviceUrls(io.env),
-  };
-}
-
-export function serviceUrls(env: NodeJS.ProcessEnv): CommandBase['urls'] {
-  const pick = (name: string, fallback: string) => env[name]?.trim() || fallback;
-  return {
-    callkeeper: pick('CKYM_CALLKEEPER_URL', CALLKEEPER_DEFAULT_URL),
-    metrika: pick('CKYM_METRIKA_URL', METRIKA_DEFAULT_URL),
-    oauth: pick('CKYM_OAUTH_URL', 'https://oauth.yandex.ru'),
-    login: pick('CKYM_LOGIN_URL', 'https://login.yandex.ru'),
-  };
+  return { io, env, printer, loaded, home: env.home, clock: env.clock, urls: env.urls };
 }
 
 export function credentials(base: CommandBase): ResolvedCredentials {
-  return resolveCredentials(new CredentialStore(base.home.credentials), base.io.env);
+  return resolveCredentials(new CredentialStore(base.home.credentials), base.env);
+}
+
+/** Colours for the pure text renderers: chalk's where the terminal has them, none otherwise. */
+export function paintFor(color: boolean): Paint {
+  const chalk = new Chalk({ level: color ? 1 : 0 });
+  return {
+    ok: (s) => chalk.green(s),
+    bad: (s) => chalk.red(s),
+    warn: (s) => chalk.yellow(s),
+    dim: (s) => chalk.dim(s),
+    bold: (s) => chalk.bold(s),
+  };
 }
 
 /** `2024-05-01` (midnight in `timeZone`) or a full ISO-8601 time → unix seconds. */
@@ -67,7 +64,7 @@ export async function yandexToken(base: CommandBase, creds: ResolvedCredentials)
         oauthUrl: base.urls.oauth,
         loginUrl: base.urls.login,
         clientId,
-        clientSecret: base.io.env.CKYM_YANDEX_CLIENT_SECRET?.trim() || creds.stored.yandex?.clientSecret,
+        clientSecret: base.env.yandexClientSecret ?? creds.stored.yandex?.clientSecret,
         timeoutMs: config.network.timeoutSeconds * 1000,
         now: () => base.clock.now(),
       })
@@ -75,7 +72,7 @@ export async function yandexToken(base: CommandBase, creds: ResolvedCredentials)
   return freshYandexToken({
     store: new CredentialStore(base.home.credentials),
     creds,
-    env: base.io.env,
+    fromEnv: base.env.yandexToken,
     oauth,
     now: base.clock.now(),
     warn: (m) => base.printer.warn(m),

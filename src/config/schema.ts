@@ -1,47 +1,15 @@
 import { z } from 'zod';
+import { settingsShape } from './settings.js';
 
 /**
  * The config file's schema (contract keys from ckym.md, plus `network` which tunes retries).
  * Every key has a default, so `{}` is a valid (if useless) config.
  */
 
-const identifier = z
-  .string()
-  .trim()
-  .max(255)
-  .regex(/^[\w.\-:]*$/, 'a goal identifier: letters, digits, "_", "-", "." or ":" (e.g. calltracking_call_order)');
-
-const host = z
-  .string()
-  .trim()
-  .min(1, 'a host name such as shop.example');
-
-const tags = z
-  .object({
-    source: z.enum(['call', 'none']).default('call'),
-    include: z.array(z.string().trim().min(1)).default([]),
-    callback: z.string().default(''),
-    incoming: z.string().default(''),
-  })
-  .default({});
-
 export const counterSchema = z.object({
   id: z.number().int().positive(),
-  name: z.string().default(''),
-  enabled: z.boolean().default(true),
-  callType: z.enum(['all', 'callback', 'incoming']).default('all'),
-  minDuration: z.number().int().nonnegative().default(0),
-  status: z.enum(['all', 'successful', 'unsuccessful']).default('all'),
-  uniqueness: z.enum(['all', 'unique', 'target', 'unique-target']).default('all'),
-  tags,
-  goal: z.union([identifier, z.null()]).default('').transform((g) => g ?? ''),
-  callGoalName: z.string().max(255).default(''),
-  sites: z.array(host).default([]),
-  price: z.number().nonnegative().finite().nullable().default(null),
-  currency: z
-    .string()
-    .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as RUB')
-    .default('RUB'),
+  // Every setting's type and default come from the one table of counter settings.
+  ...settingsShape(),
 });
 
 export const configSchema = z.object({
@@ -79,6 +47,11 @@ export const configSchema = z.object({
       maxRetryAfterSeconds: z.number().min(0).max(3600).default(120),
       /** Per-request timeout (an upload that never answers is then checked against Metrica's list). */
       timeoutSeconds: z.number().positive().max(3600).default(120),
+      /**
+       * How long one command run may spend retrying services that do not answer (failed attempts and the waits
+       * between them, every service and request together) before it gives up (exit 4).
+       */
+      giveUpSeconds: z.number().min(0).max(24 * 3600).default(30),
     })
     .default({}),
   counters: z.array(counterSchema).default([]),

@@ -21,7 +21,11 @@ export function openEditable(found: string | null, explicit: string | undefined,
   if (/\.(c|m)?js$|\.ts$/.test(file)) {
     throw new ConfigError(`${file} is code, which ckym does not rewrite; edit it by hand, or move the settings to ckym.config.json`);
   }
-  if (!fs.existsSync(file)) return { file, document: {}, root: {}, indent: '  ', existed: false };
+  if (!fs.existsSync(file)) {
+    // One object: the counters put into `root` are what `document` writes.
+    const document: Record<string, unknown> = {};
+    return { file, document, root: document, indent: '  ', existed: false };
+  }
   const text = fs.readFileSync(file, 'utf8');
   let document: unknown;
   try {

@@ -3,7 +3,7 @@
  * skipped (with the reason) or waiting (not final yet).
  */
 import { decide } from './decide.js';
-import { callRow, conversionRow, hasGoal } from './rows.js';
+import { callRow, conversionRow, deliveryKinds } from './rows.js';
 import type { Call, CounterSettings, DeliveryKind, Finality, Row, SkipReason, WaitReason } from './types.js';
 
 export type DeliveryDecision =
@@ -12,13 +12,13 @@ export type DeliveryDecision =
   | { kind: DeliveryKind; state: 'waiting'; reason: WaitReason };
 
 /**
- * Kinds: always `call`; `conversion` too when the counter has a goal.
+ * One delivery per kind of `deliveryKinds(counter)`.
  * Not final → every kind waits with `fin.reason`. Final but not taken → every kind is skipped with
  * decide()'s reason. Taken → `call` pending with its row; `conversion` pending with its row, or
  * skipped as 'no-client-id' when the call has no ClientID.
  */
 export function decideDeliveries(call: Call, counter: CounterSettings, fin: Finality): DeliveryDecision[] {
-  const kinds: DeliveryKind[] = hasGoal(counter) ? ['call', 'conversion'] : ['call'];
+  const kinds = deliveryKinds(counter);
   if (!fin.final) return kinds.map((kind) => ({ kind, state: 'waiting', reason: fin.reason }));
   const decision = decide(call, counter);
   if (!decision.take) return kinds.map((kind) => ({ kind, state: 'skipped', reason: decision.reason }));

@@ -2,7 +2,7 @@
  * How a call becomes a CSV row: upload_calls rows and goal-conversion rows (spec: "One call → one CSV row").
  */
 import { CALL_COLUMNS, CONVERSION_COLUMNS, PRICE_COLUMNS } from './types.js';
-import type { Call, CounterSettings, Row } from './types.js';
+import type { Call, CounterSettings, DeliveryKind, Row } from './types.js';
 
 function hasPrice(counter: CounterSettings): boolean {
   return counter.price !== null;
@@ -11,6 +11,11 @@ function hasPrice(counter: CounterSettings): boolean {
 /** True when the counter sends offline goal conversions (a non-blank goal identifier). */
 export function hasGoal(counter: CounterSettings): boolean {
   return counter.goal.trim() !== '';
+}
+
+/** What a counter delivers: its calls always; goal conversions too when it has a goal. */
+export function deliveryKinds(counter: CounterSettings): DeliveryKind[] {
+  return hasGoal(counter) ? ['call', 'conversion'] : ['call'];
 }
 
 /**
@@ -43,6 +48,28 @@ export function callHeader(counter: CounterSettings): string[] {
 /** Header of a counter's goal-conversion CSV. */
 export function conversionHeader(counter: CounterSettings): string[] {
   return hasPrice(counter) ? [...CONVERSION_COLUMNS, ...PRICE_COLUMNS] : [...CONVERSION_COLUMNS];
+}
+
+/** The CSV header of a counter's batch of `kind`. */
+export function headerOf(counter: CounterSettings, kind: DeliveryKind): string[] {
+  return kind === 'call' ? callHeader(counter) : conversionHeader(counter);
+}
+
+/**
+ * A row fitted to the header of the batch it goes out in. Rows are decided when their call is fetched; one left
+ * pending by an earlier run (and not fetched again since) may carry the price setting of then, while the batch's
+ * header is the counter's of now. Price and Currency are always the counter's, never the call's, and always the last
+ * two columns: a row without them gets the counter's current ones, a row with them where the header has none loses
+ * them. Every other cell stays as it was decided.
+ */
+export function fitRow(row: Row, header: readonly string[], counter: CounterSettings): Row {
+  const width = header.length;
+  if (row.length === width) return row;
+  if (row.length > width) return row.slice(0, width);
+  const added = header.slice(row.length).map((column) =>
+    column === 'Price' && counter.price !== null ? formatDecimal(counter.price) : column === 'Currency' ? counter.currency : '',
+  );
+  return [...row, ...added];
 }
 
 /** Lower-cased, trimmed `include` tags, computed once per `include` array. */

@@ -21,6 +21,8 @@ export interface GenerateCallsOptions {
   timeZone?: string;
   /** Host names the calls come from. Default ['shop.example', 'www.Shop.example', 'blog.example', 'other.example']. */
   sites?: string[];
+  /** Told every 10 000 calls made (a million take half a minute). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export const DEFAULT_SITES = ['shop.example', 'www.Shop.example', 'blog.example', 'other.example'];
@@ -119,6 +121,7 @@ export function generateCalls(opts: GenerateCallsOptions): Record<string, unknow
   const calls: Record<string, unknown>[] = [];
   for (let i = 0; i < count; i += 1) {
     calls.push(makeCall(dice, i, times[i]!, { timeZone, sites, recent: i >= recentFrom }));
+    if (opts.onProgress && (i + 1) % 10_000 === 0) opts.onProgress(i + 1, count);
   }
   guaranteeUnfinishedCallbacks(calls, recentFrom, dice);
   return calls;

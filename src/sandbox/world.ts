@@ -41,6 +41,8 @@ export interface SandboxOptions {
   consent?: OAuthConsent;
   /** Unix ms "now" of the emulators (default: the real clock). */
   now?: () => number;
+  /** Told how far the generation of the call history got. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface Sandbox {
@@ -60,6 +62,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     seed: options.seed ?? 1,
     nowUnix: Math.floor(now() / 1000),
     days: options.days ?? 14,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const callkeeper = await startCallKeeperEmulator({ apiKey: SANDBOX_API_KEY, calls, port: options.callkeeperPort ?? 0, now });
   const metrika = await startMetrikaEmulator({ token: SANDBOX_TOKEN, counters: SANDBOX_COUNTERS, port: options.metrikaPort ?? 0, now });

@@ -2,7 +2,8 @@
  * Read-only queries for `ckym stats` and `ckym doctor`: SELECTs on the store's database, nothing else.
  * They work on a store opened `{ readonly: true }`, so they never wait for (or hold up) a running sync.
  */
-import type { Store } from './store.js';
+import { parseJsonObject } from '../json.js';
+import { connectionOf, type Store } from './store.js';
 import {
   LINK_WINDOW_SECONDS,
   type BatchRecord,
@@ -40,7 +41,7 @@ function where(filter: StatsFilter, timeColumn: string, counterColumn = 'counter
 
 /** True when the database has ckym's tables (a file created but never migrated has none). */
 export function hasSchema(store: Store): boolean {
-  const row = store.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'`).get();
+  const row = connectionOf(store).prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'`).get();
   return row !== undefined;
 }
 
@@ -55,7 +56,7 @@ function deliveriesOf(store: Store): string {
 /** Deliveries grouped by counter, kind, state and reason. */
 export function deliveryCounts(store: Store, filter: StatsFilter = {}): DeliveryCount[] {
   const w = where(filter, 'call_time');
-  return store.db
+  return connectionOf(store)
     .prepare(
       `SELECT counter_id AS counterId, kind, state, reason, COUNT(*) AS count FROM ${deliveriesOf(store)}
        WHERE ${w.sql} GROUP BY counter_id, kind, state, reason ORDER BY counter_id, kind, state, reason`,
@@ -66,7 +67,7 @@ export function deliveryCounts(store: Store, filter: StatsFilter = {}): Delivery
 /** Sent deliveries whose call was over 21 days old when it was uploaded (delivered, but not linkable to a visit). */
 export function lateSentCounts(store: Store, filter: StatsFilter = {}): LateSentCount[] {
   const w = where(filter, 'call_time');
-  return store.db
+  return connectionOf(store)
     .prepare(
       `SELECT counter_id AS counterId, kind, COUNT(*) AS count FROM ${deliveriesOf(store)}
        WHERE state = 'sent' AND sent_at - call_time > ? AND ${w.sql} GROUP BY counter_id, kind ORDER BY counter_id, kind`,
@@ -78,7 +79,7 @@ export function lateSentCounts(store: Store, filter: StatsFilter = {}): LateSent
 export function goalSentCounts(store: Store, filter: StatsFilter = {}): GoalSentCount[] {
   const w = where(filter, 'call_time');
   const target = CONVERSION_COLUMNS.indexOf('Target');
-  return store.db
+  return connectionOf(store)
     .prepare(
       `SELECT counter_id AS counterId, COALESCE(json_extract(row, '$[${target}]'), '') AS goal, COUNT(*) AS count FROM ${deliveriesOf(store)}
        WHERE kind = 'conversion' AND state = 'sent' AND ${w.sql} GROUP BY counter_id, goal ORDER BY counter_id, goal`,
@@ -92,7 +93,7 @@ export function dayCounts(store: Store, days: readonly DayWindow[], filter: Stat
   const w = where(filter, 'd.call_time', 'd.counter_id');
   const values = days.map(() => '(?, ?, ?)').join(', ');
   const windowParams = days.flatMap((d, i) => [i, d.start, d.end]);
-  return store.db
+  return connectionOf(store)
     .prepare(
       `WITH days (day, start, stop) AS (VALUES ${values})
        SELECT days.day AS day, d.counter_id AS counterId, d.kind AS kind, d.state AS state, COUNT(*) AS count
@@ -118,20 +119,10 @@ interface BatchRow {
   error: string | null;
 }
 
-function parseObject(text: string | null): Record<string, unknown> | null {
-  if (!text) return null;
-  try {
-    const v = JSON.parse(text) as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The newest batches (uploads), newest first. */
 export function recentBatches(store: Store, limit: number, filter: StatsFilter = {}): BatchRecord[] {
   const w = where(filter, 'created_at');
-  const rows = store.db
+  const rows = connectionOf(store)
     .prepare(
       `SELECT id, run_id, counter_id, kind, rows, status, created_at, sent_at, uploading_id, metrika_status, uploading_json, error
        FROM batches WHERE ${w.sql} ORDER BY id DESC LIMIT ?`,
@@ -148,14 +139,14 @@ export function recentBatches(store: Store, limit: number, filter: StatsFilter =
     sentAt: r.sent_at,
     uploadingId: r.uploading_id,
     metrikaStatus: r.metrika_status,
-    uploading: parseObject(r.uploading_json),
+    uploading: parseJsonObject(r.uploading_json),
     error: r.error,
   }));
 }
 
 /** Every counter with a delivery or a batch in the database, by id. */
 export function countersWithData(store: Store): number[] {
-  return store.db
+  return connectionOf(store)
     .prepare(`SELECT counter_id FROM deliveries UNION SELECT counter_id FROM batches ORDER BY 1`)
     .pluck()
     .all() as number[];
@@ -175,7 +166,7 @@ export interface StatsQuery extends StatsFilter {
 /** Everything `buildStats` needs, read in one read transaction (one consistent snapshot even while a sync writes). */
 export function readStats(store: Store, query: StatsQuery): StatsInput {
   const filter: StatsFilter = { since: query.since, counterIds: query.counterIds };
-  return store.db.transaction(() => ({
+  return connectionOf(store).transaction(() => ({
     deliveries: deliveryCounts(store, filter),
     lateSent: lateSentCounts(store, filter),
     goals: goalSentCounts(store, filter),
@@ -188,7 +179,7 @@ export function readStats(store: Store, query: StatsQuery): StatsInput {
 
 /** Quarantined rows (their batch was rejected by Metrica), per counter: for `doctor`. */
 export function failedCounts(store: Store): { counterId: number; count: number }[] {
-  return store.db
+  return connectionOf(store)
     .prepare(`SELECT counter_id AS counterId, COUNT(*) AS count FROM deliveries WHERE state = 'failed' GROUP BY counter_id ORDER BY 1`)
     .all() as { counterId: number; count: number }[];
 }

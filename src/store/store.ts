@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -123,14 +124,31 @@ const toBatch = (r: BatchRow): Batch => ({
   error: r.error,
 });
 
+/** Each store's connection, for the query modules of src/store/ (see `connectionOf`). */
+const connections = new WeakMap<Store, Database.Database>();
+
 /**
- * ckym's memory: SQLite (WAL) under CKYM_HOME. The only module that speaks SQL.
- * Every state change that matters for exactly-once delivery is one transaction.
+ * The connection behind a store, for src/store/'s own query modules (stats.ts) and the store's tests: SQL stays in
+ * src/store/. Everything else goes through the store's methods.
+ */
+export function connectionOf(store: Store): Database.Database {
+  return connections.get(store)!;
+}
+
+/**
+ * ckym's memory: SQLite (WAL) under CKYM_HOME. With its query modules, the only code that speaks SQL; its
+ * connection is its own. Every state change that matters for exactly-once delivery is one transaction.
  */
 export class Store {
   private readonly statements = new Map<string, Database.Statement>();
+  private cleanup: (() => void) | null = null;
 
-  private constructor(readonly db: Database.Database, readonly file: string) {}
+  private constructor(
+    private readonly db: Database.Database,
+    readonly file: string,
+  ) {
+    connections.set(this, db);
+  }
 
   static open(file: string, options: { readonly?: boolean } = {}): Store {
     let db: Database.Database;
@@ -154,8 +172,36 @@ export class Store {
     return store;
   }
 
+  /**
+   * A private copy of the database at `file` (an empty new one when there is none), for a dry run: it decides
+   * exactly like a real run and changes nothing. Closing it removes the copy.
+   */
+  static async openCopy(file: string): Promise<Store> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-dry-run-'));
+    const remove = () => fs.rmSync(dir, { recursive: true, force: true });
+    const copy = path.join(dir, 'ckym.db');
+    try {
+      if (fs.existsSync(file)) {
+        const source = new Database(file, { readonly: true, fileMustExist: true });
+        try {
+          await source.backup(copy);
+        } finally {
+          source.close();
+        }
+      }
+      const store = Store.open(copy);
+      store.cleanup = remove;
+      return store;
+    } catch (error) {
+      remove();
+      throw storeError(file, error);
+    }
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
+    this.cleanup?.();
+    this.cleanup = null;
   }
 
   private stmt(sql: string): Database.Statement {
@@ -444,12 +490,18 @@ export class Store {
     return row ? toBatch(row) : null;
   }
 
-  /** Batches that were prepared or being sent when a run ended: each must be reconciled with Metrica. */
+  /**
+   * Batches that were prepared or being sent when a run ended: each must be reconciled with Metrica. A run's open
+   * batch ends its run still filling (its `rows` is set when it is sealed): its rows are counted here.
+   */
   unfinishedBatches(counterIds: readonly number[]): Batch[] {
     const all = (this.stmt(`SELECT * FROM batches WHERE status IN ('prepared', 'sending') ORDER BY id`).all() as BatchRow[]).map(
       toBatch,
     );
-    return all.filter((b) => counterIds.includes(b.counterId));
+    const count = this.stmt(`SELECT COUNT(*) FROM deliveries WHERE batch_id = ?`).pluck();
+    return all
+      .filter((b) => counterIds.includes(b.counterId))
+      .map((b) => (b.status === 'prepared' ? { ...b, rows: count.get(b.id) as number } : b));
   }
 
   /** Step 2: about to send. Durable before the request leaves, so a crash after it is always reconciled. */
@@ -528,6 +580,11 @@ export class Store {
 
   recordBatchError(batchId: number, error: string): void {
     this.write(() => this.stmt(`UPDATE batches SET error = ? WHERE id = ?`).run(error, batchId));
+  }
+
+  /** How many of a batch's deliveries are of calls made before `before` (unix seconds). */
+  batchCallsBefore(batchId: number, before: number): number {
+    return this.stmt(`SELECT COUNT(*) FROM deliveries WHERE batch_id = ? AND call_time < ?`).pluck().get(batchId, before) as number;
   }
 
   /** A batch's rows, read in chunks (in call id order) so a large upload streams instead of sitting in memory. */

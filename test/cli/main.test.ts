@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { packageVersion, run } from '../../src/cli/main.js';
-import type { IO } from '../../src/cli/io.js';
+import { makePrinter, type IO } from '../../src/cli/io.js';
 
 function memoryIO(env: NodeJS.ProcessEnv = {}): IO & { out: () => string; err: () => string } {
   const stdout = new PassThrough();
@@ -49,5 +49,22 @@ describe('ckym (in process)', () => {
     const io = memoryIO({ CKYM_HOME: '/nonexistent-ckym-home' });
     expect(await run(argv('--config', '/nonexistent/ckym.json', 'sync'), io)).toBe(2);
     expect(io.err()).toMatch(/^ckym: config file not found: \/nonexistent\/ckym\.json/);
+  });
+
+  it('one prefix for everything wrong: errors "ckym: …", warnings "ckym: warning: …", commander\'s too', async () => {
+    const io = memoryIO();
+    const printer = makePrinter(io, { color: false });
+    printer.error('Metrica unavailable');
+    printer.warn('the token expires soon');
+    expect(io.err()).toBe('ckym: Metrica unavailable\nckym: warning: the token expires soon\n');
+    const usage = memoryIO();
+    expect(await run(argv('sync', '--dryrun'), usage)).toBe(2);
+    expect(usage.err()).toMatch(/^ckym: unknown option '--dryrun'/);
+  });
+
+  it('--config naming a directory: exit 2, "is a directory"', async () => {
+    const io = memoryIO({ CKYM_HOME: '/nonexistent-ckym-home' });
+    expect(await run(argv('--config', '/tmp', 'counters', 'show'), io)).toBe(2);
+    expect(io.err()).toBe('ckym: --config /tmp is a directory; name the config file in it, e.g. --config /tmp/ckym.config.json\n');
   });
 });

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallKeeperClient } from '../../src/clients/callkeeper.js';
 import { AuthError, ConfigError, RemoteError } from '../../src/errors.js';
-import type { RetryNotice } from '../../src/clients/http.js';
+import type { RetryNotice } from '../../src/clients/retry.js';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
 
 const KEY = 'a1b2c3d4e5f6g7h8';
-const policy = { retries: 3, backoffMs: 1, maxRetryAfterMs: 1000, timeoutMs: 2000 };
+const policy = { retries: 3, backoffMs: 1, maxRetryAfterMs: 1000, timeoutMs: 2000, giveUpMs: 60_000 };
 const FROM = Date.parse('2024-05-01T00:00:00Z') / 1000;
 const TO = Date.parse('2024-05-03T00:00:00Z') / 1000;
 

@@ -13,7 +13,7 @@ import { startMetrikaEmulator, type MetrikaEmulator } from '../../src/sandbox/me
 import { SEEDS } from '../support/seeds.js';
 
 const TOKEN = 'interactive-test-token-0001';
-const KEY = { enter: '\r', down: '\u001b[B', space: ' ' };
+const KEY = { enter: '\r', down: '\u001b[B', space: ' ', ctrlC: '\u0003' };
 
 let dir: string;
 let metrika: MetrikaEmulator;
@@ -81,8 +81,9 @@ describe('ckym counters add (interactive)', () => {
     await t.answer(/Tags to send \(comma-separated\)/, 'Директ, SEO', KEY.enter);
     await t.answer(/Fixed tag text for callbacks/, 'Обратный', KEY.enter);
     await t.answer(/Fixed tag text for incoming calls/, KEY.enter);
-    await t.answer(/Достижение цели[\s\S]*Sites \(comma-separated; empty = any\)/, KEY.enter); // keep blog.example
-    await t.answer(/Goal[\s\S]*call — create this JavaScript-event goal/, KEY.enter); // the first offer for callbacks: call
+    // the goal's explanation comes right before the goal question (after the counter's goals were read)
+    await t.answer(/Достижение цели[^\n]*\n[^\n]*Goal[\s\S]*call — create this JavaScript-event goal/, KEY.enter); // the first offer for callbacks: call
+    await t.answer(/Sites[^\n]*\n[^\n]*Sites \(comma-separated; empty = any\)/, KEY.enter); // keep blog.example
     await t.answer(/Call linking is off on counter 22222222[\s\S]*Turn it on\?/, KEY.enter);
 
     expect(await done).toBe(0);
@@ -119,11 +120,144 @@ describe('ckym counters add (interactive)', () => {
       ['node', 'ckym', 'counters', 'add', '11111111', '--call-type', 'incoming', '--min-duration', '0', '--status', 'all', '--uniqueness', 'all', '--tags', 'none'],
       t.io,
     );
-    await t.answer(/Sites/, KEY.enter);
     await t.answer(/Goal[\s\S]*calltracking_call_order — existing goal «Звонок коллтрекинга»/, KEY.enter);
+    await t.answer(/Sites/, KEY.enter);
     expect(await done).toBe(0);
     expect(t.screen()).not.toMatch(/Call type|Minimum duration|Call status|Uniqueness/);
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'ckym.config.json'), 'utf8'));
     expect(config.counters[0]).toMatchObject({ id: 11111111, callType: 'incoming', tags: { source: 'none' }, goal: 'calltracking_call_order' });
   });
 });
+
+/** A counter with no setting at its default, and one without a goal. */
+const EDITED = {
+  sync: { initialDays: 3 },
+  counters: [
+    {
+      id: 11111111,
+      name: 'Магазин',
+      enabled: true,
+      callType: 'callback',
+      minDuration: 40,
+      status: 'successful',
+      uniqueness: 'unique-target',
+      tags: { source: 'call', include: ['Директ', 'SEO'], callback: 'Обратный', incoming: 'Входящий' },
+      goal: 'calltracking_call_order',
+      callGoalName: 'Звонок',
+      sites: ['shop.example', 'www.shop.example'],
+      price: 990,
+      currency: 'EUR',
+    },
+    { id: 22222222, name: 'Блог', callType: 'incoming', tags: { source: 'none' }, goal: '', sites: [] },
+  ],
+};
+
+describe('ckym counters edit (interactive)', () => {
+  it('Enter at every prompt keeps every setting, the goal included: nothing is written', async () => {
+    const file = path.join(dir, 'ckym.config.json');
+    fs.writeFileSync(file, JSON.stringify(EDITED, null, 2));
+    const before = fs.readFileSync(file, 'utf8');
+    const t = terminal();
+    const done = run(['node', 'ckym', 'counters', 'edit', '11111111'], t.io);
+    await t.answer(/Enter keeps the current value[\s\S]*Call type[\s\S]*callback — only callbacks/, KEY.enter);
+    await t.answer(/Minimum duration, seconds/, KEY.enter);
+    await t.answer(/Call status/, KEY.enter);
+    await t.answer(/Uniqueness/, KEY.enter);
+    await t.answer(/Tags/, KEY.enter);
+    await t.answer(/Tags to send \(comma-separated\)/, KEY.enter);
+    await t.answer(/Fixed tag text for callbacks/, KEY.enter);
+    await t.answer(/Fixed tag text for incoming calls/, KEY.enter);
+    await t.answer(/Goal[\s\S]*calltracking_call_order — existing goal/, KEY.enter);
+    await t.answer(/Sites \(comma-separated; empty = any\)/, KEY.enter);
+    expect(await done).toBe(0);
+    expect(t.out()).toBe('counter 11111111: nothing changed\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe(before);
+    expect(metrika.goals(11111111)).toHaveLength(1); // no goal created
+  });
+
+  it('a counter without a goal stays without one (and a short entry is not rewritten)', async () => {
+    const file = path.join(dir, 'ckym.config.json');
+    fs.writeFileSync(file, JSON.stringify(EDITED, null, 2));
+    const before = fs.readFileSync(file, 'utf8');
+    const t = terminal();
+    const done = run(['node', 'ckym', 'counters', 'edit', '22222222'], t.io);
+    await t.answer(/Call type/, KEY.enter);
+    await t.answer(/Minimum duration, seconds/, KEY.enter);
+    await t.answer(/Call status/, KEY.enter);
+    await t.answer(/Uniqueness/, KEY.enter);
+    await t.answer(/Tags/, KEY.enter);
+    await t.answer(/Fixed tag text for callbacks/, KEY.enter);
+    await t.answer(/Fixed tag text for incoming calls/, KEY.enter);
+    await t.answer(/Goal[\s\S]*no goal — calls go to the call reports only/, KEY.enter);
+    await t.answer(/Sites/, KEY.enter);
+    expect(await done).toBe(0);
+    expect(t.out()).toBe('counter 22222222: nothing changed\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe(before);
+    expect(metrika.goals(22222222)).toEqual([]);
+  });
+
+  it('a changed answer writes just that setting', async () => {
+    const file = path.join(dir, 'ckym.config.json');
+    fs.writeFileSync(file, JSON.stringify(EDITED, null, 2));
+    const t = terminal();
+    const done = run(['node', 'ckym', 'counters', 'edit', '22222222', '--call-type', 'incoming', '--status', 'all', '--uniqueness', 'all', '--tags', 'none', '--goal', '', '--site', 'blog.example'], t.io);
+    await t.answer(/Minimum duration, seconds/, '\u0008', '15', KEY.enter);
+    expect(await done).toBe(0);
+    const after = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(after.counters[1]).toEqual({ ...EDITED.counters[1], minDuration: 15, sites: ['blog.example'] });
+  });
+});
+
+describe('Ctrl-C at a prompt', () => {
+  const config = () => fs.readFileSync(path.join(dir, 'ckym.config.json'), 'utf8');
+
+  it('at the first question of counters add: "cancelled", exit 130, nothing written', async () => {
+    const before = config();
+    const t = terminal();
+    const done = run(['node', 'ckym', 'counters', 'add', '22222222'], t.io);
+    await t.answer(/Call type/, KEY.ctrlC);
+    expect(await done).toBe(130);
+    expect(t.screen()).toMatch(/\ncancelled\n$/);
+    expect(t.screen()).not.toMatch(/internal error|ExitPromptError/);
+    expect(config()).toBe(before);
+  });
+
+  it('at the last question (call linking), after every setting was answered: nothing written, no goal created, linking still off', async () => {
+    const before = config();
+    const t = terminal();
+    const done = run(['node', 'ckym', 'counters', 'add', '22222222', '--call-type', 'callback', '--min-duration', '0', '--status', 'all', '--uniqueness', 'all', '--tags', 'call', '--goal', 'call', '--site', 'blog.example'], t.io);
+    await t.answer(/Call linking is off on counter 22222222[\s\S]*Turn it on\?/, KEY.ctrlC);
+    expect(await done).toBe(130);
+    expect(config()).toBe(before);
+    expect(metrika.goals(22222222)).toEqual([]);
+    expect(t.screen()).not.toMatch(/turned call linking on/);
+  });
+
+  it('in login: nothing is stored', async () => {
+    fs.writeFileSync(path.join(dir, 'ckym.config.json'), JSON.stringify({ yandex: { clientId: 'c0ffee00d15ea5e0c0ffee00d15ea5e0' } }));
+    const t = terminal();
+    t.io.env = { ...t.io.env, CKYM_YANDEX_TOKEN: '' };
+    const done = run(['node', 'ckym', 'login'], t.io);
+    await t.answer(/CallKeeper API key/, 'k3y', KEY.ctrlC);
+    expect(await done).toBe(130);
+    expect(t.screen()).toMatch(/cancelled\n$/);
+    expect(fs.existsSync(path.join(dir, 'home', 'credentials.json'))).toBe(false);
+  });
+
+  it('in counters edit and counters remove too', async () => {
+    fs.writeFileSync(path.join(dir, 'ckym.config.json'), JSON.stringify(EDITED, null, 2));
+    const before = config();
+    const edit = terminal();
+    const editing = run(['node', 'ckym', 'counters', 'edit', '11111111'], edit.io);
+    await edit.answer(/Minimum duration|Call type/, KEY.enter);
+    await edit.answer(/Minimum duration/, KEY.ctrlC);
+    expect(await editing).toBe(130);
+    const remove = terminal();
+    const removing = run(['node', 'ckym', 'counters', 'remove', '11111111'], remove.io);
+    await remove.answer(/Remove counter 11111111 from the config\?/, KEY.ctrlC);
+    expect(await removing).toBe(130);
+    expect(remove.screen()).toMatch(/cancelled/);
+    expect(config()).toBe(before);
+  });
+});
+

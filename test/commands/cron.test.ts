@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { ckymBin } from '../../src/commands/cron/run.js';
-import { cronCommand, cronLine, crontabEscape, isCkymLine, mergeCrontab, parseEvery, shellQuote } from '../../src/commands/cron/schedule.js';
+import { cronCommand, cronLine, crontabEscape, isCkymLine, mergeCrontab, parseEvery } from '../../src/commands/cron/schedule.js';
+import { shellQuote } from '../../src/cli/shell.js';
 import { ROOT } from '../support/harness.js';
 import { argv, memoryIO } from './io.js';
 

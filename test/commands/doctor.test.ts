@@ -27,6 +27,8 @@ import {
 import { argv, memoryIO } from './io.js';
 
 const NOW = Date.parse('2024-05-20T09:00:00Z');
+/** Times show in the account's zone. */
+const TZ = 'Europe/Moscow';
 const DAY = 86_400_000;
 const counter = { id: 7, name: 'shop', enabled: true, goal: 'calltracking_call_order' };
 
@@ -57,12 +59,12 @@ describe('doctor verdicts', () => {
   });
 
   it('token expiry: warn within 30 days, fail when expired, nothing when unknown', () => {
-    expect(tokenExpiryCheck(undefined, NOW, false)).toBeNull();
-    expect(tokenExpiryCheck(NOW + 200 * DAY, NOW, false)).toMatchObject({ status: 'ok', detail: 'valid until 2024-12-06' });
-    expect(tokenExpiryCheck(NOW + 29 * DAY, NOW, true)).toMatchObject({ status: 'warn', detail: 'expires on 2024-06-18 (in 29 days)' });
-    expect(tokenExpiryCheck(NOW + 29 * DAY, NOW, true)!.fix).toMatch(/next "ckym sync" renews it/);
-    expect(tokenExpiryCheck(NOW + DAY / 2, NOW, false)!.detail).toBe('expires on 2024-05-20 (in 0 days)');
-    expect(tokenExpiryCheck(NOW - 1, NOW, true)).toMatchObject({ status: 'fail', fix: 'run "ckym login"' });
+    expect(tokenExpiryCheck(undefined, NOW, false, TZ)).toBeNull();
+    expect(tokenExpiryCheck(NOW + 200 * DAY, NOW, false, TZ)).toMatchObject({ status: 'ok', detail: 'valid until 2024-12-06' });
+    expect(tokenExpiryCheck(NOW + 29 * DAY, NOW, true, TZ)).toMatchObject({ status: 'warn', detail: 'expires on 2024-06-18 (in 29 days)' });
+    expect(tokenExpiryCheck(NOW + 29 * DAY, NOW, true, TZ)!.fix).toMatch(/next "ckym sync" renews it/);
+    expect(tokenExpiryCheck(NOW + DAY / 2, NOW, false, TZ)!.detail).toBe('expires on 2024-05-21 (in 0 days)'); // 00:00 in Moscow
+    expect(tokenExpiryCheck(NOW - 1, NOW, true, TZ)).toMatchObject({ status: 'fail', fix: 'run "ckym login"' });
   });
 
   it('clock: more than 5 minutes off is a failure; CKYM_NOW a warning', () => {
@@ -112,22 +114,22 @@ describe('doctor verdicts', () => {
     expect(databaseCheck({ ...db, error: 'database /h/ckym.db: the file is not a ckym database' }).status).toBe('fail');
 
     const lastRun = { startedAt: NOW, outcome: 'ok', error: null, sentCalls: 3, sentConversions: 1 };
-    expect(lastSyncCheck({ lastRun: null, quarantined: 0 })).toMatchObject({ status: 'ok', detail: 'none yet' });
-    expect(lastSyncCheck({ lastRun, quarantined: 0 })).toMatchObject({ status: 'ok', detail: '2024-05-20T09:00:00Z: ok, sent 3 calls, 1 conversions' });
-    expect(lastSyncCheck({ lastRun: { ...lastRun, outcome: 'failed', error: 'Metrica unavailable' }, quarantined: 0 }).status).toBe('warn');
-    expect(lastSyncCheck({ lastRun, quarantined: 4 }).detail).toMatch(/4 rows quarantined/);
+    expect(lastSyncCheck({ timeZone: TZ, lastRun: null, quarantined: 0 })).toMatchObject({ status: 'ok', detail: 'none yet' });
+    expect(lastSyncCheck({ timeZone: TZ, lastRun, quarantined: 0 })).toMatchObject({ status: 'ok', detail: '2024-05-20 12:00 (Europe/Moscow): ok, sent 3 calls, 1 conversions' });
+    expect(lastSyncCheck({ timeZone: TZ, lastRun: { ...lastRun, outcome: 'failed', error: 'Metrica unavailable' }, quarantined: 0 }).status).toBe('warn');
+    expect(lastSyncCheck({ timeZone: TZ, lastRun, quarantined: 4 }).detail).toMatch(/4 rows quarantined/);
 
-    expect(lockCheck({ free: true, neverRan: false, running: null, error: null })).toMatchObject({ status: 'ok', detail: 'free' });
-    expect(lockCheck({ free: false, neverRan: false, running: { pid: 42, startedAt: NOW }, error: null })).toMatchObject({
+    expect(lockCheck({ timeZone: TZ, free: true, neverRan: false, running: null, error: null })).toMatchObject({ status: 'ok', detail: 'free' });
+    expect(lockCheck({ timeZone: TZ, free: false, neverRan: false, running: { pid: 42, startedAt: NOW }, error: null })).toMatchObject({
       status: 'ok',
-      detail: 'held by a running sync (pid 42, started 2024-05-20T09:00:00Z)',
+      detail: 'held by a running sync (pid 42, started 2024-05-20 12:00 (Europe/Moscow))',
     });
-    expect(lockCheck({ free: false, neverRan: false, running: null, error: 'EACCES' }).status).toBe('fail');
+    expect(lockCheck({ timeZone: TZ, free: false, neverRan: false, running: null, error: 'EACCES' }).status).toBe('fail');
   });
 
   it('exit code, summary and lines', () => {
     const okCheck = configCheck({ filepath: '/c.json', error: null, warnings: [], counters: 1, enabled: 1 });
-    const warnCheck = tokenExpiryCheck(NOW + DAY, NOW, false)!;
+    const warnCheck = tokenExpiryCheck(NOW + DAY, NOW, false, TZ)!;
     const failCheck = linkingCheck(counter, null, null);
     expect(doctorExitCode([okCheck, warnCheck])).toBe(0);
     expect(doctorExitCode([okCheck, failCheck])).toBe(1);

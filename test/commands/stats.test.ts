@@ -7,12 +7,13 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { buildStats, type StatsInput } from '../../src/domain/stats.js';
-import { plainPaint } from '../../src/domain/render.js';
-import { Store } from '../../src/store/store.js';
-import { statsText, localDateTime } from '../../src/commands/stats/text.js';
+import { plainPaint } from '../../src/cli/render.js';
+import { Store, connectionOf } from '../../src/store/store.js';
+import { statsText } from '../../src/commands/stats/text.js';
+import { localTime, zonedTime } from '../../src/cli/time.js';
 import { statsDocument } from '../../src/commands/stats/document.js';
 import { refreshUploadings } from '../../src/commands/stats/refresh.js';
-import { MetrikaError } from '../../src/clients/metrika.js';
+import { MetrikaError } from '../../src/errors.js';
 import { AuthError, RemoteError } from '../../src/errors.js';
 import { argv, memoryIO } from './io.js';
 
@@ -122,9 +123,10 @@ describe('stats text', () => {
     expect(t).toMatch(/^Refreshed: asked Metrica about 3 uploads, 1 changed status, 1 could not be read\n {2}! batch 9: not found$/m);
   });
 
-  it('localDateTime', () => {
-    expect(localDateTime(1_716_195_600, 'Europe/Moscow')).toBe('2024-05-20 12:00');
-    expect(localDateTime(1_716_195_600, 'UTC')).toBe('2024-05-20 09:00');
+  it('times: one helper for every command', () => {
+    expect(localTime(1_716_195_600_000, 'Europe/Moscow')).toBe('2024-05-20 12:00');
+    expect(localTime(1_716_195_600_000, 'UTC')).toBe('2024-05-20 09:00');
+    expect(zonedTime(1_716_195_600_000, 'Asia/Yekaterinburg')).toBe('2024-05-20 14:00 (Asia/Yekaterinburg)');
   });
 });
 
@@ -253,7 +255,7 @@ describe('ckym stats (in process)', () => {
 
   it('a database from a newer ckym: a clear error', async () => {
     const s = Store.open(path.join(home, 'ckym.db'));
-    s.db.pragma('user_version = 99');
+    connectionOf(s).pragma('user_version = 99');
     s.close();
     const io = memoryIO({ CKYM_HOME: home }, home);
     expect(await run(argv('stats'), io)).toBe(1);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, validateConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
+import { settingDefaults } from '../../src/config/settings.js';
 
 let dir: string;
 beforeEach(() => {
@@ -33,19 +34,8 @@ describe('loadConfig', () => {
     expect(loaded.filepath).toBe(path.join(dir, 'ckym.config.json'));
     expect(loaded.config.sync).toEqual({ initialDays: 7, lookbackHours: 24, settleMinutes: 10, confirmGraceMinutes: 10 });
     expect(loaded.config.callkeeper).toEqual({ method: 'get', timezone: 'Europe/Moscow' });
-    expect(loaded.config.counters[0]).toMatchObject({
-      id: 1,
-      enabled: true,
-      callType: 'all',
-      minDuration: 0,
-      status: 'all',
-      uniqueness: 'all',
-      tags: { source: 'call', include: [], callback: '', incoming: '' },
-      goal: '',
-      sites: [],
-      price: null,
-      currency: 'RUB',
-    });
+    // a counter's defaults are the settings table's
+    expect(loaded.config.counters[0]).toEqual({ id: 1, ...settingDefaults() });
   });
 
   it('reads a "ckym" key in package.json and .ckymrc', async () => {
@@ -61,19 +51,86 @@ describe('loadConfig', () => {
     await expect(loadConfig({ cwd: dir, configPath: 'nope.json' })).rejects.toThrow(/config file not found: .*nope\.json/);
   });
 
-  it('reports JSON syntax errors with the file', async () => {
-    write('ckym.config.json', '{ "counters": [ ');
-    await expect(loadConfig({ cwd: dir })).rejects.toThrow(/cannot read the config file: .*ckym\.config\.json/);
+  it('a JSON syntax error: file:line:column and what was expected, then a code frame on its own lines', async () => {
+    const lines = [
+      '{',
+      '  "callkeeper": { "timezone": "Europe/Moscow" },',
+      '  "counters": [',
+      '    {',
+      '      "id": 12345678,',
+      '      "callType": "all",',
+      '      "minDuration": 30,',
+      '      "status": "all",',
+      '      "uniqueness": "all",',
+      '      "goal": "call"',
+      '      "sites": ["shop.example"]',
+      '    }',
+      '  ]',
+      '}',
+    ];
+    write('ckym.config.json', lines.join('\n'));
+    const error = await loadConfig({ cwd: dir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    const [first, ...frame] = (error as Error).message.split('\n');
+    expect(first).toBe(`${path.join(dir, 'ckym.config.json')}:11:7: expected ',' or '}'`);
+    expect(frame).toEqual([
+      '     9 |       "uniqueness": "all",',
+      '    10 |       "goal": "call"',
+      '  > 11 |       "sites": ["shop.example"]',
+      '       |       ^',
+      '    12 |     }',
+    ]);
   });
 
-  it('warns about unknown keys, with their path', async () => {
-    write('ckym.config.json', { sinc: {}, counters: [{ id: 1, calltype: 'all', tags: { sorce: 'call' } }] });
-    const { warnings } = await loadConfig({ cwd: dir });
-    expect(warnings).toEqual([
-      expect.stringMatching(/: sinc: unknown key/),
-      expect.stringMatching(/: counters\[0\]\.calltype: unknown key/),
-      expect.stringMatching(/: counters\[0\]\.tags\.sorce: unknown key/),
+  it.each([
+    ['{ "counters": [ ', '1:17: expected a value, but the file ends here'],
+    ['{ "counters": [], }', "1:17: a trailing comma: remove the ',' before '}'"],
+    ["{ 'counters': [] }", '1:3: keys take double quotes (")'],
+    ['{ "sync": { "initialDays": 07 } }', '1:29: invalid number'],
+    ['{ "yandex": { "clientId": "abc\n" } }', '1:31: line break inside a string'],
+    ['{} {}', '1:4: unexpected text after the end of the JSON value'],
+    ['\ufeff{ "counters": [1 2] }', "1:18: expected ',' or ']'"],
+  ])('JSON error in %j → %s', async (text, expected) => {
+    write('ckym.config.json', text);
+    await expect(loadConfig({ cwd: dir })).rejects.toThrow(`ckym.config.json:${expected}`);
+  });
+
+  it('--config naming a directory: "is a directory", not EISDIR', async () => {
+    await expect(loadConfig({ cwd: dir, configPath: '.' })).rejects.toThrow(`--config ${dir} is a directory; name the config file in it`);
+  });
+});
+
+describe('unknown keys are errors, naming the closest known key', () => {
+  it.each([
+    [{ counters: [{ id: 1, minDurations: 30 }] }, 'counters[0].minDurations: unknown key; did you mean "minDuration"?'],
+    [{ counter: [{ id: 1 }] }, 'counter: unknown key; did you mean "counters"?'],
+    [{ sinc: {} }, 'sinc: unknown key; did you mean "sync"?'],
+    [{ counters: [{ id: 1, tags: { sorce: 'call' } }] }, 'counters[0].tags.sorce: unknown key; did you mean "source"?'],
+    [{ yandex: { clientID: 'x' } }, 'yandex.clientID: unknown key; did you mean "clientId"?'],
+    [{ network: { retrys: 1 } }, 'network.retrys: unknown key; did you mean "retries"?'],
+    [{ mine: { keep: true } }, 'mine: unknown key; known keys here: callkeeper, yandex, sync, network, counters'],
+  ])('%j', (raw, expected) => {
+    expect(problem(raw)).toBe(`/x/ckym.config.json: ${expected}`);
+  });
+
+  it('"__proto__" in the JSON file is seen (JSON.parse makes it an own key), at the top and in a counter', async () => {
+    write('ckym.config.json', '{ "__proto__": { "counters": [] }, "counters": [ { "id": 1, "__proto__": { "minDuration": 5 } } ] }');
+    const error = (await loadConfig({ cwd: dir }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message.split('\n')).toEqual([
+      expect.stringMatching(/ckym\.config\.json: __proto__: unknown key; known keys here: callkeeper, yandex, sync, network, counters$/),
+      expect.stringMatching(/ckym\.config\.json: counters\[0\]\.__proto__: unknown key; known keys here: id, name, enabled, /),
     ]);
+  });
+
+  it('an object whose prototype was set (a JS config) is reported as "__proto__" too', () => {
+    const raw = { counters: [] } as Record<string, unknown>;
+    Object.setPrototypeOf(raw, { sync: {} });
+    expect(problem(raw)).toBe('/x/ckym.config.json: __proto__: unknown key; known keys here: callkeeper, yandex, sync, network, counters');
+  });
+
+  it('every problem is listed, one line each', () => {
+    expect(problem({ counter: [], counters: [{ id: 1, minDurations: 1 }] }).split('\n')).toHaveLength(2);
   });
 });
 

@@ -2,6 +2,7 @@
  * Small builders for domain tests: sensible defaults, override what the test is about.
  */
 import type { Call, CounterSettings, RawCall, TagSettings } from '../../src/domain/types.js';
+import { settingDefaults } from '../../src/config/settings.js';
 
 /** 2024-05-01 12:00:00 Europe/Moscow = 09:00 UTC. */
 export const NOON_MSK = 1714554000;
@@ -57,23 +58,16 @@ export function aCall(overrides: Partial<Call> = {}): Call {
   };
 }
 
-/** Counter settings with everything open: all types, 0 s, all statuses, any site, the call's tags, no goal, no price. */
+/** Counter settings with everything open: the settings table's defaults (all types, 0 s, all statuses, any site, the call's tags, no goal, no price). */
 export function aCounter(overrides: Partial<Omit<CounterSettings, 'tags'>> & { tags?: Partial<TagSettings> } = {}): CounterSettings {
   const { tags, ...rest } = overrides;
+  const defaults = settingDefaults();
   return {
     id: 12345678,
+    ...defaults,
     name: 'shop.example',
-    enabled: true,
-    callType: 'all',
-    minDuration: 0,
-    status: 'all',
-    uniqueness: 'all',
-    goal: '',
     callGoalName: 'Звонок',
-    sites: [],
-    price: null,
-    currency: 'RUB',
     ...rest,
-    tags: { source: 'call', include: [], callback: '', incoming: '', ...tags },
+    tags: { ...defaults.tags, ...tags },
   };
 }

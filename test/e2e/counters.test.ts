@@ -7,7 +7,7 @@ import { makeWorld, type World } from '../support/harness.js';
 
 let world: World;
 beforeEach(async () => {
-  world = await makeWorld({ calls: [], counters: SEEDS, config: { mine: { keep: true }, callkeeper: { timezone: 'Europe/Moscow' } }, nowIso: '2024-05-20T09:00:00Z' });
+  world = await makeWorld({ calls: [], counters: SEEDS, config: { sync: { initialDays: 3 }, callkeeper: { timezone: 'Europe/Moscow' } }, nowIso: '2024-05-20T09:00:00Z' });
 });
 afterEach(() => world.close());
 
@@ -17,7 +17,15 @@ describe('ckym counters (non-interactive)', () => {
   it('list shows the counters the account can upload to, marking configured ones; --json is one document', async () => {
     const text = await world.run(['counters', 'list']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toBe('  11111111  Магазин  (shop.example)  [own]\n  22222222  Блог  (blog.example)  [edit]\n');
+    expect(text.stdout).toBe(
+      [
+        'counter   name     site          access  configured',
+        '11111111  Магазин  shop.example  own',
+        '22222222  Блог     blog.example  edit',
+        '',
+      ].join('\n'),
+    );
+    expect(text.stderr).toBe('1 view-only counter not shown (uploading needs own or edit access)\n');
     await world.run(['counters', 'add', '11111111', '--yes']);
     const json = await world.run(['counters', 'list', '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({
@@ -42,7 +50,7 @@ describe('ckym counters (non-interactive)', () => {
     expect(result.stderr).toMatch(/calls of counter 22222222 can be linked to visits from \d{4}-\d{2}-\d{2}/);
     expect(result.code).toBe(0);
     expect(readConfig()).toEqual({
-      mine: { keep: true },
+      sync: { initialDays: 3 },
       callkeeper: { timezone: 'Europe/Moscow' },
       counters: [
         {
@@ -136,6 +144,6 @@ describe('ckym counters (non-interactive)', () => {
     const done = await world.run(['counters', 'remove', '11111111', '--yes']);
     expect(done.code).toBe(0);
     expect(readConfig().counters).toEqual([]);
-    expect(readConfig().mine).toEqual({ keep: true });
+    expect(readConfig().sync).toEqual({ initialDays: 3 });
   });
 });

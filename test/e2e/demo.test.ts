@@ -1,14 +1,35 @@
-/** `npm run demo` — the README's "run it now" — works: login, counters add, sync, stats, all against the sandbox. */
-import { spawnSync } from 'node:child_process';
+/**
+ * `npm run demo` — the README's "run it now" — works: login, counters add, sync, stats, all against the sandbox.
+ * Run on a pseudo-terminal (util-linux `script`), as a person runs it: in colour, each command pasteable.
+ */
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../support/harness.js';
 
+function onTerminal(command: string): Promise<{ code: number | null; screen: string }> {
+  return new Promise((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
+    delete env.NO_COLOR;
+    delete env.FORCE_COLOR;
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (screen += d.toString()));
+    child.on('close', (code) => resolve({ code, screen: screen.replace(/\r\n/g, '\n') }));
+  });
+}
+
 describe('npm run demo', () => {
-  it('goes through the whole journey and Metrica receives each upload once', () => {
-    const result = spawnSync('npm', ['run', '--silent', 'demo'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
-    expect(result.stderr).toBe('');
-    expect(result.status).toBe(0);
-    const out = result.stdout;
+  it('goes through the whole journey and Metrica receives each upload once; commands pasteable, in colour', async () => {
+    const result = await onTerminal('npm run --silent demo');
+    expect(result.code).toBe(0);
+    expect(result.screen).toMatch(/\u001b\[1m\$ ckym sync/); // its own lines in bold
+    expect(result.screen).toMatch(/\u001b\[3\dm/); // and ckym's colours come through
+    const out = result.screen.replace(/\u001b\[[0-9;]*m/g, '');
+    expect(out).not.toMatch(/^demo: /m);
+    // every printed command can be pasted into a shell as it is
+    expect(out).toContain('$ ckym login --callkeeper-key sandbox0key00001 --no-browser');
+    expect(out).toMatch(/\$ ckym counters add 87654321 .* --tag-callback 'Обратный звонок' .*--yes/);
     expect(out).toMatch(/connected: CallKeeper key sand…01, Yandex account sandbox-user/);
     expect(out).toMatch(/added counter 12345678/);
     expect(out).toMatch(/added counter 87654321/);

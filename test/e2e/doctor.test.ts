@@ -183,14 +183,14 @@ describe('ckym doctor', () => {
     await until(() => world.metrika.requests.some((r) => r.method === 'POST' && r.status === 0));
     const during = await doctorJson();
     expect(check(during, 'sync-lock').status).toBe('ok');
-    expect(check(during, 'sync-lock').detail).toMatch(/^held by a running sync \(pid \d+, started 2024-05-20T09:00:00Z\)$/);
+    expect(check(during, 'sync-lock').detail).toMatch(/^held by a running sync \(pid \d+, started 2024-05-20 12:00 \(Europe\/Moscow\)\)$/);
     expect((await sync.done).code).toBe(0);
 
     const doc = await doctorJson();
     expect(check(doc, 'database').status).toBe('ok');
     expect(check(doc, 'database').detail).toMatch(/ckym\.db · schema \d+$/);
     expect(check(doc, 'last-sync')).toMatchObject({ status: 'ok' });
-    expect(check(doc, 'last-sync').detail).toMatch(/^2024-05-20T09:00:00Z: ok, sent \d+ calls, \d+ conversions$/);
+    expect(check(doc, 'last-sync').detail).toMatch(/^2024-05-20 12:00 \(Europe\/Moscow\): ok, sent \d+ calls, \d+ conversions$/);
     expect(check(doc, 'sync-lock')).toMatchObject({ status: 'ok', detail: 'free' });
   });
 });

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { API_KEY, TOKEN, freePort, makeWorld, until, type World } from '../support/harness.js';
+import { API_KEY, ROOT, TOKEN, freePort, makeWorld, until, type World } from '../support/harness.js';
 import { SEEDS } from '../support/seeds.js';
 
 const CLIENT_ID = 'ckym-test-client-id-0001';
@@ -71,6 +71,34 @@ describe('ckym login', () => {
     const result = await world.run(['login', '--yandex-token', TOKEN], NO_ENV_CREDS);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/pass --callkeeper-key KEY/);
+  });
+
+  it('no yandex.clientId: exit 2 at once, naming the key and the README section (which exists); nothing asked or stored', async () => {
+    await loginWorld();
+    world.writeConfig({ counters: [{ id: 11111111 }] });
+    const started = Date.now();
+    const result = await world.run(['login', '--callkeeper-key', API_KEY, '--no-browser'], NO_ENV_CREDS);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `ckym: yandex.clientId is not set in ${world.configPath}: register a Yandex OAuth app (README, "Register a Yandex OAuth app") and put its ClientID there (on a terminal "ckym login" asks for it), or pass --yandex-token\n`,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(world.callkeeper.requests).toHaveLength(0); // not even the key was checked
+    expect(fs.existsSync(credentialsFile())).toBe(false);
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toMatch(/^#+ .*Register a Yandex OAuth app/m);
+  });
+
+  it("the example config's placeholder clientId: exit 2 at once instead of opening a sign-in that cannot work", async () => {
+    await loginWorld();
+    const example = JSON.parse(fs.readFileSync(path.join(ROOT, 'ckym.config.example.json'), 'utf8'));
+    world.writeConfig({ yandex: example.yandex });
+    const started = Date.now();
+    const result = await world.run(['login', '--callkeeper-key', API_KEY, '--no-browser'], NO_ENV_CREDS);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^ckym: yandex\.clientId in .* is the example's placeholder "paste-your-yandex-oauth-app-client-id": register a Yandex OAuth app/);
+    expect(result.stderr).not.toMatch(/authorize/);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('browser flow (--no-browser): PKCE code flow through the loopback callback; wrong state is rejected first', async () => {

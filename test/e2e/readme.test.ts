@@ -1,6 +1,6 @@
 /**
  * The README's sync example works exactly as written: its block is extracted and run with bash,
- * against `npm run sandbox`'s emulators.
+ * against `ckym sandbox`'s emulators (`npm run sandbox`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +16,7 @@ let sandboxOut = '';
 
 beforeAll(async () => {
   for (const dir of ['/tmp/ckym-sandbox-home', '/tmp/ckym-preview']) fs.rmSync(dir, { recursive: true, force: true });
-  sandbox = spawn(process.execPath, [path.join(ROOT, 'dist', 'sandbox', 'serve.js')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  sandbox = spawn(process.execPath, [path.join(ROOT, 'bin', 'ckym.js'), 'sandbox'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   sandbox.stdout!.on('data', (d: Buffer) => (sandboxOut += d.toString()));
   const start = Date.now();
   while (!sandboxOut.includes('CKYM_YANDEX_TOKEN')) {
@@ -37,7 +37,10 @@ describe('README', () => {
       const [name, value] = line.slice('export '.length).split('=');
       if (block.includes(`${name}=`)) expect(block).toContain(`${name}=${value}`);
     }
-    for (const name of ['CKYM_CALLKEEPER_URL', 'CKYM_METRIKA_URL', 'CKYM_CALLKEEPER_KEY', 'CKYM_YANDEX_TOKEN']) expect(block).toContain(`${name}=`);
+    for (const name of ['CKYM_HOME', 'CKYM_CALLKEEPER_URL', 'CKYM_METRIKA_URL', 'CKYM_CALLKEEPER_KEY', 'CKYM_YANDEX_TOKEN']) {
+      expect(block).toContain(`${name}=`);
+      expect(printed.some((l) => l.startsWith(`export ${name}=`)), `the sandbox prints ${name}`).toBe(true);
+    }
   });
 
   it('its sync example runs exactly as written: preview, upload, then nothing new', () => {
@@ -56,3 +59,27 @@ describe('README', () => {
     expect(second).toMatch(/12345678 .*: sent 0 calls.*87654321 .*: sent 0 calls/);
   });
 });
+
+describe('README sections that ckym names', () => {
+  /** `README, "Section"` / `README "Section"` in ckym's messages and help. */
+  const named = (): { file: string; section: string }[] =>
+    fs
+      .readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) =>
+        [...fs.readFileSync(path.join(ROOT, 'src', f), 'utf8').matchAll(/README,? "([^"$]+)"/g)].map((m) => ({ file: f, section: m[1]! })),
+      );
+  const headings = readme.split('\n').filter((l) => /^#+ /.test(l)).map((l) => l.replace(/^#+ /, '').trim());
+
+  it('exist: every section a message or a help text points to is a heading of README.md', () => {
+    const found = named();
+    expect(found.map((n) => n.section)).toContain('Register a Yandex OAuth app');
+    for (const { file, section } of found) expect(headings, `src/${file} names README "${section}"`).toContain(section);
+  });
+
+  it('its own links to its sections (#anchor) lead somewhere', () => {
+    const anchors = new Set(headings.map((h) => h.toLowerCase().replace(/[^\p{L}\p{N} -]/gu, '').replace(/ /g, '-')));
+    for (const [, anchor] of readme.matchAll(/\]\(#([^)]+)\)/g)) expect(anchors, `#${anchor}`).toContain(anchor);
+  });
+});
+

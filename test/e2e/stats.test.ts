@@ -74,6 +74,7 @@ interface StatsJson {
   days: DayJson[];
   uploads: {
     batchId: number;
+    runId: number;
     counterId: number;
     kind: string;
     rows: number;
@@ -222,6 +223,19 @@ describe('ckym stats after syncs', () => {
     expect(one.counters.map((c) => c.id)).toEqual([23456789]);
     expect(one.counters[0]!.calls).toEqual(all.counters.find((c) => c.id === 23456789)!.calls);
     expect(one.uploads.every((u) => u.counterId === 23456789)).toBe(true);
+    // the last runs too: those that uploaded for it, with its own counts
+    expect(one.runs.map((r) => r.id).sort()).toEqual([...new Set(one.uploads.map((u) => u.runId))].sort());
+    expect(one.runs.length).toBeLessThanOrEqual(all.runs.length);
+    expect(sum(one.runs.map((r) => r.sentCalls))).toBe(one.counters[0]!.calls.sent);
+    expect(sum(one.runs.map((r) => r.sentConversions))).toBe(0); // it has no goal
+    const shop = await statsJson(world, ['--counter', '12345678']);
+    expect(sum(shop.runs.map((r) => r.sentConversions))).toBe(shop.counters[0]!.conversions.sent);
+    expect(sum(all.runs.map((r) => r.sentCalls))).toBeGreaterThan(sum(one.runs.map((r) => r.sentCalls)));
+
+    // a counter neither configured nor recorded: exit 2, as sync says it
+    const unknown = await world.run(['stats', '--counter', '99999999']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('ckym: --counter 99999999: not in the config (configured: 12345678, 23456789, 34567890) and nothing was recorded for it\n');
 
     const since = await statsJson(world, ['--since', '2024-05-17']);
     expect(since.since).toBe('2024-05-16T21:00:00.000Z'); // midnight in Moscow

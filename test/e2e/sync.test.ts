@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateCalls } from '../../src/sandbox/generate.js';
 import type { MetrikaCounterSeed } from '../../src/sandbox/metrika.js';
 import { expectedRows, sortRows, type OracleCounter } from '../support/oracle.js';
-import { API_KEY, TOKEN, duplicates, makeWorld, until, type World } from '../support/harness.js';
+import { API_KEY, TOKEN, duplicates, freePort, makeWorld, until, type World } from '../support/harness.js';
 
 const NOW = '2024-05-20T09:00:00Z';
 const NOW_UNIX = Date.parse(NOW) / 1000;
@@ -290,6 +290,38 @@ describe('ckym sync end to end', () => {
       transcripts.push(...restarted.transcript);
       await restarted.close();
     }
+  });
+
+  it('Metrica unreachable (a closed port), network at its defaults: the run gives up within 30 s, exit 4, naming the host', { timeout: 60_000 }, async () => {
+    const { network: _fast, ...defaults } = config;
+    world.writeConfig(defaults);
+    const port = await freePort();
+    const started = Date.now();
+    const down = await world.run(['sync'], { CKYM_METRIKA_URL: `http://127.0.0.1:${port}` });
+    const took = Date.now() - started;
+    expect(took).toBeLessThan(35_000);
+    expect(down.code).toBe(4);
+    // every counter failed, the first after its retries, the others at once: one budget for the run
+    for (const c of counters) expect(down.stderr).toMatch(new RegExp(`^ckym: counter ${c.id} .*: Metrica unavailable for the calls for counter ${c.id}: network error ECONNREFUSED at 127\\.0\\.0\\.1:${port}; the rows wait for the next run`, 'm'));
+    expect(down.stderr).toMatch(/this run has spent its 30 s of retries: network\.giveUpSeconds/);
+    expect(down.stderr).not.toContain(API_KEY);
+    expect(world.metrika.requests).toEqual([]);
+    // nothing lost: with Metrica back, everything goes out once
+    const up = await world.run(['sync']);
+    expect(up.code).toBe(0);
+    expectExactlyTheSelectedRows();
+  });
+
+  it('a malformed service URL is exit 2 at once, naming the variable', async () => {
+    for (const name of ['CKYM_METRIKA_URL', 'CKYM_CALLKEEPER_URL', 'CKYM_OAUTH_URL', 'CKYM_LOGIN_URL']) {
+      const started = Date.now();
+      const r = await world.run(['sync'], { [name]: 'notaurl' });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^ckym: ${name}: expected an http\\(s\\) URL such as https://\\S+; got "notaurl"\n$`));
+    }
+    expect(world.callkeeper.requests).toEqual([]);
+    expect(world.metrika.requests).toEqual([]);
   });
 
   it('exit 5 when one counter is rejected: the others are delivered, the batch quarantined', async () => {

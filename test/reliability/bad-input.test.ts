@@ -48,7 +48,7 @@ const cases: Case[] = [
   configCase('an empty file', '', 'no counters configured; run "ckym counters add"'),
   configCase('every counter disabled', { counters: [{ id: 11, enabled: false }] }, 'every counter has "enabled": false; nothing to sync'),
   configCase('id as a string', { counters: [{ id: '12345678' }] }, 'counters[0].id: expected number; got "12345678"'),
-  configCase('id not whole', { counters: [{ id: 1.5 }] }, 'counters[0].id: expected integer; got 1.5'),
+  configCase('id not whole', { counters: [{ id: 1.5 }] }, 'counters[0].id: expected a whole number; got 1.5'),
   configCase('id negative', { counters: [{ id: -5 }] }, /^ckym: .*: counters\[0\]\.id: expected a value (>|≥) 0; got -5$/),
   configCase(
     'id zero',
@@ -92,7 +92,7 @@ const cases: Case[] = [
     config: '{"counters": [}',
     args: sync,
     code: 2,
-    line: new RegExp(`^ckym: (cannot read the config file: )?(JSON Error in )?${FILE}:? .*(position|line|Unexpected).*$`),
+    line: new RegExp(`^ckym: ${FILE}:1:15: expected a value before '}'$`),
   },
   {
     name: 'config: the JSON value null',
@@ -105,7 +105,7 @@ const cases: Case[] = [
     name: 'config: a directory',
     args: ['--config', dir, 'sync'],
     code: 2,
-    line: /^ckym: cannot read the config file: EISDIR: illegal operation on a directory, read$/,
+    line: /^ckym: --config \/.* is a directory; name the config file in it, e\.g\. --config \/.*\/ckym\.config\.json$/,
   },
   { name: 'flag: --since in the future', args: ['sync', '--since', '2099-01-01'], code: 2, line: /^ckym: --since: 2099-01-01 is in the future$/ },
   {
@@ -114,7 +114,7 @@ const cases: Case[] = [
     code: 2,
     line: /^ckym: --since: expected a date such as 2024-05-01 or 2024-05-01T10:00:00Z; got "2024-13-45"$/,
   },
-  { name: 'flag: --since without a value', args: ['sync', '--since'], code: 2, line: /^error: option '--since <iso-date>' argument missing$/ },
+  { name: 'flag: --since without a value', args: ['sync', '--since'], code: 2, line: /^ckym: option '--since <iso-date>' argument missing$/ },
   { name: 'flag: --counter not a number', args: ['sync', '--counter', 'abc'], code: 2, line: /^ckym: --counter: expected a Metrica counter id \(a positive number\); got "abc"$/ },
   { name: 'flag: --counter 0', args: ['sync', '--counter', '0'], code: 2, line: /^ckym: --counter: expected a Metrica counter id \(a positive number\); got "0"$/ },
   {
@@ -124,8 +124,8 @@ const cases: Case[] = [
     line: /^ckym: --counter 999: not in the config \(configured: 11\); run "ckym counters add 999"$/,
   },
   { name: 'flag: --out without --dry-run', args: ['sync', '--out', 'x'], code: 2, line: /^ckym: --out only goes with --dry-run$/ },
-  { name: 'flag: an extra argument', args: ['sync', 'now'], code: 2, line: /^error: too many arguments for 'sync'\. Expected 0 arguments but got 1\.$/ },
-  { name: 'flag: an unknown option', args: ['sync', '--dryrun'], code: 2, line: /^error: unknown option '--dryrun'$/ },
+  { name: 'flag: an extra argument', args: ['sync', 'now'], code: 2, line: /^ckym: too many arguments for 'sync'\. Expected 0 arguments but got 1\.$/ },
+  { name: 'flag: an unknown option', args: ['sync', '--dryrun'], code: 2, line: /^ckym: unknown option '--dryrun'$/ },
   {
     name: 'env: CKYM_NOW not a time',
     args: sync,
@@ -133,19 +133,33 @@ const cases: Case[] = [
     code: 2,
     line: /^ckym: CKYM_NOW: expected an ISO-8601 time such as 2024-05-01T12:00:00Z; got "tomorrow"$/,
   },
+  ...['CKYM_CALLKEEPER_URL', 'CKYM_METRIKA_URL', 'CKYM_OAUTH_URL', 'CKYM_LOGIN_URL'].map((name) => ({
+    name: `env: ${name} not a URL`,
+    args: sync,
+    env: { [name]: 'notaurl' },
+    code: 2,
+    line: new RegExp(`^ckym: ${name}: expected an http\\(s\\) URL such as https://\\S+; got "notaurl"$`),
+  })),
+  {
+    name: 'env: CKYM_METRIKA_URL with another scheme',
+    args: ['counters', 'list'],
+    env: { CKYM_METRIKA_URL: 'ftp://127.0.0.1:9' },
+    code: 2,
+    line: /^ckym: CKYM_METRIKA_URL: expected an http\(s\) URL such as https:\/\/api-metrika\.yandex\.net; got "ftp:\/\/127\.0\.0\.1:9"$/,
+  },
   { name: 'flag: login --timeout not a number', args: ['login', '--timeout', 'abc'], code: 2, line: /^ckym: --timeout: expected seconds \(e\.g\. 300\); got "abc"$/ },
   { name: 'flag: login --device with --code', args: ['login', '--device', '--code'], code: 2, line: /^ckym: choose one way to connect Yandex: --device, --code or --yandex-token$/ },
   {
     name: 'flag: counters add --min-duration -5',
     args: ['counters', 'add', '11', '--min-duration', '-5', '--yes'],
     code: 2,
-    line: /^ckym: --min-duration: expected whole seconds ≥ 0; got "-5"$/,
+    line: /^ckym: --min-duration: expected a value ≥ 0; got "-5"$/,
   },
   {
     name: 'flag: counters add --call-type foo',
     args: ['counters', 'add', '11', '--call-type', 'foo', '--yes'],
     code: 2,
-    line: /^ckym: --call-type: expected one of all, callback, incoming; got "foo"$/,
+    line: /^ckym: --call-type: expected one of "all", "callback", "incoming"; got "foo"$/,
   },
   {
     name: 'flag: counters add with a counter id that is not a number',
@@ -163,7 +177,7 @@ const cases: Case[] = [
     name: 'flag: counters edit --status answered',
     args: ['counters', 'edit', '11', '--status', 'answered'],
     code: 2,
-    line: /^ckym: --status: expected one of all, successful, unsuccessful; got "answered"$/,
+    line: /^ckym: --status: expected one of "all", "successful", "unsuccessful"; got "answered"$/,
   },
   {
     name: 'flag: counters remove without --yes and without a terminal',
@@ -189,8 +203,8 @@ function memoryIO(env: NodeJS.ProcessEnv): IO & { out: () => string; err: () => 
   return { stdin: new PassThrough(), stdout, stderr, env, cwd: dir, out: () => out, err: () => err };
 }
 
-/** commander's own follow-up lines; everything else must fit on the first line. */
-const HINTS = /^\((run with --help for usage|Did you mean [\w-]+\?)\)$/;
+/** commander's own follow-up lines, and a JSON error's code frame; everything else must fit on the first line. */
+const HINTS = /^(\((run with --help for usage|Did you mean [\w-]+\?)\)| {2}[ >] +\d+ \| .*| +\| +\^)$/;
 let checked = 0;
 
 afterAll(() => {

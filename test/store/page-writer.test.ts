@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store, type DeliveryRecord, type SeenCall } from '../../src/store/store.js';
+import { Store, connectionOf, type DeliveryRecord, type SeenCall } from '../../src/store/store.js';
 import { PageWriter, defaultWorkerFile } from '../../src/store/page-writer.js';
 
 // The worker runs compiled JavaScript: tsc's output, built by `npm test` before vitest runs.
@@ -35,7 +35,7 @@ function page(n: number, size = 50, kind: string = 'call'): { calls: SeenCall[];
 }
 
 function dump(store: Store): unknown[] {
-  return store.db.prepare(`SELECT counter_id, call_id, kind, state, reason, row, call_time, decided_run FROM deliveries ORDER BY call_id`).all();
+  return connectionOf(store).prepare(`SELECT counter_id, call_id, kind, state, reason, row, call_time, decided_run FROM deliveries ORDER BY call_id`).all();
 }
 
 async function writeAll(file: string, workerFile: string | null, pages: number): Promise<{ fresh: number; rows: unknown[] }> {
@@ -87,7 +87,7 @@ describe('PageWriter', () => {
       await writer.close(); // again: harmless
       const ids = (dump(store) as { call_id: string }[]).map((r) => r.call_id.split('-')[0]);
       expect(new Set(ids)).toEqual(new Set(['p0', 'p1', 'p2']));
-      expect(store.db.prepare(`SELECT COUNT(*) AS n FROM calls`).get()).toEqual({ n: 150 }); // page 3's transaction rolled back whole
+      expect(connectionOf(store).prepare(`SELECT COUNT(*) AS n FROM calls`).get()).toEqual({ n: 150 }); // page 3's transaction rolled back whole
     } finally {
       store.close();
     }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store, storeError, type DeliveryRecord } from '../../src/store/store.js';
+import { Store, connectionOf, storeError, type DeliveryRecord } from '../../src/store/store.js';
 import { LocalError } from '../../src/errors.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
@@ -35,7 +35,7 @@ const seen = (id: string) => ({ id, callTime: 1714510800, serviceType: 'callback
 
 /** Each delivery's state as people read it (a delivery of a sent batch is sent). */
 function states(): Record<string, string> {
-  const rows = store.db.prepare(`SELECT counter_id, call_id, kind, state FROM delivery_view ORDER BY 1, 2, 3`).all() as {
+  const rows = connectionOf(store).prepare(`SELECT counter_id, call_id, kind, state FROM delivery_view ORDER BY 1, 2, 3`).all() as {
     counter_id: number;
     call_id: string;
     kind: string;
@@ -47,7 +47,7 @@ function states(): Record<string, string> {
 describe('Store', () => {
   it('migrates a new database to the latest schema version, WAL mode', () => {
     expect(store.schemaVersion).toBe(MIGRATIONS.length);
-    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(connectionOf(store).pragma('journal_mode', { simple: true })).toBe('wal');
   });
 
   it('creates the database and its WAL files readable by the owner alone', () => {
@@ -83,7 +83,7 @@ describe('Store', () => {
     // counter 2 is not delivered by this run: its pending row stays pending, outside any batch
     store.recordPage(run, [seen('a'), seen('b')], [pending('a'), pending('b'), pending('a', 2)], batching);
     store.recordPage(run, [seen('c')], [pending('c'), { ...pending('d'), state: 'skipped', row: null, reason: 'status' }], batching);
-    const open = store.db.prepare(`SELECT id, status, rows FROM batches`).all();
+    const open = connectionOf(store).prepare(`SELECT id, status, rows FROM batches`).all();
     expect(open).toEqual([{ id: expect.any(Number), status: 'prepared', rows: 0 }]);
     expect(states()).toEqual({ '1/a/call': 'batched', '1/b/call': 'batched', '1/c/call': 'batched', '1/d/call': 'skipped', '2/a/call': 'pending' });
 
@@ -91,16 +91,16 @@ describe('Store', () => {
     expect(batch).toMatchObject({ id: (open[0] as { id: number }).id, rows: 3, status: 'prepared', createdAt: 7, header: ['ClientId', 'DateTime'] });
     expect([...store.batchRows(batch.id)].flat().map((r) => r[0])).toEqual(['a', 'b', 'c']);
     store.markSending(batch.id, 9_000);
-    const before = store.db.prepare(`SELECT * FROM deliveries ORDER BY 1, 2, 3`).all();
+    const before = connectionOf(store).prepare(`SELECT * FROM deliveries ORDER BY 1, 2, 3`).all();
     store.markSent(batch.id, { id: 5, status: 'UPLOADED' }, 10_000);
-    expect(store.db.prepare(`SELECT * FROM deliveries ORDER BY 1, 2, 3`).all()).toEqual(before);
+    expect(connectionOf(store).prepare(`SELECT * FROM deliveries ORDER BY 1, 2, 3`).all()).toEqual(before);
     expect(states()).toMatchObject({ '1/a/call': 'sent', '1/b/call': 'sent', '1/c/call': 'sent' });
-    expect(store.db.prepare(`SELECT DISTINCT sent_at FROM delivery_view WHERE state = 'sent'`).pluck().all()).toEqual([10]);
+    expect(connectionOf(store).prepare(`SELECT DISTINCT sent_at FROM delivery_view WHERE state = 'sent'`).pluck().all()).toEqual([10]);
 
     // the look-back window brings them again: nothing is re-opened, and no batch is created for nothing
     const next = store.startRun(1, 0);
     store.recordPage(next, [seen('a'), seen('b'), seen('c')], [pending('a'), pending('b'), pending('c')], batching);
-    expect(store.db.prepare(`SELECT COUNT(*) FROM batches`).pluck().get()).toBe(1);
+    expect(connectionOf(store).prepare(`SELECT COUNT(*) FROM batches`).pluck().get()).toBe(1);
     expect(store.prepareBatch(next, 1, 'call', ['ClientId', 'DateTime'], 11_000)).toBeNull();
   });
 
@@ -112,7 +112,7 @@ describe('Store', () => {
     store.markSending(sent.id, 0);
     store.markSent(sent.id, { id: 1 }, 0);
     store.releaseBatches(run); // counter 2 failed before its upload
-    expect(store.db.prepare(`SELECT counter_id, status FROM batches`).all()).toEqual([{ counter_id: 1, status: 'sent' }]);
+    expect(connectionOf(store).prepare(`SELECT counter_id, status FROM batches`).all()).toEqual([{ counter_id: 1, status: 'sent' }]);
     expect(states()).toEqual({ '1/a/call': 'sent', '2/b/call': 'pending' });
     const later = store.startRun(1, 0);
     expect(store.prepareBatch(later, 2, 'call', ['ClientId', 'DateTime'], 0)).toMatchObject({ rows: 1, status: 'prepared' });
@@ -300,7 +300,7 @@ describe('storeError', () => {
 describe('schema 3', () => {
   it("turns a schema-2 database's sent deliveries into batched ones of their sent batch; delivery_view still says sent", () => {
     const file = path.join(dir, 'v2.db');
-    const Database = store.db.constructor as unknown as new (file: string) => Store['db'];
+    const Database = connectionOf(store).constructor as unknown as new (file: string) => ReturnType<typeof connectionOf>;
     const db = new Database(file);
     db.exec(MIGRATIONS[0]!);
     db.exec(MIGRATIONS[1]!);
@@ -323,13 +323,13 @@ describe('schema 3', () => {
     const migrated = Store.open(file);
     try {
       expect(migrated.schemaVersion).toBe(3);
-      expect(migrated.db.prepare(`SELECT call_id, state FROM deliveries ORDER BY 1`).all()).toEqual([
+      expect(connectionOf(migrated).prepare(`SELECT call_id, state FROM deliveries ORDER BY 1`).all()).toEqual([
         { call_id: 'a', state: 'batched' },
         { call_id: 'b', state: 'skipped' },
         { call_id: 'c', state: 'pending' },
       ]);
       expect(deliveryCounts(migrated).map((c) => [c.state, c.count])).toEqual([['pending', 1], ['sent', 1], ['skipped', 1]]);
-      expect(migrated.db.prepare(`SELECT call_id, state, sent_at FROM delivery_view ORDER BY 1`).all()).toEqual([
+      expect(connectionOf(migrated).prepare(`SELECT call_id, state, sent_at FROM delivery_view ORDER BY 1`).all()).toEqual([
         { call_id: 'a', state: 'sent', sent_at: 200 },
         { call_id: 'b', state: 'skipped', sent_at: null },
         { call_id: 'c', state: 'pending', sent_at: null },

@@ -1,45 +1,41 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { collect, type CommandSetup, type GlobalOptions } from '../../cli/setup.js';
-import type { SettingsFlags } from './settings.js';
+import { SETTING_LIST, flagHelp } from '../../config/settings.js';
+import type { CountersFlags } from './flags.js';
 
-export interface CountersFlags extends SettingsFlags {
-  json?: boolean;
-}
-
-const SETTINGS_HELP = `
-Settings (each also asked interactively; with --yes nothing is asked and defaults fill the rest):
-  --call-type all|callback|incoming     Тип звонков
-  --min-duration N                      Длительность, seconds (0 = every call, missed too)
-  --status all|successful|unsuccessful  Статус звонка
-  --uniqueness all|unique|target|unique-target   Дополнительно
-  --tags call|none, --tag-include T…, --tag-callback TEXT, --tag-incoming TEXT   Тегирование
-  --goal IDENTIFIER                     Достижение цели (created as a JS-event goal if missing; "" = none)
-  --site HOST…                          only calls from these sites`;
-
+/** Every setting's flags, from the one table of counter settings. */
 function settingsOptions(command: Command): Command {
+  for (const setting of SETTING_LIST) {
+    for (const spec of setting.flags) {
+      const option = new Option(spec.flags, flagHelp(setting, spec));
+      if (spec.repeatable) option.argParser(collect);
+      command.addOption(option);
+    }
+  }
   return command
-    .option('--call-type <type>', 'all | callback | incoming')
-    .option('--min-duration <seconds>', 'shortest talk time sent')
-    .option('--status <status>', 'all | successful | unsuccessful')
-    .option('--uniqueness <flag>', 'all | unique | target | unique-target')
-    .option('--tags <source>', 'call (the call\'s tags) | none')
-    .option('--tag-include <tag>', 'send only these of the call\'s tags (repeatable)', collect)
-    .option('--tag-callback <text>', 'fixed Tag text for callbacks')
-    .option('--tag-incoming <text>', 'fixed Tag text for incoming calls')
-    .option('--goal <identifier>', 'JS-event goal identifier, e.g. calltracking_call_order or call ("" for none)')
-    .option('--site <host>', 'only calls from this site (repeatable)', collect)
-    .option('--price <amount>', 'Price column for every call ("none" for no price)')
-    .option('--currency <code>', 'ISO 4217 currency of the price, e.g. RUB')
-    .option('--call-goal-name <name>', 'name for Metrica\'s automatic call goal (new_goal_name)')
-    .option('--name <name>', 'a name for the counter in the config')
-    .option('--no-call-linking', 'do not offer to enable call linking on the counter')
-    .option('-y, --yes', 'ask nothing: defaults fill what the flags leave out');
+    .option('--no-call-linking', 'do not offer to turn call linking on for the counter')
+    .option('-y, --yes', 'ask nothing: the defaults fill what the flags leave out');
 }
+
+const SETTINGS_NOTE = `
+On a terminal each setting the flags leave out is asked, with one line on what it does; without one
+(scripts, cron) every asked setting needs its flag, or --yes for the defaults.`;
 
 export function registerCounters(program: Command, { io, result }: CommandSetup): void {
   const counters = program
     .command('counters')
-    .description('list, add, edit, remove and show the counters ckym uploads to (CallKeeper\'s «Настройки счётчиков»)');
+    .description("list, add, edit, remove and show the counters ckym uploads to (CallKeeper's «Настройки счётчиков»)")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ckym counters list                      # counters this Yandex account can upload to
+  $ ckym counters add                       # pick counters, answer the questions
+  $ ckym counters add 12345678 --yes        # defaults for everything
+  $ ckym counters edit 12345678 --min-duration 60
+  $ ckym counters show 12345678
+  $ ckym counters remove 12345678 --yes`,
+    );
 
   const run = async (sub: 'list' | 'add' | 'edit' | 'remove' | 'show', ids: string[], flags: CountersFlags, command: Command) => {
     const { runCounters } = await import('./run.js');
@@ -50,13 +46,20 @@ export function registerCounters(program: Command, { io, result }: CommandSetup)
     .command('list')
     .description('counters the Yandex account can upload to (own/edit), marking those configured')
     .option('--json', 'one JSON document on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ckym counters list
+  $ ckym counters list --json | jq '.counters[] | select(.configured | not) | .id'`,
+    )
     .action((flags: CountersFlags, command: Command) => run('list', [], flags, command));
 
   settingsOptions(counters.command('add').argument('[ids...]', 'Metrica counter ids (else pick from a list)'))
-    .description('configure counters: pick them, then set each one like CallKeeper\'s cabinet does')
+    .description("configure counters: pick them, then set each one like CallKeeper's cabinet does")
     .addHelpText(
       'after',
-      `${SETTINGS_HELP}
+      `${SETTINGS_NOTE}
 
 Examples:
   $ ckym counters add                                   # pick counters, answer the questions
@@ -67,8 +70,16 @@ Examples:
     .action((ids: string[], flags: CountersFlags, command: Command) => run('add', ids, flags, command));
 
   settingsOptions(counters.command('edit').argument('<id>', 'a configured counter id'))
-    .description('change a configured counter\'s settings (flags change just those; on a terminal, asks for the rest)')
-    .addHelpText('after', `${SETTINGS_HELP}\n\nExample:\n  $ ckym counters edit 12345678 --min-duration 60 --status successful`)
+    .description("change a configured counter's settings (flags change just those; on a terminal, Enter keeps each current value)")
+    .addHelpText(
+      'after',
+      `${SETTINGS_NOTE}
+
+Examples:
+  $ ckym counters edit 12345678                         # every question, the current value as the default
+  $ ckym counters edit 12345678 --min-duration 60 --status successful
+  $ ckym counters edit 12345678 --goal ""               # stop sending conversions`,
+    )
     .action((id: string, flags: CountersFlags, command: Command) => run('edit', [id], flags, command));
 
   counters
@@ -76,6 +87,13 @@ Examples:
     .argument('<id>', 'a configured counter id')
     .description('remove a counter from the config (what was sent stays recorded)')
     .option('-y, --yes', 'do not ask for confirmation')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ckym counters remove 12345678            # asks first
+  $ ckym counters remove 12345678 --yes      # scripts`,
+    )
     .action((id: string, flags: CountersFlags, command: Command) => run('remove', [id], flags, command));
 
   counters
@@ -83,5 +101,12 @@ Examples:
     .argument('[id]', 'a configured counter id (else all)')
     .description('print the settings of one counter, or of all')
     .option('--json', 'one JSON document on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ckym counters show
+  $ ckym counters show 12345678 --json`,
+    )
     .action((id: string | undefined, flags: CountersFlags, command: Command) => run('show', id ? [id] : [], flags, command));
 }

@@ -1,22 +1,27 @@
 import { canPrompt, writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
+import { table } from '../../cli/render.js';
 import { ConfigError } from '../../errors.js';
 import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
-import { retryPolicy } from '../../clients/http.js';
+import { retryPolicy } from '../../clients/retry.js';
 import { openEditable, removeCounter, saveEditable, upsertCounter } from '../../config/write.js';
-import type { CounterSettings } from '../../domain/types.js';
-import { commandBase, credentials, yandexToken, type CommandBase } from '../shared.js';
-import type { CountersFlags } from './index.js';
+import type { CounterConfig } from '../../config/schema.js';
+import { validateConfig } from '../../config/load.js';
 import {
-  QUESTIONS,
+  ASKED,
+  SETTING_LIST,
   counterEntry,
-  defaultSettings,
-  goalDisplayName,
+  describeCounter,
+  primaryFlag,
+  settingDefaults,
   settingsFromFlags,
-  suggestedGoals,
-  type ChosenSettings,
-  type QuestionKey,
-} from './settings.js';
+  splitList,
+  type AskKit,
+  type SettingKey,
+  type SettingValues,
+} from '../../config/settings.js';
+import { commandBase, credentials, yandexToken, type CommandBase } from '../shared.js';
+import type { CountersFlags } from './flags.js';
 
 type Sub = 'list' | 'add' | 'edit' | 'remove' | 'show';
 
@@ -68,12 +73,13 @@ async function list(base: CommandBase, flags: CountersFlags): Promise<number> {
     base.printer.out('this Yandex account cannot upload to any counter (it needs the "own" or "edit" permission)');
     return 0;
   }
-  const width = Math.max(...rows.map((r) => String(r.id).length));
-  for (const r of rows) {
-    base.printer.out(`${r.configured ? '✓' : ' '} ${String(r.id).padEnd(width)}  ${r.name}${r.site ? `  (${r.site})` : ''}  [${r.permission}]`);
-  }
+  const lines = table(
+    [{ header: 'counter' }, { header: 'name' }, { header: 'site' }, { header: 'access' }, { header: 'configured' }],
+    rows.map((r) => [String(r.id), r.name, r.site, r.permission, r.configured ? '✓' : '']),
+  );
+  for (const line of lines) base.printer.out(line);
   const hidden = all.length - rows.length;
-  base.printer.info(`✓ = configured${hidden ? `; ${hidden} view-only counter${hidden === 1 ? '' : 's'} not shown` : ''}`);
+  if (hidden) base.printer.info(`${hidden} view-only counter${hidden === 1 ? '' : 's'} not shown (uploading needs own or edit access)`);
   return 0;
 }
 
@@ -89,26 +95,8 @@ async function show(base: CommandBase, ids: string[], flags: CountersFlags): Pro
     base.printer.out('no counters configured; run "ckym counters add"');
     return 0;
   }
-  for (const c of counters) base.printer.out(describe(c));
+  base.printer.out(counters.map(describeCounter).join('\n\n'));
   return 0;
-}
-
-export function describe(c: CounterSettings): string {
-  const tags =
-    c.tags.source === 'none' ? 'none' : c.tags.include.length ? `the call's tags, only ${c.tags.include.join(', ')}` : "the call's tags";
-  const fixed = [c.tags.callback && `callbacks: "${c.tags.callback}"`, c.tags.incoming && `incoming: "${c.tags.incoming}"`].filter(Boolean);
-  return [
-    `${c.id}${c.name ? ` — ${c.name}` : ''}${c.enabled ? '' : ' (disabled)'}`,
-    `  call type      ${c.callType}`,
-    `  min duration   ${c.minDuration} s`,
-    `  status         ${c.status}`,
-    `  uniqueness     ${c.uniqueness}`,
-    `  tags           ${tags}${fixed.length ? `; fixed text for ${fixed.join(', ')}` : ''}`,
-    `  goal           ${c.goal || '(none)'}`,
-    `  call goal name ${c.callGoalName || '(Metrica\'s default)'}`,
-    `  sites          ${c.sites.length ? c.sites.join(', ') : '(any)'}`,
-    `  price          ${c.price === null ? '(none)' : `${c.price} ${c.currency}`}`,
-  ].join('\n');
 }
 
 function notConfigured(id: number, base: CommandBase): ConfigError {
@@ -143,10 +131,11 @@ const promptContext = (io: IO) => ({ input: io.stdin, output: io.stderr });
 
 async function add(base: CommandBase, ids: string[], flags: CountersFlags, globals: GlobalOptions): Promise<number> {
   const { io, printer } = base;
-  const { given, answered } = settingsFromFlags(flags);
+  // The flags are checked (and a script's missing answers named) before anything is asked of Metrica.
+  const { answered } = settingsFromFlags(flags, settingDefaults());
   const interactive = canPrompt(io) && !flags.yes;
   requireAnswers(interactive, flags, answered, ids.length > 0, 'add');
-  let chosen = parseCounterIds(ids, 'counter id') ?? []; // bad ids are a usage error before anything is asked of Metrica
+  let chosen = parseCounterIds(ids, 'counter id') ?? [];
   const client = await metrika(base);
   const account = await client.counters();
   const configured = new Set(base.loaded.config.counters.map((c) => c.id));
@@ -161,7 +150,8 @@ async function add(base: CommandBase, ids: string[], flags: CountersFlags, globa
     chosen = await checkbox({ message: 'Counters to send calls to', choices, required: true, pageSize: 15 }, promptContext(io));
   }
 
-  const editable = openEditable(base.loaded.filepath, globals.config, io.cwd);
+  // First every question, for every counter (Ctrl-C at any of them changes nothing); then the changes.
+  const plans: Plan[] = [];
   for (const id of chosen) {
     const counter = account.find((c) => c.id === id);
     if (!counter) throw new ConfigError(`counter ${id} is not in this Yandex account (see "ckym counters list")`);
@@ -169,17 +159,47 @@ async function add(base: CommandBase, ids: string[], flags: CountersFlags, globa
       throw new ConfigError(`counter ${id} is "${counter.permission}" for this account; uploading needs "own" or "edit" permission`);
     }
     const current = base.loaded.config.counters.find((c) => c.id === id);
-    const start: ChosenSettings = { ...(current ? fromConfig(current) : defaultSettings(counter)), ...given };
-    if (interactive) printer.info(`\nCounter ${id} — ${counter.name}${counter.site ? ` (${counter.site})` : ''}`);
-    const settings = interactive ? await ask(start, answered, io, printer) : start;
-    settings.goal = await settleGoal(client, id, settings, interactive, answered.has('goal'), io, printer);
-    const what = upsertCounter(editable, counterEntry(id, settings));
-    saveEditable(editable);
-    printer.out(`${what} counter ${id} (${settings.name || counter.name}) in ${editable.file}`);
-    if (flags.callLinking !== false) await offerCallLinking(client, id, interactive, Boolean(flags.yes), io, printer);
+    const before = current ? valuesOf(current) : suggested(counter);
+    const { given } = settingsFromFlags(flags, before);
+    const goals = goalsOf(client, id);
+    let settings: SettingValues = { ...before, ...given };
+    if (interactive) {
+      printer.info(`\nCounter ${id} — ${counter.name}${counter.site ? ` (${counter.site})` : ''}`);
+      settings = await ask(settings, answered, await promptKit(io, printer, goals, !current));
+    }
+    const linking = flags.callLinking === false ? null : await callLinking(client, id, interactive, Boolean(flags.yes), io);
+    plans.push({ id, name: settings.name || counter.name, current, before, settings, goals, linking });
   }
+
+  const editable = openEditable(base.loaded.filepath, globals.config, io.cwd);
+  const said: string[] = [];
+  let changed = false;
+  for (const p of plans) {
+    const what = p.current ? update(editable, p.id, p.before, p.settings) : (upsertCounter(editable, counterEntry(p.id, p.settings)), 'added');
+    const label = `counter ${p.id} (${p.name})`;
+    changed ||= what !== 'unchanged';
+    said.push(what === 'unchanged' ? `${label} is already configured with these settings in ${editable.file}` : `${what} ${label} in ${editable.file}`);
+  }
+  // The result must be a valid config before Metrica is changed (goals created, linking turned on).
+  if (changed) validateConfig(editable.root, editable.file);
+  for (const p of plans) {
+    if (p.settings.goal && (!p.current || p.settings.goal !== p.current.goal)) await ensureGoal(client, p.id, p.settings.goal, await p.goals(), printer);
+  }
+  if (changed) saveEditable(editable);
+  for (const line of said) printer.out(line);
+  for (const p of plans) if (p.linking) await applyCallLinking(client, p.id, p.linking, printer);
   printer.info('Next: "ckym sync --dry-run" shows what would be sent; "ckym sync" sends it.');
   return 0;
+}
+
+interface Plan {
+  id: number;
+  name: string;
+  current: CounterConfig | undefined;
+  before: SettingValues;
+  settings: SettingValues;
+  goals: () => Promise<{ identifier: string; name: string }[]>;
+  linking: Linking | null;
 }
 
 async function edit(base: CommandBase, ids: string[], flags: CountersFlags, globals: GlobalOptions): Promise<number> {
@@ -187,213 +207,168 @@ async function edit(base: CommandBase, ids: string[], flags: CountersFlags, glob
   const id = parseCounterIds(ids, 'counter id')![0]!;
   const current = base.loaded.config.counters.find((c) => c.id === id);
   if (!current) throw notConfigured(id, base);
-  const { given, answered } = settingsFromFlags(flags);
+  const before = valuesOf(current);
+  const { given, answered } = settingsFromFlags(flags, before);
   const interactive = canPrompt(io) && !flags.yes;
-  const changes = Object.keys(given).length;
-  if (!interactive && changes === 0) {
+  if (!interactive && answered.size === 0 && Object.keys(given).length === 0) {
     throw new ConfigError(`counters edit ${id}: nothing to change; pass the settings to change, e.g. --min-duration 30 (see --help)`);
   }
-  let settings: ChosenSettings = { ...fromConfig(current), ...given };
+  let client: MetrikaClient | null = null;
+  const connect = async () => (client ??= await metrika(base));
+  const goals = memo(async () => jsEventGoals(await (await connect()).goals(id)));
+  let settings: SettingValues = { ...before, ...given };
   if (interactive) {
     printer.info(`Counter ${id}${current.name ? ` — ${current.name}` : ''}: Enter keeps the current value`);
-    settings = await ask(settings, answered, io, printer);
+    settings = await ask(settings, answered, await promptKit(io, printer, goals, false));
   }
-  const needsGoalCheck = settings.goal !== '' && settings.goal !== current.goal;
-  if (needsGoalCheck) {
-    const client = await metrika(base);
-    settings.goal = await settleGoal(client, id, settings, interactive, true, io, printer);
-  }
+  if (settings.goal && settings.goal !== current.goal) await ensureGoal(await connect(), id, settings.goal, await goals(), printer);
   const editable = openEditable(base.loaded.filepath, globals.config, io.cwd);
-  upsertCounter(editable, counterEntry(id, settings));
-  const entry = (editable.root.counters as Record<string, unknown>[]).find((c) => c.id === id)!;
-  if (current.enabled === false) entry.enabled = false;
+  if (update(editable, id, before, settings) === 'unchanged') {
+    printer.out(`counter ${id}: nothing changed`);
+    return 0;
+  }
   saveEditable(editable);
   printer.out(`updated counter ${id} in ${editable.file}`);
   return 0;
 }
 
-function fromConfig(c: CounterSettings): ChosenSettings {
-  return {
-    name: c.name,
-    callType: c.callType,
-    minDuration: c.minDuration,
-    status: c.status,
-    uniqueness: c.uniqueness,
-    tags: { ...c.tags, include: [...c.tags.include] },
-    goal: c.goal,
-    callGoalName: c.callGoalName,
-    sites: [...c.sites],
-    price: c.price,
-    currency: c.currency,
-  };
+/** A configured counter's settings (everything but its id). */
+function valuesOf(c: CounterConfig): SettingValues {
+  const { id: _id, ...values } = structuredClone(c);
+  return values;
+}
+
+/** A counter not configured yet: the defaults, with what Metrica knows of it (its name, its site). */
+function suggested(counter: { name: string; site: string }): SettingValues {
+  const values: Record<string, unknown> = settingDefaults();
+  for (const s of SETTING_LIST) if (s.suggest) values[s.key] = s.suggest(counter);
+  return values as SettingValues;
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** Writes the settings that changed into the counter's entry (the user's other keys untouched). */
+function update(editable: ReturnType<typeof openEditable>, id: number, before: SettingValues, after: SettingValues): 'updated' | 'unchanged' {
+  const changed = Object.fromEntries(
+    SETTING_LIST.filter((s) => !same(before[s.key as SettingKey], after[s.key as SettingKey])).map((s) => [s.key, after[s.key as SettingKey]]),
+  );
+  if (Object.keys(changed).length === 0) return 'unchanged';
+  upsertCounter(editable, { id, ...structuredClone(changed) });
+  return 'updated';
 }
 
 /** Without a terminal (cron, CI), every question needs its flag or --yes: never hang on a prompt. */
-function requireAnswers(interactive: boolean, flags: CountersFlags, answered: Set<QuestionKey>, hasIds: boolean, sub: string): void {
+function requireAnswers(interactive: boolean, flags: CountersFlags, answered: Set<SettingKey>, hasIds: boolean, sub: string): void {
   if (interactive || flags.yes) {
     if (!hasIds && !interactive) throw new ConfigError(`counters ${sub}: name the counter ids (there is no terminal to pick them on)`);
     return;
   }
-  const missing: string[] = QUESTIONS.filter((q) => !answered.has(q.key)).map((q) => q.flag);
+  const missing: string[] = ASKED.filter((s) => !answered.has(s.key as SettingKey)).map(primaryFlag);
   if (!hasIds) missing.unshift('counter ids');
   if (missing.length > 0) {
     throw new ConfigError(`counters ${sub}: no terminal to ask on, and these are missing: ${missing.join(', ')} (or pass --yes for defaults)`);
   }
 }
 
-/** Asks every question the flags did not answer, one line of explanation each. */
-async function ask(start: ChosenSettings, answered: Set<QuestionKey>, io: IO, printer: Printer): Promise<ChosenSettings> {
-  const { select, number, input } = await import('@inquirer/prompts');
-  const ctx = promptContext(io);
-  const s: ChosenSettings = { ...start, tags: { ...start.tags } };
-  const explain = (key: QuestionKey) => printer.info(`  ${QUESTIONS.find((q) => q.key === key)!.explain}`);
-
-  if (!answered.has('callType')) {
-    explain('callType');
-    s.callType = await select(
-      {
-        message: 'Call type',
-        default: s.callType,
-        choices: [
-          { value: 'all' as const, name: 'all — callbacks and incoming calls' },
-          { value: 'callback' as const, name: 'callback — only callbacks ordered on the site' },
-          { value: 'incoming' as const, name: 'incoming — only incoming calls to tracking numbers' },
-        ],
-      },
-      ctx,
-    );
+/** Asks every setting the flags did not answer, in the table's order, each right after its line of explanation. */
+async function ask(start: SettingValues, answered: Set<SettingKey>, kit: AskKit & { explain(text: string): void }): Promise<SettingValues> {
+  const values: Record<string, unknown> = structuredClone(start);
+  kit.settings = values;
+  for (const s of ASKED) {
+    if (answered.has(s.key as SettingKey)) continue;
+    kit.explain(s.explain);
+    values[s.key] = await s.ask!(values[s.key], kit);
   }
-  if (!answered.has('minDuration')) {
-    explain('minDuration');
-    s.minDuration = (await number({ message: 'Minimum duration, seconds', default: s.minDuration, min: 0, step: 1, required: true }, ctx)) ?? 0;
-  }
-  if (!answered.has('status')) {
-    explain('status');
-    s.status = await select(
-      {
-        message: 'Call status',
-        default: s.status,
-        choices: [
-          { value: 'all' as const, name: 'all — successful and unsuccessful' },
-          { value: 'successful' as const, name: 'successful — calls that took place' },
-          { value: 'unsuccessful' as const, name: 'unsuccessful — calls that did not' },
-        ],
-      },
-      ctx,
-    );
-  }
-  if (!answered.has('uniqueness')) {
-    explain('uniqueness');
-    s.uniqueness = await select(
-      {
-        message: 'Uniqueness',
-        default: s.uniqueness,
-        choices: [
-          { value: 'all' as const, name: 'all calls' },
-          { value: 'unique' as const, name: 'unique — first call from the number' },
-          { value: 'target' as const, name: 'target — long enough to count' },
-          { value: 'unique-target' as const, name: 'unique-target — both' },
-        ],
-      },
-      ctx,
-    );
-  }
-  if (!answered.has('tags')) {
-    explain('tags');
-    const mode = await select(
-      {
-        message: 'Tags',
-        default: s.tags.source === 'none' ? 'none' : s.tags.include.length ? 'some' : 'call',
-        choices: [
-          { value: 'call', name: "the call's tags" },
-          { value: 'some', name: "only some of the call's tags" },
-          { value: 'none', name: 'no tags' },
-        ],
-      },
-      ctx,
-    );
-    s.tags.source = mode === 'none' ? 'none' : 'call';
-    s.tags.include =
-      mode === 'some'
-        ? splitList(await input({ message: 'Tags to send (comma-separated)', default: s.tags.include.join(', ') }, ctx))
-        : [];
-    s.tags.callback = await input({ message: 'Fixed tag text for callbacks (empty = as above)', default: s.tags.callback }, ctx);
-    s.tags.incoming = await input({ message: 'Fixed tag text for incoming calls (empty = as above)', default: s.tags.incoming }, ctx);
-  }
-  if (!answered.has('goal')) {
-    explain('goal');
-    s.goal = GOAL_ASK;
-  }
-  if (!answered.has('sites')) {
-    explain('sites');
-    s.sites = splitList(await input({ message: 'Sites (comma-separated; empty = any)', default: s.sites.join(', ') }, ctx));
-  }
-  return s;
+  return values as SettingValues;
 }
-
-/** Marks "ask for the goal once the counter's goals are known" (the goal step needs Metrica). */
-const GOAL_ASK = '\u0000ask';
-
-const splitList = (text: string) =>
-  text
-    .split(',')
-    .map((t) => t.trim())
-    .filter(Boolean);
 
 /**
- * The goal step: choose an existing JS-event goal or create one (calltracking_call_order for incoming,
- * call for callbacks — offered by call type). A --goal that the counter lacks is created.
+ * The prompts (inquirer) behind the settings' questions. A setting's explanation is printed right before its
+ * first question, after whatever it had to look up (the goal question reads the counter's goals first).
  */
-async function settleGoal(
-  client: MetrikaClient,
-  counterId: number,
-  settings: ChosenSettings,
-  interactive: boolean,
-  fromFlag: boolean,
+async function promptKit(
   io: IO,
   printer: Printer,
-): Promise<string> {
-  const wanted = settings.goal;
-  if (wanted === '' && (fromFlag || !interactive)) return '';
-  const existing = jsEventGoals(await client.goals(counterId));
-  let goal = wanted;
-  if (wanted === GOAL_ASK) {
-    const { select } = await import('@inquirer/prompts');
-    const known = new Set(existing.map((g) => g.identifier));
-    const create = suggestedGoals(settings.callType).filter((id) => !known.has(id));
-    goal = await select(
-      {
-        message: 'Goal',
-        default: existing[0]?.identifier ?? create[0] ?? '',
-        choices: [
-          ...existing.map((g) => ({ value: g.identifier, name: `${g.identifier} — existing goal «${g.name}»` })),
-          ...create.map((id) => ({ value: id, name: `${id} — create this JavaScript-event goal` })),
-          { value: '', name: 'no goal — calls go to the call reports only' },
-        ],
-      },
-      promptContext(io),
-    );
-  }
-  if (goal && !existing.some((g) => g.identifier === goal)) {
-    const created = await client.createJsEventGoal(counterId, goalDisplayName(goal), goal);
-    printer.info(`created the JavaScript-event goal "${goal}" on counter ${counterId} (goal id ${created?.id ?? '?'})`);
-  }
-  return goal;
+  goals: () => Promise<{ identifier: string; name: string }[]>,
+  fresh: boolean,
+): Promise<AskKit & { explain(text: string): void }> {
+  const { select, number, input } = await import('@inquirer/prompts');
+  const ctx = promptContext(io);
+  let pending = '';
+  const explained = () => {
+    if (pending) printer.info(`  ${pending}`);
+    pending = '';
+  };
+  return {
+    fresh,
+    settings: {},
+    explain: (text) => {
+      pending = text;
+    },
+    goals,
+    select: async (message, choices, current) => {
+      explained();
+      return select({ message, default: current, choices: choices.map((c) => ({ value: c.value, name: c.label })) }, ctx);
+    },
+    number: async (message, current, min) => {
+      explained();
+      return (await number({ message, default: current, min, step: 1, required: true }, ctx)) ?? current;
+    },
+    text: async (message, current) => {
+      explained();
+      return input({ message, default: current }, ctx);
+    },
+    list: async (message, current) => {
+      explained();
+      return splitList(await input({ message, default: current.join(', ') }, ctx));
+    },
+  };
 }
 
-/** Uploads need call linking on the counter: offer to turn it on, and say from which date calls can link. */
-async function offerCallLinking(client: MetrikaClient, id: number, interactive: boolean, yes: boolean, io: IO, printer: Printer): Promise<void> {
-  let threshold = await client.callJoinThreshold(id);
+function memo<T>(load: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | null = null;
+  return () => (value ??= load());
+}
+
+const goalsOf = (client: MetrikaClient, id: number) => memo(async () => jsEventGoals(await client.goals(id)));
+
+/** A goal the counter lacks is created as a JavaScript-event goal (CallKeeper's names for the usual two). */
+async function ensureGoal(client: MetrikaClient, counterId: number, goal: string, existing: { identifier: string }[], printer: Printer): Promise<void> {
+  if (existing.some((g) => g.identifier === goal)) return;
+  const created = await client.createJsEventGoal(counterId, goalDisplayName(goal), goal);
+  printer.info(`created the JavaScript-event goal "${goal}" on counter ${counterId} (goal id ${created?.id ?? '?'})`);
+}
+
+export function goalDisplayName(identifier: string): string {
+  if (identifier === 'calltracking_call_order') return 'Звонок коллтрекинга (ckym)';
+  if (identifier === 'call') return 'Обратный звонок (ckym)';
+  return `${identifier} (ckym)`;
+}
+
+/** Call linking as found, and whether to turn it on (asked on a terminal when it is off). */
+interface Linking {
+  threshold: string | null;
+  enable: boolean;
+}
+
+/** Uploads need call linking on the counter: when it is off, ask (or take --yes) whether to turn it on. */
+async function callLinking(client: MetrikaClient, id: number, interactive: boolean, yes: boolean, io: IO): Promise<Linking> {
+  const threshold = await client.callJoinThreshold(id);
+  if (threshold !== null) return { threshold, enable: false };
+  if (!interactive) return { threshold, enable: yes };
+  const { confirm } = await import('@inquirer/prompts');
+  const enable = await confirm(
+    { message: `Call linking is off on counter ${id}; Metrica refuses call uploads until it is on. Turn it on?`, default: true },
+    promptContext(io),
+  );
+  return { threshold, enable };
+}
+
+/** Turns call linking on when that was chosen, and says from which date calls can link. */
+async function applyCallLinking(client: MetrikaClient, id: number, linking: Linking, printer: Printer): Promise<void> {
+  let threshold = linking.threshold;
   if (threshold === null) {
-    let enable = yes;
-    if (interactive) {
-      const { confirm } = await import('@inquirer/prompts');
-      enable = await confirm(
-        { message: `Call linking is off on counter ${id}; Metrica refuses call uploads until it is on. Turn it on?`, default: true },
-        promptContext(io),
-      );
-    }
-    if (!enable) {
+    if (!linking.enable) {
       printer.warn(`call linking is off on counter ${id}: uploads fail until it is on (run "ckym counters add ${id} --yes" or turn it on in Metrica)`);
       return;
     }
@@ -403,4 +378,3 @@ async function offerCallLinking(client: MetrikaClient, id: number, interactive: 
   }
   if (threshold) printer.info(`calls of counter ${id} can be linked to visits from ${threshold} (at most 21 days back)`);
 }
-

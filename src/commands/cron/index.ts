@@ -1,20 +1,14 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { CommandSetup, GlobalOptions } from '../../cli/setup.js';
 import { ACCEPTED_EVERY } from './schedule.js';
-
-export interface CronFlags {
-  every?: string;
-  log?: string;
-  install?: boolean;
-  json?: boolean;
-}
+import type { CronFlags } from './flags.js';
 
 /** `ckym cron`: flags and help only; the work is imported when the command runs. */
 export function registerCron(program: Command, { io, result }: CommandSetup): void {
   program
     .command('cron')
     .description("print a crontab line that runs \"ckym sync\" with absolute paths; --install adds it to the user's crontab")
-    .option('--every <interval>', `how often: ${ACCEPTED_EVERY}`, '15m')
+    .addOption(new Option('--every <interval>', `how often: ${ACCEPTED_EVERY}`).default('15m', '15m'))
     .option('--log <path>', 'append the output here (default: ckym.log in CKYM_HOME / the data directory)')
     .option('--install', 'add the line to your crontab (replacing an earlier ckym line, marked "# ckym")')
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { writeDocument, type IO } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
-import type { CronFlags } from './index.js';
+import type { CronFlags } from './flags.js';
 import { ConfigError, ExitCode, LocalError } from '../../errors.js';
 import { CredentialStore } from '../../credentials.js';
 import { commandBase } from '../shared.js';
@@ -61,10 +61,10 @@ export async function runCronCommand(flags: CronFlags, globals: GlobalOptions, i
   // Under cron the environment of this shell is gone: the credentials must be stored.
   try {
     const stored = new CredentialStore(home.credentials).read();
-    if (io.env.CKYM_CALLKEEPER_KEY?.trim() && !stored.callkeeper?.key) {
+    if (base.env.callkeeperKey && !stored.callkeeper?.key) {
       printer.warn('CKYM_CALLKEEPER_KEY is set here but cron will not have it: run "ckym login" to store the key');
     }
-    if (io.env.CKYM_YANDEX_TOKEN?.trim() && !stored.yandex?.accessToken) {
+    if (base.env.yandexToken && !stored.yandex?.accessToken) {
       printer.warn('CKYM_YANDEX_TOKEN is set here but cron will not have it: run "ckym login" to store the token');
     }
   } catch (error) {
@@ -78,7 +78,7 @@ export async function runCronCommand(flags: CronFlags, globals: GlobalOptions, i
     bin: ckymBin(),
     config: path.resolve(loaded.filepath),
     log,
-    ckymHome: io.env.CKYM_HOME?.trim() ? home.dataDir : null,
+    ckymHome: base.env.ckymHome ? home.dataDir : null,
   });
 
   let action: MergeAction | null = null;

@@ -3,6 +3,8 @@
  * (one ckym line, marked with a trailing `# ckym`, replaced rather than repeated).
  */
 
+import { shellQuote } from '../../cli/shell.js';
+
 export interface Schedule {
   /** As given, normalised: `15m`, `2h`, `1d`. */
   every: string;
@@ -27,12 +29,6 @@ export function parseEvery(text: string): Schedule | null {
   if (unit === 'h' && HOURS.includes(n)) return { every: `${n}h`, expression: n === 1 ? '0 * * * *' : `0 */${n} * * *` };
   if (unit === 'd' && n === 1) return { every: '1d', expression: `${DAILY_AT.minute} ${DAILY_AT.hour} * * *` };
   return null;
-}
-
-/** A word for /bin/sh: as is when it is safe, else in single quotes. */
-export function shellQuote(word: string): string {
-  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** cron turns an unescaped `%` into a newline, even inside quotes. */

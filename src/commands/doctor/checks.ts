@@ -1,7 +1,8 @@
 /**
  * `ckym doctor`'s verdicts: each takes what was found out (by run.ts) and says ✓, !, ✗ or skipped,
- * with the fix. Pure: no I/O, no clock of its own.
+ * with the fix. Pure: no I/O, no clock of its own. Times show in the account's zone (callkeeper.timezone), named.
  */
+import { localDay, zonedTime } from '../../cli/time.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -29,7 +30,6 @@ const warn = (id: string, title: string, detail: string, fix: string | null): Ch
 const fail = (id: string, title: string, detail: string, fix: string): Check => ({ id, status: 'fail', title, detail, fix });
 const skip = (id: string, title: string, detail: string): Check => ({ id, status: 'skip', title, detail, fix: null });
 
-const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 const oneLine = (text: string): string => text.split('\n').map((l) => l.trim()).filter(Boolean).join('; ');
 
 // ── config ──────────────────────────────────────────────────────────────────
@@ -52,7 +52,7 @@ export function configCheck(f: ConfigFindings): Check {
   if (f.counters === 0) return fail('config', title, `${f.filepath}: no counters configured`, 'run "ckym counters add"');
   const summary = `${f.filepath} · ${f.counters} counter${f.counters === 1 ? '' : 's'}${f.enabled < f.counters ? ` (${f.enabled} enabled)` : ''}`;
   if (f.enabled === 0) return warn('config', title, `${summary}: every counter is disabled, sync has nothing to do`, 'set "enabled": true on a counter (or "ckym counters edit ID")');
-  if (f.warnings.length > 0) return warn('config', title, `${summary}; ${f.warnings.map(oneLine).join('; ')}`, 'remove or correct the unknown keys');
+  if (f.warnings.length > 0) return warn('config', title, `${summary}; ${f.warnings.map(oneLine).join('; ')}`, 'see the config file');
   return ok('config', title, summary);
 }
 
@@ -113,22 +113,22 @@ export function yandexTokenCheck(f: TokenFindings): Check {
 }
 
 /** Null when there is nothing to say (a token from the environment, or no expiry recorded). */
-export function tokenExpiryCheck(expiresAt: number | undefined, nowMs: number, canRefresh: boolean): Check | null {
+export function tokenExpiryCheck(expiresAt: number | undefined, nowMs: number, canRefresh: boolean, timeZone: string): Check | null {
   if (expiresAt === undefined) return null;
   const id = 'yandex-token-expiry';
   const title = 'Yandex token expiry';
   const left = expiresAt - nowMs;
-  if (left <= 0) return fail(id, title, `expired on ${day(expiresAt)}`, 'run "ckym login"');
+  if (left <= 0) return fail(id, title, `expired on ${localDay(expiresAt, timeZone)}`, 'run "ckym login"');
   const days = Math.floor(left / 86_400_000);
   if (left < EXPIRY_WARNING_MS) {
     return warn(
       id,
       title,
-      `expires on ${day(expiresAt)} (in ${days} day${days === 1 ? '' : 's'})`,
+      `expires on ${localDay(expiresAt, timeZone)} (in ${days} day${days === 1 ? '' : 's'})`,
       canRefresh ? 'the next "ckym sync" renews it; if this stays, run "ckym login"' : 'run "ckym login" before then (no refresh token or yandex.clientId to renew it)',
     );
   }
-  return ok(id, title, `valid until ${day(expiresAt)}`);
+  return ok(id, title, `valid until ${localDay(expiresAt, timeZone)}`);
 }
 
 // ── clock ───────────────────────────────────────────────────────────────────
@@ -188,7 +188,6 @@ export interface GoalRef {
 }
 
 const counterTitle = (c: ConfiguredCounterRef): string => `counter ${c.id}`;
-const isoSecond = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19)}Z`;
 const shortName = (name: string): string => ([...name].length > 40 ? `${[...name].slice(0, 39).join('')}…` : name);
 
 /** A problem with a disabled counter is a warning: sync does not use it. */
@@ -280,6 +279,7 @@ export function databaseCheck(f: DatabaseFindings): Check {
 }
 
 export interface LastRunFindings {
+  timeZone: string;
   lastRun: { startedAt: number; outcome: string; error: string | null; sentCalls: number; sentConversions: number } | null;
   quarantined: number;
 }
@@ -291,7 +291,7 @@ export function lastSyncCheck(f: LastRunFindings): Check {
   const quarantine = f.quarantined > 0 ? `; ${f.quarantined} rows quarantined (Metrica refused their file)` : '';
   const quarantineFix = 'see "ckym stats" (uploads, errors) and fix the cause';
   if (!f.lastRun) return f.quarantined > 0 ? warn(id, title, `none yet${quarantine}`, quarantineFix) : ok(id, title, 'none yet');
-  const when = isoSecond(f.lastRun.startedAt);
+  const when = zonedTime(f.lastRun.startedAt, f.timeZone);
   const sent = `sent ${f.lastRun.sentCalls} calls, ${f.lastRun.sentConversions} conversions`;
   if (f.lastRun.outcome === 'failed' || f.lastRun.outcome === 'partial') {
     return warn(id, title, `${when}: ${f.lastRun.outcome}${f.lastRun.error ? ` — ${oneLine(f.lastRun.error)}` : ''}${quarantine}`, 'see "ckym stats"; the next sync retries what was not sent');
@@ -301,6 +301,7 @@ export function lastSyncCheck(f: LastRunFindings): Check {
 }
 
 export interface LockFindings {
+  timeZone: string;
   /** The lock was free (taken and released at once). */
   free: boolean;
   /** Nothing ever ran here (no data directory): the lock is free by definition. */
@@ -314,7 +315,7 @@ export function lockCheck(f: LockFindings): Check {
   const title = 'sync lock';
   if (f.error) return fail(id, title, oneLine(f.error), 'check the permissions of CKYM_HOME');
   if (f.neverRan || f.free) return ok(id, title, 'free');
-  const who = f.running ? ` (pid ${f.running.pid}, started ${isoSecond(f.running.startedAt)})` : '';
+  const who = f.running ? ` (pid ${f.running.pid}, started ${zonedTime(f.running.startedAt, f.timeZone)})` : '';
   // The lock is held by the OS for a live process only: a crashed sync cannot keep it.
   return ok(id, title, `held by a running sync${who}`);
 }

@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
 import type { CommandSetup, GlobalOptions } from '../../cli/setup.js';
-
-export interface DoctorFlags {
-  json?: boolean;
-}
+import type { DoctorFlags } from './flags.js';
 
 /** `ckym doctor`: flags and help only; the work is imported when the command runs. */
 export function registerDoctor(program: Command, { io, result }: CommandSetup): void {
@@ -19,6 +16,11 @@ Checks: the config file; the CallKeeper API key (a small request); the Yandex to
 and its expiry; this machine's clock against Metrica's; for each configured counter: access with own/edit
 permission, its JavaScript-event goal, call linking; the database (readable, schema); the last sync; the sync lock.
 Secrets are never printed.
+
+Examples:
+  $ ckym doctor
+  $ ckym --config /etc/ckym/ckym.config.json doctor
+  $ ckym doctor --json | jq '.checks[] | select(.status == "fail")'
 
 Exit codes: 0 every check passed (warnings allowed), 1 some check failed (✗), 2 usage error.`,
     )

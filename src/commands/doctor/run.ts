@@ -2,21 +2,22 @@ import fs from 'node:fs';
 import { Chalk } from 'chalk';
 import { colorEnabled, makePrinter, writeDocument, type IO } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
-import type { DoctorFlags } from './index.js';
-import { clockFromEnv, type Clock } from '../../clock.js';
+import type { DoctorFlags } from './flags.js';
+import type { Clock } from '../../clock.js';
+import { readEnv, type Env, type ServiceUrls } from '../../env.js';
 import { loadConfig, type LoadedConfig } from '../../config/load.js';
 import { configSchema, type Config } from '../../config/schema.js';
 import { CredentialStore, resolveCredentials, type ResolvedCredentials } from '../../credentials.js';
 import { AuthError, CkymError, ConfigError, RemoteError } from '../../errors.js';
 import { CallKeeperClient } from '../../clients/callkeeper.js';
 import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
-import { retryPolicy, type RetryPolicy } from '../../clients/http.js';
+import { retryPolicy, type RetryPolicy } from '../../clients/retry.js';
+import { serverClock } from '../../clients/reachability.js';
 import { Store } from '../../store/store.js';
 import { SyncLock } from '../../store/lock.js';
 import { MIGRATIONS } from '../../store/migrations.js';
 import { failedCounts, hasSchema } from '../../store/stats.js';
-import { homePaths, type HomePaths } from '../../paths.js';
-import { serviceUrls, type CommandBase } from '../shared.js';
+import type { HomePaths } from '../../paths.js';
 import {
   callKeeperKeyCheck,
   checkLine,
@@ -37,11 +38,11 @@ import {
 } from './checks.js';
 
 export interface DoctorContext {
-  env: NodeJS.ProcessEnv;
+  env: Env;
   cwd: string;
   configPath: string | undefined;
   home: HomePaths;
-  urls: CommandBase['urls'];
+  urls: ServiceUrls;
   clock: Clock;
   /** This machine's clock, for the skew check (never CKYM_NOW). */
   systemNow: () => number;
@@ -75,21 +76,6 @@ async function attempt<T>(fn: () => Promise<T>): Promise<{ value: T; problem: nu
 function doctorPolicy(config: Config): RetryPolicy {
   const p = retryPolicy(config.network);
   return { ...p, retries: Math.min(p.retries, 1), backoffMs: Math.min(p.backoffMs, 1000), timeoutMs: Math.min(p.timeoutMs, 15_000) };
-}
-
-/** Metrica's `Date` header, read with a plain request that carries no token. */
-async function serverDate(baseUrl: string, timeoutMs: number, systemNow: () => number): Promise<{ systemMs: number; serverMs: number | null }> {
-  const before = systemNow();
-  try {
-    const res = await fetch(baseUrl, { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-    const after = systemNow();
-    const header = res.headers.get('date');
-    const ms = header ? Date.parse(header) : Number.NaN;
-    // The header has whole seconds, truncated: compare with the middle of that second.
-    return { systemMs: Math.round((before + after) / 2), serverMs: Number.isNaN(ms) ? null : ms + 500 };
-  } catch {
-    return { systemMs: systemNow(), serverMs: null };
-  }
 }
 
 /** Runs every check, in order, and returns them (each is also told to `onCheck` as it is decided). */
@@ -130,10 +116,10 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
   } catch (error) {
     storeError = problemOf(error).message;
   }
-  const sourceOf = (envName: string, stored: string | undefined): 'environment' | 'stored' | null =>
-    ctx.env[envName]?.trim() ? 'environment' : stored ? 'stored' : null;
+  const sourceOf = (fromEnv: string | null, stored: string | undefined): 'environment' | 'stored' | null =>
+    fromEnv ? 'environment' : stored ? 'stored' : null;
 
-  const keySource = creds ? sourceOf('CKYM_CALLKEEPER_KEY', creds.stored.callkeeper?.key) : null;
+  const keySource = creds ? sourceOf(ctx.env.callkeeperKey, creds.stored.callkeeper?.key) : null;
   let keyProblem: Problem | null = null;
   if (creds?.callkeeperKey) {
     const callkeeper = new CallKeeperClient({ baseUrl: ctx.urls.callkeeper, apiKey: creds.callkeeperKey, method: config.callkeeper.method, policy });
@@ -141,7 +127,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
   }
   emit(callKeeperKeyCheck({ source: keySource, problem: keyProblem, storeError }));
 
-  const tokenSource = creds ? sourceOf('CKYM_YANDEX_TOKEN', creds.stored.yandex?.accessToken) : null;
+  const tokenSource = creds ? sourceOf(ctx.env.yandexToken, creds.stored.yandex?.accessToken) : null;
   let metrika: MetrikaClient | null = null;
   let account: MetrikaCounter[] | undefined;
   let tokenProblem: Problem | null = null;
@@ -162,12 +148,12 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
   );
   if (tokenSource === 'stored') {
     const y = creds!.stored.yandex!;
-    emit(tokenExpiryCheck(y.expiresAt, ctx.clock.now(), Boolean(y.refreshToken && config.yandex.clientId.trim())));
+    emit(tokenExpiryCheck(y.expiresAt, ctx.clock.now(), Boolean(y.refreshToken && config.yandex.clientId.trim()), config.callkeeper.timezone));
   }
 
   // 3. Clock: this machine against Metrica's Date header.
-  const times = await serverDate(ctx.urls.metrika, Math.min(policy.timeoutMs, 10_000), ctx.systemNow);
-  emit(clockCheck({ ...times, fixedAt: ctx.env.CKYM_NOW?.trim() || null }));
+  const times = await serverClock(ctx.urls.metrika, Math.min(policy.timeoutMs, 10_000), ctx.systemNow);
+  emit(clockCheck({ ...times, fixedAt: ctx.env.fixedNow }));
 
   // 4. Each configured counter: in the account with write permission, its goal, call linking.
   for (const c of config.counters) {
@@ -206,7 +192,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
     }
   }
   emit(databaseCheck({ file, exists, error: dbError, schemaVersion, knownVersion: MIGRATIONS.length }));
-  if (exists && !dbError) emit(lastSyncCheck({ lastRun, quarantined }));
+  if (exists && !dbError) emit(lastSyncCheck({ timeZone: config.callkeeper.timezone, lastRun, quarantined }));
 
   const neverRan = !fs.existsSync(ctx.home.dataDir);
   let free = false;
@@ -220,7 +206,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
       lockError = `${ctx.home.lock}: ${error instanceof Error ? error.message : String(error)}`;
     }
   }
-  emit(lockCheck({ free, neverRan, running: free ? null : running, error: lockError }));
+  emit(lockCheck({ timeZone: config.callkeeper.timezone, free, neverRan, running: free ? null : running, error: lockError }));
 
   return { checks, exitCode: doctorExitCode(checks) };
 }
@@ -237,13 +223,14 @@ export async function runDoctorCommand(flags: DoctorFlags, globals: GlobalOption
     if (c.status === 'warn') return chalk.yellow(line);
     return chalk.dim(line);
   };
+  const env = readEnv(io.env);
   const report = await doctor({
-    env: io.env,
+    env,
     cwd: io.cwd,
     configPath: globals.config,
-    home: homePaths(io.env),
-    urls: serviceUrls(io.env),
-    clock: clockFromEnv(io.env),
+    home: env.home,
+    urls: env.urls,
+    clock: env.clock,
     systemNow: () => Date.now(),
     onCheck: flags.json ? undefined : (c) => printer.out(paint(c)),
   });

@@ -1,14 +1,6 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { CommandSetup, GlobalOptions } from '../../cli/setup.js';
-
-export interface LoginFlags {
-  callkeeperKey?: string;
-  yandexToken?: string;
-  browser?: boolean;
-  device?: boolean;
-  code?: boolean;
-  timeout?: string;
-}
+import type { LoginFlags } from './flags.js';
 
 export function registerLogin(program: Command, { io, result }: CommandSetup): void {
   program
@@ -19,13 +11,14 @@ export function registerLogin(program: Command, { io, result }: CommandSetup): v
     .option('--no-browser', 'print the sign-in link instead of opening a browser (the local callback still waits)')
     .option('--device', 'sign in with a code on another device (for SSH sessions and servers without a browser)')
     .option('--code', 'sign in, then paste the verification code Yandex shows')
-    .option('--timeout <seconds>', 'how long to wait for the browser or the device', '300')
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the browser or the device').default(300))
     .addHelpText(
       'after',
       `
-The Yandex sign-in uses your own Yandex OAuth app: put its ClientID in the config as yandex.clientId,
-register http://localhost:<yandex.redirectPort>/callback as its redirect URI, and give it the rights
-metrika:read and metrika:write (see README). A secret, if the app has one, comes from
+The Yandex sign-in uses your own Yandex OAuth app: its ClientID is yandex.clientId in the config (on a
+terminal, login asks for it and saves it); register http://localhost:<yandex.redirectPort>/callback as its
+redirect URI, and give it the rights
+metrika:read and metrika:write (README, "Register a Yandex OAuth app"). A secret, if the app has one, comes from
 CKYM_YANDEX_CLIENT_SECRET or is asked for and stored with the credentials (mode 0600).
 
 Examples:

@@ -2,16 +2,17 @@ import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { canPrompt, type IO, type Printer } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, OAuthError } from '../../errors.js';
 import { CredentialStore, type StoredCredentials } from '../../credentials.js';
 import { mask, registerSecret } from '../../redact.js';
 import { CallKeeperClient } from '../../clients/callkeeper.js';
-import { retryPolicy, sleep } from '../../clients/http.js';
-import { OAuthError, VERIFICATION_CODE_URI, YandexOAuthClient, type TokenSet } from '../../clients/oauth.js';
+import { retryPolicy, sleep } from '../../clients/retry.js';
+import { VERIFICATION_CODE_URI, YandexOAuthClient, type TokenSet } from '../../clients/oauth.js';
 import { makePkce, makeState } from '../../auth/pkce.js';
 import { startLoopback } from '../../auth/loopback.js';
 import { commandBase, type CommandBase } from '../shared.js';
-import type { LoginFlags } from './index.js';
+import { openEditable, saveEditable } from '../../config/write.js';
+import type { LoginFlags } from './flags.js';
 
 /** `ckym login`: CallKeeper key first (validated), then the Yandex account; nothing is stored unless both work. */
 export async function runLogin(flags: LoginFlags, globals: GlobalOptions, io: IO): Promise<number> {
@@ -21,11 +22,22 @@ export async function runLogin(flags: LoginFlags, globals: GlobalOptions, io: IO
   if ([flags.device, flags.code, flags.yandexToken !== undefined].filter(Boolean).length > 1) {
     throw new ConfigError('choose one way to connect Yandex: --device, --code or --yandex-token');
   }
+  // Without a usable Yandex app there is nothing to sign in to: ask for it on a terminal, else say so at once.
+  const app = flags.yandexToken === undefined ? await yandexApp(base) : { clientId: base.loaded.config.yandex.clientId.trim(), asked: false };
   const store = new CredentialStore(base.home.credentials);
   const stored = store.read();
 
   const key = await callkeeperKey(flags, stored, base);
-  const yandex = await yandexAccount(flags, stored, base, timeoutMs);
+  const yandex = await yandexAccount(flags, stored, base, timeoutMs, app.clientId);
+
+  // Nothing is written before every question was answered and both accounts worked.
+  if (app.asked) {
+    const editable = openEditable(base.loaded.filepath, globals.config, io.cwd);
+    const section = editable.root.yandex;
+    editable.root.yandex = { ...(section && typeof section === 'object' ? section : {}), clientId: app.clientId };
+    saveEditable(editable);
+    printer.info(`saved yandex.clientId in ${editable.file}`);
+  }
 
   store.write({
     ...stored,
@@ -45,7 +57,40 @@ export async function runLogin(flags: LoginFlags, globals: GlobalOptions, io: IO
   return 0;
 }
 
-function parseTimeout(text: string | undefined): number {
+/** What ckym.config.example.json and the README put in yandex.clientId before the user has an app. */
+export function isPlaceholderClientId(clientId: string): boolean {
+  return /paste|your|client[-_ ]?id\b.*here|^<.*>$|^x{3,}$|…|\.\.\.|\s/i.test(clientId);
+}
+
+/**
+ * The Yandex OAuth app's ClientID: `yandex.clientId`, or asked on a terminal (and saved once the login works).
+ * Not set without a terminal, or the example's placeholder: exit 2 at once, naming the key and where to read how.
+ */
+async function yandexApp(base: CommandBase): Promise<{ clientId: string; asked: boolean }> {
+  const clientId = base.loaded.config.yandex.clientId.trim();
+  const where = base.loaded.filepath ? `in ${base.loaded.filepath}` : '(no config file found)';
+  const how = `register a Yandex OAuth app (README, "Register a Yandex OAuth app") and put its ClientID there`;
+  if (clientId && isPlaceholderClientId(clientId)) {
+    throw new ConfigError(`yandex.clientId ${where} is the example's placeholder ${JSON.stringify(clientId)}: ${how}, or pass --yandex-token`);
+  }
+  if (clientId) return { clientId, asked: false };
+  if (!canPrompt(base.io)) {
+    throw new ConfigError(`yandex.clientId is not set ${where}: ${how} (on a terminal "ckym login" asks for it), or pass --yandex-token`);
+  }
+  const { input } = await import('@inquirer/prompts');
+  base.printer.info(`ckym signs in to Yandex through your own Yandex OAuth app (README, "Register a Yandex OAuth app").`);
+  const answer = await input(
+    {
+      message: 'ClientID of your Yandex OAuth app',
+      required: true,
+      validate: (text) => (isPlaceholderClientId(text.trim()) ? 'the ClientID from the app\'s page on oauth.yandex.ru' : true),
+    },
+    { input: base.io.stdin, output: base.io.stderr },
+  );
+  return { clientId: answer.trim(), asked: true };
+}
+
+function parseTimeout(text: string | number | undefined): number {
   const seconds = Number(text ?? 300);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new ConfigError(`--timeout: expected seconds (e.g. 300); got ${JSON.stringify(text)}`);
   return seconds * 1000;
@@ -90,9 +135,8 @@ interface YandexAccount {
   clientSecret: string | undefined;
 }
 
-async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base: CommandBase, timeoutMs: number): Promise<YandexAccount> {
+async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base: CommandBase, timeoutMs: number, clientId: string): Promise<YandexAccount> {
   const { printer, loaded } = base;
-  const clientId = loaded.config.yandex.clientId.trim();
   const clientSecret = await secret(stored, base, Boolean(flags.yandexToken));
   const oauth = new YandexOAuthClient({
     oauthUrl: base.urls.oauth,
@@ -111,12 +155,6 @@ async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base:
     printer.info(`✓ Yandex token belongs to ${who.login}`);
     return { tokens: { accessToken: token }, login: who.login, clientSecret };
   }
-  if (!clientId) {
-    throw new ConfigError(
-      `yandex.clientId is not set${loaded.filepath ? ` in ${loaded.filepath}` : ' (no config file found)'}: register a Yandex OAuth app (README, "Registering the Yandex OAuth app") and put its ClientID there, or pass --yandex-token`,
-    );
-  }
-
   const tokens = flags.device
     ? await deviceFlow(oauth, printer, timeoutMs, base)
     : flags.code
@@ -131,7 +169,7 @@ async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base:
 
 /** `CKYM_YANDEX_CLIENT_SECRET`, else the stored one, else asked on a terminal (empty = a public PKCE client). */
 async function secret(stored: StoredCredentials, base: CommandBase, tokenGiven: boolean): Promise<string | undefined> {
-  const fromEnv = base.io.env.CKYM_YANDEX_CLIENT_SECRET?.trim();
+  const fromEnv = base.env.yandexClientSecret;
   if (fromEnv) {
     registerSecret(fromEnv);
     return fromEnv;

@@ -1,36 +1,32 @@
-import type { Command } from 'commander';
-import type { CommandSetup } from '../../cli/setup.js';
-
-export interface SandboxFlags {
-  calls: string;
-  days: string;
-  seed: string;
-  callkeeperPort: string;
-  metrikaPort: string;
-  oauthPort: string;
-}
+import { Option, type Command } from 'commander';
+import type { CommandSetup, GlobalOptions } from '../../cli/setup.js';
+import type { SandboxFlags } from './flags.js';
 
 export function registerSandbox(program: Command, { io, result }: CommandSetup): void {
   program
     .command('sandbox')
     .description('run loopback CallKeeper, Metrica and Yandex OAuth emulators with a generated call history, to try ckym without any account')
-    .option('--calls <n>', 'how many calls to generate', '2000')
-    .option('--days <n>', 'over how many days', '14')
-    .option('--seed <n>', 'seed of the generator (same seed, same calls)', '1')
-    .option('--callkeeper-port <port>', 'CallKeeper emulator port', '8701')
-    .option('--metrika-port <port>', 'Metrica emulator port', '8702')
-    .option('--oauth-port <port>', 'Yandex OAuth emulator port', '8703')
+    .addOption(new Option('--calls <n>', 'how many calls to generate').default(2000))
+    .addOption(new Option('--days <n>', 'over how many days').default(14))
+    .addOption(new Option('--seed <n>', 'seed of the generator (same seed, same calls)').default(1))
+    .addOption(new Option('--callkeeper-port <port>', 'CallKeeper emulator port').default(8701))
+    .addOption(new Option('--metrika-port <port>', 'Metrica emulator port').default(8702))
+    .addOption(new Option('--oauth-port <port>', 'Yandex OAuth emulator port').default(8703))
     .addHelpText(
       'after',
       `
-It prints the environment that points ckym at the emulators; paste it into another terminal:
-  $ ckym sandbox
-  $ export CKYM_CALLKEEPER_URL=… CKYM_METRIKA_URL=…   # as printed
-  $ ckym sync --config ckym.config.example.json --dry-run
-Or run the whole journey (login, counters add, sync, stats) at once: npm run demo`,
+It prints the environment that points ckym at the emulators (CKYM_HOME included, a fresh temporary one),
+then each upload Metrica receives; Ctrl-C stops it. Paste the exports into another terminal.
+
+Examples:
+  $ ckym sandbox                                   # 2000 calls over 14 days, on ports 8701-8703
+  $ ckym sandbox --calls 100000 --days 60          # a bigger history
+  $ ckym sync --config ckym.config.example.json --dry-run   # in another terminal, after the exports
+  $ npm run demo                                   # the whole journey at once: login, counters add, sync, stats
+`,
     )
-    .action(async (flags: SandboxFlags) => {
+    .action(async (flags: SandboxFlags, command: Command) => {
       const { runSandbox } = await import('./run.js');
-      result.exitCode = await runSandbox(flags, io);
+      result.exitCode = await runSandbox(flags, command.optsWithGlobals<GlobalOptions>(), io);
     });
 }

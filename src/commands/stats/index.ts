@@ -1,12 +1,6 @@
 import type { Command } from 'commander';
 import { collect, type CommandSetup, type GlobalOptions } from '../../cli/setup.js';
-
-export interface StatsFlags {
-  json?: boolean;
-  since?: string;
-  counter?: string[];
-  refresh?: boolean;
-}
+import type { StatsFlags } from './flags.js';
 
 /** `ckym stats`: flags and help only; the work is imported when the command runs. */
 export function registerStats(program: Command, { io, result }: CommandSetup): void {

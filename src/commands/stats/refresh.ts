@@ -1,5 +1,5 @@
-import { AuthError, RemoteError } from '../../errors.js';
-import { MetrikaError, type MetrikaClient, type Uploading } from '../../clients/metrika.js';
+import { AuthError, MetrikaError, RemoteError } from '../../errors.js';
+import type { MetrikaClient, Uploading } from '../../clients/metrika.js';
 import type { Store } from '../../store/store.js';
 import { recentBatches, type StatsFilter } from '../../store/stats.js';
 

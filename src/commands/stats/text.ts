@@ -2,35 +2,17 @@
  * `ckym stats` as text: per-counter blocks, the per-day table with a bar chart, uploads, last runs.
  * Pure: a report in, lines out.
  */
-import { bar, duration, table, truncate, type ChartStyle, type Paint } from '../../domain/render.js';
+import { bar, duration, table, truncate, type ChartStyle, type Paint } from '../../cli/render.js';
 import { byCount, totalOfDays, type CounterStats, type StatsReport, type UploadStats } from '../../domain/stats.js';
 import type { RefreshResult } from './refresh.js';
+import { localTime } from '../../cli/time.js';
 
 export interface TextOptions {
   paint: Paint;
   style: ChartStyle;
   refresh: RefreshResult | null;
-}
-
-const timeFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** `2024-05-20 12:00` in `timeZone`. */
-export function localDateTime(unixSeconds: number, timeZone: string): string {
-  let format = timeFormats.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-CA', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-    });
-    timeFormats.set(timeZone, format);
-  }
-  const p = Object.fromEntries(format.formatToParts(unixSeconds * 1000).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+  /** `--counter`: the runs shown are those that uploaded for these counters, with their counts. */
+  only?: readonly number[] | undefined;
 }
 
 const reasons = (map: Record<string, number>): string =>
@@ -124,7 +106,7 @@ function uploadsTable(uploads: UploadStats[], report: StatsReport, o: TextOption
     const split = m && (m.staticCalls !== null || m.dynamicCalls !== null) ? `${m.staticCalls ?? '?'}/${m.dynamicCalls ?? '?'}` : '';
     return [
       String(u.batchId),
-      localDateTime(u.createdAt, report.timeZone),
+      localTime(u.createdAt * 1000, report.timeZone),
       String(u.counterId),
       u.kind === 'call' ? 'calls' : 'conversions',
       String(u.rows),
@@ -161,7 +143,7 @@ function uploadsTable(uploads: UploadStats[], report: StatsReport, o: TextOption
 
 function runsTable(report: StatsReport, o: TextOptions): string[] {
   const rows = report.runs.map((r) => [
-    localDateTime(Math.floor(r.startedAt / 1000), report.timeZone),
+    localTime(r.startedAt, report.timeZone),
     duration(r.durationMs),
     String(r.fetched),
     String(r.sentCalls),
@@ -189,7 +171,7 @@ function runsTable(report: StatsReport, o: TextOptions): string[] {
 /** The whole report as lines. */
 export function statsText(report: StatsReport, o: TextOptions): string[] {
   const { paint } = o;
-  const scope = report.since === null ? 'all calls so far' : `calls since ${localDateTime(report.since, report.timeZone)}`;
+  const scope = report.since === null ? 'all calls so far' : `calls since ${localTime(report.since * 1000, report.timeZone)}`;
   const out: string[] = [paint.bold(`Sent to Yandex Metrica — ${scope} (times in ${report.timeZone})`), ''];
   if (report.counters.length === 0) out.push('  no counters configured and none in the database', '');
   for (const c of report.counters) out.push(...counterBlock(c, o), '');
@@ -212,7 +194,8 @@ export function statsText(report: StatsReport, o: TextOptions): string[] {
   else out.push(...uploadsTable(report.uploads, report, o));
   out.push('');
 
-  out.push(paint.bold('Last runs'));
+  const some = o.only && o.only.length > 0 ? o.only.join(', ') : null;
+  out.push(paint.bold(some ? `Last runs that uploaded for ${some} (calls and conv: its own; fetched and skipped: the run's)` : 'Last runs'));
   if (report.runs.length === 0) out.push('  none yet');
   else out.push(...runsTable(report, o));
   return out;

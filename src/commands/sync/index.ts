@@ -1,14 +1,6 @@
 import type { Command } from 'commander';
 import { collect, type CommandSetup, type GlobalOptions } from '../../cli/setup.js';
-
-export interface SyncFlags {
-  dryRun?: boolean;
-  out?: string;
-  counter?: string[];
-  since?: string;
-  quiet?: boolean;
-  json?: boolean;
-}
+import type { SyncFlags } from './flags.js';
 
 /** `ckym sync`: flags and help only; the work is imported when the command runs. */
 export function registerSync(program: Command, { io, result }: CommandSetup): void {

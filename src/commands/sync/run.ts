@@ -1,31 +1,35 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
-import Database from 'better-sqlite3';
 import { writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
-import type { SyncFlags } from './index.js';
 import { ConfigError, ExitCode } from '../../errors.js';
 import { requireCallKeeperKey } from '../../credentials.js';
 import { CallKeeperClient } from '../../clients/callkeeper.js';
 import { MetrikaClient } from '../../clients/metrika.js';
-import { retryPolicy, type RetryNotice } from '../../clients/http.js';
+import { RetryBudget, retryPolicy, type RetryNotice } from '../../clients/retry.js';
 import { Store } from '../../store/store.js';
 import { SyncLock } from '../../store/lock.js';
-import { sync, type DryRunSink, type SyncReport } from '../../engine/sync.js';
+import { sync } from '../../engine/run.js';
+import { DryRunUploader, MetricaUploader } from '../../engine/upload.js';
+import type { DryRunBatch, SyncEvents, SyncReport, Uploader } from '../../engine/types.js';
 import { zonedTimeToUnix } from '../../domain/timezone.js';
 import { csvDocument } from '../../domain/csv.js';
-import type { CounterSettings, DeliveryKind, Row } from '../../domain/types.js';
-import { commandBase, credentials, parseSince, yandexToken, type CommandBase } from '../shared.js';
-
-interface DryRunBatch {
-  counterId: number;
-  counterName: string;
-  kind: DeliveryKind;
-  header: string[];
-  rows: Row[];
-}
+import type { CounterSettings } from '../../domain/types.js';
+import { commandBase, credentials, paintFor, parseSince, yandexToken, type CommandBase } from '../shared.js';
+import type { SyncFlags } from './flags.js';
+import { skippedDocument, syncDocument } from './document.js';
+import {
+  counterErrorText,
+  dryRunFileName,
+  dryRunText,
+  progressText,
+  reconciledText,
+  retryText,
+  summaryLine,
+  summaryLines,
+  windowText,
+} from './text.js';
 
 /**
  * A sync streams pages of ≈ 1 MB through JSON.parse, each garbage a moment later; V8 lets the heap grow up to
@@ -58,58 +62,56 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
   const creds = credentials(base);
   const apiKey = requireCallKeeperKey(creds);
   const token = flags.dryRun ? null : await yandexToken(base, creds);
+  // One retry budget for the whole run, shared by both services (network.giveUpSeconds).
   const policy = retryPolicy(config.network);
-  const onRetry = (n: RetryNotice) =>
-    printer.info(`${n.service}: ${n.reason} — retry ${n.attempt}/${policy.retries} in ${(n.delayMs / 1000).toFixed(1)} s`);
-  const callkeeper = new CallKeeperClient({
-    baseUrl: base.urls.callkeeper,
-    apiKey,
-    method: config.callkeeper.method,
-    policy,
-    onRetry,
-  });
+  const retry = { policy, budget: new RetryBudget(policy.giveUpMs), onRetry: (n: RetryNotice) => printer.info(retryText(n, policy.retries)) };
+  const callkeeper = new CallKeeperClient({ baseUrl: base.urls.callkeeper, apiKey, method: config.callkeeper.method, ...retry });
 
+  let lock: SyncLock | null = null;
+  if (!flags.dryRun) {
+    lock = SyncLock.tryAcquire(base.home.lock);
+    if (!lock) return alreadyRunning(base, flags);
+  }
   const started = performance.now();
   let report: SyncReport;
-  const dryBatches: DryRunBatch[] = [];
-
-  if (flags.dryRun) {
-    const scratch = await scratchCopy(base.home.database);
-    const store = Store.open(scratch.file);
-    const sink: DryRunSink = ({ counter, kind, header, rows }) =>
-      dryBatches.push({ counterId: counter.id, counterName: counter.name, kind, header, rows });
-    try {
-      report = await sync({ config, counters, store, callkeeper, metrika: null, dryRun: sink, clock, policy, events: progress(printer), pid: process.pid }, { since });
-    } finally {
-      store.close();
-      scratch.remove();
+  let dryRun: DryRunUploader | null = null;
+  // A dry run works on a private copy of the database: it decides exactly like a real run and changes nothing.
+  const store = flags.dryRun ? await Store.openCopy(base.home.database) : Store.open(base.home.database);
+  try {
+    let uploader: Uploader;
+    if (token === null) {
+      uploader = dryRun = new DryRunUploader(store);
+    } else {
+      const metrika = new MetrikaClient({ baseUrl: base.urls.metrika, token, ...retry });
+      uploader = new MetricaUploader({ store, metrika, clock, confirmGraceMinutes: config.sync.confirmGraceMinutes });
     }
-  } else {
-    const lock = SyncLock.tryAcquire(base.home.lock);
-    if (!lock) return alreadyRunning(base, flags);
-    const store = Store.open(base.home.database);
-    const metrika = new MetrikaClient({ baseUrl: base.urls.metrika, token: token!, policy, onRetry });
-    try {
-      report = await sync({ config, counters, store, callkeeper, metrika, clock, policy, events: progress(printer), pid: process.pid }, { since });
-    } finally {
-      store.close();
-      lock.release();
-    }
+    const events = progress(printer, config.callkeeper.timezone, since !== undefined);
+    report = await sync({ config, counters, store, callkeeper, uploader, clock, events, pid: process.pid }, { since });
+  } finally {
+    store.close();
+    lock?.release();
   }
   printer.clearStatus();
   const durationMs = Math.round(performance.now() - started);
 
-  if (flags.dryRun && flags.out) writeDryRunFiles(flags.out, io.cwd, dryBatches, printer);
+  const dryBatches = dryRun?.batches ?? null;
+  if (dryBatches && flags.out) writeDryRunFiles(flags.out, io.cwd, dryBatches, printer);
   if (flags.json) {
-    writeDocument(io, syncDocument(report, durationMs, flags.dryRun ? dryBatches : null));
-  } else {
-    if (flags.dryRun && !flags.out) printDryRun(dryBatches, io);
-    for (const c of report.counters) if (c.error) printer.error(`counter ${c.id}${c.name ? ` (${c.name})` : ''}: ${c.error.message}`);
-    if (!flags.quiet || report.exitCode !== ExitCode.ok) {
-      const line = summaryLine(report, durationMs, Boolean(flags.dryRun));
-      if (flags.dryRun) printer.info(line);
-      else printer.out(line);
-    }
+    writeDocument(io, syncDocument(report, durationMs, dryBatches));
+    return report.exitCode;
+  }
+  if (dryBatches && !flags.out) io.stdout.write(dryRunText(dryBatches));
+  for (const c of report.counters) if (c.error) printer.error(counterErrorText(c));
+  if (flags.quiet && report.exitCode === ExitCode.ok) return report.exitCode;
+  // A person at a terminal gets a few aligned lines per counter; cron and pipes get the one line scripts match.
+  const dry = Boolean(flags.dryRun);
+  const summary = (dry ? io.stderr : io.stdout).isTTY
+    ? summaryLines(report, { durationMs, dryRun: dry, paint: paintFor(printer.color) })
+    : [summaryLine(report, durationMs, dry)];
+  for (const line of summary) {
+    // A dry run's stdout is the CSV: its summary goes to stderr.
+    if (dry) printer.info(line);
+    else printer.out(line);
   }
   return report.exitCode;
 }
@@ -140,21 +142,6 @@ function selectCounters(
   });
 }
 
-/** A dry run works on a copy of the database, so it decides exactly like a real run and changes nothing. */
-async function scratchCopy(database: string): Promise<{ file: string; remove: () => void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-dry-run-'));
-  const file = path.join(dir, 'ckym.db');
-  if (fs.existsSync(database)) {
-    const source = new Database(database, { readonly: true, fileMustExist: true });
-    try {
-      await source.backup(file);
-    } finally {
-      source.close();
-    }
-  }
-  return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
-
 function alreadyRunning(base: CommandBase, flags: SyncFlags): number {
   let detail = '';
   if (fs.existsSync(base.home.database)) {
@@ -169,7 +156,7 @@ function alreadyRunning(base: CommandBase, flags: SyncFlags): number {
   }
   const message = `another ckym sync is already running${detail}; this one has nothing to do`;
   if (flags.json) {
-    writeDocument(base.io, { version: 1, command: 'sync', skipped: 'another sync is running', exitCode: 0 });
+    writeDocument(base.io, skippedDocument());
     base.printer.info(message);
   } else if (!flags.quiet) {
     base.printer.out(message);
@@ -177,98 +164,29 @@ function alreadyRunning(base: CommandBase, flags: SyncFlags): number {
   return ExitCode.ok;
 }
 
-function progress(printer: Printer) {
+/** The engine's events as a status line on a terminal (nothing under cron), and the notes worth a line anywhere. */
+function progress(printer: Printer, timeZone: string, backfill: boolean): SyncEvents {
+  const started = performance.now();
+  let window = { from: 0, to: 0 };
   return {
-    onWindow: ({ from, to }: { from: number; to: number }) =>
-      printer.status(`fetching calls ${iso(from)} … ${iso(to)}`),
-    onPage: ({ page, fetched }: { page: number; fetched: number }) =>
-      printer.status(`fetched page ${page + 1} · ${fetched} calls`),
-    onMalformed: (problem: string) => printer.warn(`a call from CallKeeper was skipped: ${problem}`),
-    onReconciled: (r: { batchId: number; counterId: number; result: string; rows: number }) =>
-      printer.info(
-        r.result === 'sent'
-          ? `batch ${r.batchId} (counter ${r.counterId}) was interrupted but Metrica has it: recorded as sent (${r.rows} rows)`
-          : `batch ${r.batchId} (counter ${r.counterId}) was interrupted before Metrica got it: its ${r.rows} rows go out again`,
-      ),
-    onBatch: ({ counterId, kind, rows }: { counterId: number; kind: string; rows: number }) =>
+    onWindow: (w) => {
+      window = w;
+      printer.status(windowText(w, timeZone));
+    },
+    onPage: ({ fetched, reached }) =>
+      printer.status(progressText({ window, fetched, reached, elapsedMs: performance.now() - started, backfill, timeZone })),
+    onMalformed: (problem) => printer.warn(`a call from CallKeeper was skipped: ${problem}`),
+    onReconciled: (r) => printer.info(reconciledText(r)),
+    onBatch: ({ counterId, kind, rows }) =>
       printer.status(`uploading ${rows} ${kind === 'call' ? 'calls' : 'conversions'} to counter ${counterId}`),
   };
 }
 
-const iso = (unix: number) => new Date(unix * 1000).toISOString().replace('.000Z', 'Z');
-
-export function summaryLine(report: SyncReport, durationMs: number, dryRun: boolean): string {
-  const parts = [
-    `${dryRun ? 'dry run' : 'sync'}: fetched ${report.fetched} calls (${report.newCalls} new) in ${report.pages} page${report.pages === 1 ? '' : 's'}`,
-  ];
-  if (report.malformed > 0) parts.push(`${report.malformed} malformed`);
-  for (const c of report.counters) {
-    const label = `${c.id}${c.name ? ` ${c.name}` : ''}`;
-    if (c.error) {
-      parts.push(`${label}: FAILED`);
-      continue;
-    }
-    const verb = dryRun ? 'would send' : 'sent';
-    const skipped = Object.values(c.skipped).reduce((s, n) => s + (n ?? 0), 0);
-    const waiting = Object.values(c.waiting).reduce((s, n) => s + (n ?? 0), 0);
-    const bits = [`${verb} ${c.calls.sent} call${c.calls.sent === 1 ? '' : 's'}`];
-    if (c.conversions.sent > 0 || c.conversions.batchId !== null) bits.push(`${c.conversions.sent} conversions`);
-    if (skipped) bits.push(`${skipped} skipped`);
-    if (waiting) bits.push(`${waiting} waiting`);
-    parts.push(`${label}: ${bits.join(', ')}`);
-  }
-  parts.push(`${(durationMs / 1000).toFixed(1)} s`);
-  return parts.join(' · ');
-}
-
-/** The `--json` document (version 1). */
-export function syncDocument(report: SyncReport, durationMs: number, dryBatches: DryRunBatch[] | null) {
-  return {
-    version: 1,
-    command: 'sync',
-    dryRun: dryBatches !== null,
-    runId: dryBatches ? null : report.runId,
-    outcome: report.outcome,
-    exitCode: report.exitCode,
-    durationMs,
-    window: { from: iso(report.window.from), to: iso(report.window.to) },
-    fetched: { pages: report.pages, calls: report.fetched, new: report.newCalls, malformed: report.malformed },
-    reconciled: report.reconciled,
-    counters: report.counters.map((c) => ({
-      id: c.id,
-      name: c.name,
-      calls: c.calls,
-      conversions: c.conversions,
-      skipped: c.skipped,
-      waiting: c.waiting,
-      error: c.error,
-    })),
-    ...(dryBatches
-      ? {
-          batches: dryBatches.map((b) => ({
-            counterId: b.counterId,
-            kind: b.kind,
-            rows: b.rows.length,
-            csv: csvDocument(b.header, b.rows),
-          })),
-        }
-      : {}),
-  };
-}
-
-function printDryRun(batches: DryRunBatch[], io: IO): void {
-  for (const b of batches) {
-    io.stdout.write(`# counter ${b.counterId}${b.counterName ? ` (${b.counterName})` : ''} · ${b.kind === 'call' ? 'upload_calls' : 'upload (conversions)'} · ${b.rows.length} rows\n`);
-    io.stdout.write(csvDocument(b.header, b.rows));
-    io.stdout.write('\n');
-  }
-}
-
-function writeDryRunFiles(dir: string, cwd: string, batches: DryRunBatch[], printer: Printer): void {
+function writeDryRunFiles(dir: string, cwd: string, batches: readonly DryRunBatch[], printer: Printer): void {
   const target = path.resolve(cwd, dir);
   fs.mkdirSync(target, { recursive: true });
   for (const b of batches) {
-    const file = path.join(target, `${b.counterId}-${b.kind === 'call' ? 'calls' : 'conversions'}.csv`);
+    const file = path.join(target, dryRunFileName(b));
     fs.writeFileSync(file, csvDocument(b.header, b.rows));
     printer.info(`wrote ${file} (${b.rows.length} rows)`);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bar, barChart, displayWidth, duration, table, truncate, type Paint } from '../../src/domain/render.js';
+import { bar, barChart, displayWidth, duration, table, truncate, type Paint } from '../../src/cli/render.js';
 
 const brackets: Paint = {
   ok: (s) => `\u001b[32m${s}\u001b[39m`,

@@ -1,5 +1,5 @@
 /**
- * Text building blocks for terminal output: aligned tables and bar charts. Pure: strings in, lines out.
+ * Text building blocks for terminal output: aligned tables and bar charts. Pure: strings in, lines out (the command layer's, not the core's).
  * Colour comes in as a `Paint` (identity functions when colour is off), so nothing here knows about TTYs.
  */
 

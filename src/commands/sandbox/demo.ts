@@ -1,6 +1,8 @@
 /**
  * `npm run demo`: the whole journey in a temporary home, against the sandbox — log in (the demo plays the
  * browser), add two counters, sync, sync again, show stats — and what Metrica received. No account needed.
+ * It drives ckym as a user would (it is not an emulator), so it lives beside the sandbox command.
+ * Each command is printed as it could be typed (arguments quoted for the shell); colour on a terminal.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,9 +10,16 @@ import path from 'node:path';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SANDBOX_API_KEY, SANDBOX_CLIENT_ID, startSandbox, type Sandbox } from './world.js';
+import { SANDBOX_API_KEY, SANDBOX_CLIENT_ID, startSandbox, type Sandbox } from '../../sandbox/world.js';
+import { shellQuote } from '../../cli/shell.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'ckym.js');
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'ckym.js');
+
+/** Colour when the demo's own output is a terminal (and NO_COLOR is not set): for its lines and for ckym's. */
+const COLOR = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+const paint = (code: number, text: string) => (COLOR ? `\u001b[${code}m${text}\u001b[0m` : text);
+/** `$ ckym …` as it can be pasted: every argument quoted when the shell needs it. */
+const command = (args: readonly string[]) => paint(1, `$ ckym ${args.map(shellQuote).join(' ')}`);
 
 interface Step {
   code: number | null;
@@ -49,7 +58,7 @@ function ckym(args: string[], env: NodeJS.ProcessEnv, cwd: string, onStderr?: (t
 }
 
 async function step(title: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Step> {
-  out(`\n$ ckym ${args.join(' ')}`);
+  out(`\n${command(args)}`);
   const result = await ckym(args, env, cwd);
   if (result.stdout.trim()) out(indent(result.stdout));
   if (result.stderr.trim()) out(indent(result.stderr));
@@ -59,14 +68,16 @@ async function step(title: string, args: string[], env: NodeJS.ProcessEnv, cwd: 
 
 /** The login, with this script acting as the browser: open the link ckym prints, allow, follow the redirect. */
 async function login(sandbox: Sandbox, env: NodeJS.ProcessEnv, cwd: string): Promise<void> {
-  out(`\n$ ckym login --callkeeper-key ${SANDBOX_API_KEY.slice(0, 4)}… --no-browser`);
+  // The sandbox's key is no secret: the sandbox prints it too.
+  const args = ['login', '--callkeeper-key', SANDBOX_API_KEY, '--no-browser'];
+  out(`\n${command(args)}`);
   let browsed = false;
-  const done = ckym(['login', '--callkeeper-key', SANDBOX_API_KEY, '--no-browser'], env, cwd, (stderr) => {
+  const done = ckym(args, env, cwd, (stderr) => {
     const link = /(https?:\/\/\S+\/authorize\?\S+)/.exec(stderr)?.[1];
     if (!link || browsed) return;
     browsed = true;
     void (async () => {
-      out('    (the demo opens the link as a browser would, and allows access)');
+      out(paint(2, '    (the demo opens the link as a browser would, and allows access)'));
       const consent = await fetch(link, { redirect: 'manual' });
       const callback = consent.headers.get('location');
       if (callback) await fetch(callback);
@@ -93,7 +104,7 @@ async function main(): Promise<void> {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: home,
-      NO_COLOR: '1',
+      ...(COLOR ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' }),
       CKYM_HOME: path.join(home, 'state'),
       CKYM_CALLKEEPER_URL: sandbox.env.CKYM_CALLKEEPER_URL,
       CKYM_METRIKA_URL: sandbox.env.CKYM_METRIKA_URL,

@@ -1,0 +1,7 @@
+/** `ckym counters …` flags: the settings' flags (from the settings table) and the command's own. */
+export type CountersFlags = Record<string, unknown> & {
+  json?: boolean;
+  yes?: boolean;
+  /** `--no-call-linking` sets it to false. */
+  callLinking?: boolean;
+};

@@ -1,0 +1,206 @@
+/**
+ * One sync run: reconcile → window → pages → decide → batches. It orchestrates; the decisions are the domain's
+ * (window, finality, what a counter takes, rows, outcome), the I/O the store's, the clients' and the uploader's.
+ */
+import { AuthError, CkymError } from '../errors.js';
+import { CALLKEEPER_PAGE_SIZE } from '../clients/callkeeper.js';
+import { batchKey, type Batching, type DeliveryRecord, type RunTotals, type SeenCall } from '../store/store.js';
+import { PageWriter } from '../store/page-writer.js';
+import { normaliseCall } from '../domain/call.js';
+import { finality } from '../domain/finality.js';
+import { decideDeliveries } from '../domain/deliveries.js';
+import { deliveryKinds, headerOf } from '../domain/rows.js';
+import { fetchWindow, runOutcome, waitHorizon } from '../domain/run.js';
+import type { CounterSettings, DeliveryKind, RawCall } from '../domain/types.js';
+import { deliver } from './upload.js';
+import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } from './types.js';
+
+/**
+ * The caller holds the lock. Failures of one counter do not stop the others; losing the CallKeeper fetch or the
+ * Yandex token stops the run (nothing is advanced that was not done).
+ */
+export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise<SyncReport> {
+  const { store, clock, events = {} } = ctx;
+  const runId = store.startRun(ctx.pid, clock.now());
+  const reports = new Map<number, CounterReport>(ctx.counters.map((c) => [c.id, emptyReport(c)]));
+  const report: SyncReport = {
+    runId,
+    window: { from: 0, to: 0 },
+    pages: 0,
+    fetched: 0,
+    newCalls: 0,
+    malformed: 0,
+    reconciled: [],
+    counters: [...reports.values()],
+    outcome: 'ok',
+    exitCode: 0,
+  };
+  const fail = (counterId: number, error: unknown): void => {
+    if (error instanceof AuthError) throw error;
+    const r = reports.get(counterId);
+    if (r && !r.error) r.error = asCounterError(error);
+  };
+  const ids = ctx.counters.map((c) => c.id);
+
+  try {
+    // 1. Batches a previous run left unfinished are settled before anything new is sent.
+    for (const batch of store.unfinishedBatches(ids)) {
+      try {
+        const result = await ctx.uploader.reconcile(batch);
+        if (result === null) continue;
+        const settled = { batchId: batch.id, counterId: batch.counterId, kind: batch.kind, rows: batch.rows, result };
+        report.reconciled.push(settled);
+        events.onReconciled?.(settled);
+        const r = reports.get(batch.counterId);
+        if (r && result === 'sent') kindReport(r, batch.kind).sent += batch.rows;
+      } catch (error) {
+        fail(batch.counterId, error);
+      }
+    }
+
+    // 2. The window, from the cursors and the calls still waited on (or still to send).
+    const now = Math.floor(clock.now() / 1000);
+    report.window = fetchWindow({
+      now,
+      since: options.since,
+      cursors: ids.map((id) => store.cursor(id)),
+      initialDays: ctx.config.sync.initialDays,
+      lookbackHours: ctx.config.sync.lookbackHours,
+      unsettled: store.oldestUnsettled(ids, waitHorizon(now)),
+    });
+    store.setRunWindow(runId, report.window.from, report.window.to);
+    events.onWindow?.(report.window);
+
+    // 3. Fetch once for all counters, page by page; each page's decisions are recorded with it. A pending decision
+    //    goes straight into this run's batch of its counter and kind.
+    const batching: Batching = { headers: {}, now: clock.now() };
+    for (const counter of ctx.counters) {
+      for (const kind of deliveryKinds(counter)) batching.headers[batchKey(counter.id, kind)] = headerOf(counter, kind);
+    }
+    const writer = new PageWriter(store, runId, batching);
+    let reached: number | null = null;
+    try {
+      for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
+        const decided = decidePage(ctx, page.calls, now, reports);
+        report.malformed += decided.malformed.length;
+        for (const problem of decided.malformed) events.onMalformed?.(problem);
+        if (decided.latest !== null && (reached === null || decided.latest > reached)) reached = decided.latest;
+        await writer.write(decided.seen, decided.records, page.calls.length >= CALLKEEPER_PAGE_SIZE);
+        report.pages++;
+        report.fetched += page.calls.length;
+        events.onPage?.({ page: page.page, calls: page.calls.length, fetched: report.fetched, reached });
+      }
+      report.newCalls = await writer.finish();
+    } finally {
+      // A failed fetch still waits for the pages already handed over: nothing else writes meanwhile.
+      await writer.close();
+    }
+    store.setCursors(ids, report.window.to);
+
+    // 4. One batch per counter and kind with everything pending, each sent and recorded exactly once.
+    for (const counter of ctx.counters) {
+      const r = reports.get(counter.id)!;
+      if (r.error) continue;
+      for (const kind of deliveryKinds(counter)) {
+        try {
+          await deliver(ctx, runId, counter, kind, kindReport(r, kind));
+        } catch (error) {
+          fail(counter.id, error);
+          break;
+        }
+      }
+    }
+    // The batches of counters that failed before their upload were never sent: their rows wait for the next run.
+    store.releaseBatches(runId);
+  } catch (error) {
+    store.releaseBatches(runId);
+    store.finishRun(runId, {
+      ...totals(report),
+      outcome: 'failed',
+      exitCode: error instanceof CkymError ? error.exitCode : 1,
+      error: error instanceof Error ? error.message : String(error),
+      finishedAt: clock.now(),
+    });
+    throw error;
+  }
+
+  const { outcome, exitCode } = runOutcome(
+    report.counters.map((c) => ({ delivered: c.calls.sent + c.conversions.sent, error: c.error })),
+  );
+  report.outcome = outcome;
+  report.exitCode = exitCode;
+  store.finishRun(runId, {
+    ...totals(report),
+    outcome,
+    exitCode,
+    error:
+      report.counters
+        .filter((c) => c.error)
+        .map((c) => `counter ${c.id}: ${c.error!.message}`)
+        .join('; ') || null,
+    finishedAt: clock.now(),
+  });
+  return report;
+}
+
+/** One page: each call normalised, then decided for every counter (the report counts skips and waits). */
+function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, reports: Map<number, CounterReport>) {
+  const seen: SeenCall[] = [];
+  const records: DeliveryRecord[] = [];
+  const malformed: string[] = [];
+  let latest: number | null = null;
+  for (const raw of calls) {
+    const normalised = normaliseCall(raw, ctx.config.callkeeper.timezone);
+    if (!normalised.ok) {
+      malformed.push(normalised.problem);
+      continue;
+    }
+    const call = normalised.call;
+    if (latest === null || call.callTime > latest) latest = call.callTime;
+    seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType) });
+    const fin = finality(call, now, ctx.config.sync.settleMinutes);
+    for (const counter of ctx.counters) {
+      const r = reports.get(counter.id)!;
+      for (const d of decideDeliveries(call, counter, fin)) {
+        if (d.state === 'skipped' && d.kind === 'call') r.skipped[d.reason] = (r.skipped[d.reason] ?? 0) + 1;
+        if (d.state === 'waiting' && d.kind === 'call') r.waiting[d.reason] = (r.waiting[d.reason] ?? 0) + 1;
+        records.push({
+          counterId: counter.id,
+          callId: call.id,
+          kind: d.kind,
+          state: d.state,
+          reason: d.state === 'pending' ? null : d.reason,
+          row: d.state === 'pending' ? d.row : null,
+          callTime: call.callTime,
+        });
+      }
+    }
+  }
+  return { seen, records, malformed, latest };
+}
+
+function asCounterError(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof CkymError) return { message: error.message, exitCode: error.exitCode };
+  return { message: error instanceof Error ? error.message : String(error), exitCode: 1 };
+}
+
+function emptyReport(counter: CounterSettings): CounterReport {
+  const kind = (): KindReport => ({ sent: 0, late: 0, batchId: null, uploadingId: null });
+  return { id: counter.id, name: counter.name, calls: kind(), conversions: kind(), skipped: {}, waiting: {}, error: null };
+}
+
+function kindReport(r: CounterReport, kind: DeliveryKind): KindReport {
+  return kind === 'call' ? r.calls : r.conversions;
+}
+
+function totals(report: SyncReport): RunTotals {
+  const sum = (values: Partial<Record<string, number>>) => Object.values(values).reduce<number>((s, n) => s + (n ?? 0), 0);
+  return {
+    pages: report.pages,
+    fetched: report.fetched,
+    sentCalls: report.counters.reduce((s, c) => s + c.calls.sent, 0),
+    sentConversions: report.counters.reduce((s, c) => s + c.conversions.sent, 0),
+    skipped: report.counters.reduce((s, c) => s + sum(c.skipped), 0),
+    waiting: report.counters.reduce((s, c) => s + sum(c.waiting), 0),
+  };
+}

@@ -1,0 +1,58 @@
+/** Every command's --help: an Examples section using that command, and defaults shown as a user types them. */
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { packageVersion, run } from '../../src/cli/main.js';
+import { makeProgram } from '../../src/cli/program.js';
+import { argv, memoryIO } from '../commands/io.js';
+
+/** Every command path: [], ['login'], ['counters'], ['counters', 'add'], … (commander's own `help` left out). */
+function commandPaths(command: Command, prefix: string[] = []): string[][] {
+  return [prefix, ...command.commands.filter((c) => c.name() !== 'help').flatMap((c) => commandPaths(c, [...prefix, c.name()]))];
+}
+
+const paths = commandPaths(makeProgram(memoryIO(), '0.0.0'));
+
+describe('--help of every command', () => {
+  it('covers every command', () => {
+    expect(paths.map((p) => p.join(' '))).toEqual(
+      expect.arrayContaining(['', 'login', 'logout', 'counters', 'counters list', 'counters add', 'counters edit', 'counters remove', 'counters show', 'sync', 'sandbox', 'stats', 'doctor', 'cron']),
+    );
+  });
+
+  it.each(paths.map((p) => [p.join(' ') || '(top level)', p] as const))('%s: examples of itself, defaults unquoted', async (_, path) => {
+    const io = memoryIO();
+    expect(await run(argv(...path, '--help'), io)).toBe(0);
+    const help = io.out();
+    const examples = /\nExamples:\n((?: {2}\$ .*\n?(?: {6}.*\n?)*)+)/.exec(help)?.[1];
+    expect(examples, help).toBeDefined();
+    const lines = examples!.split('\n').filter((l) => l.startsWith('  $ '));
+    expect(lines.length).toBeGreaterThan(0);
+    const name = ['ckym', ...path].join(' ');
+    expect(lines.some((l) => new RegExp(`^ {2}\\$ (\\w+=\\S+ )*${name}( |$)`).test(l)), `an example of "${name}"`).toBe(true);
+    expect(help).not.toMatch(/\(default: "/);
+  });
+
+  it('shows numbers and words as typed: (default: 2000), (default: 15m), (default: 300)', async () => {
+    const sandbox = memoryIO();
+    await run(argv('sandbox', '--help'), sandbox);
+    expect(sandbox.out()).toMatch(/--calls <n>\s+how many calls to generate \(default: 2000\)/);
+    const cron = memoryIO();
+    await run(argv('cron', '--help'), cron);
+    expect(cron.out()).toMatch(/\(default: 15m\)/);
+    const login = memoryIO();
+    await run(argv('login', '--help'), login);
+    expect(login.out()).toMatch(/\(default: 300\)/);
+    const add = memoryIO();
+    await run(argv('counters', 'add', '--help'), add);
+    expect(add.out()).toMatch(/--call-type <type>\s+Тип звонков, which calls go to this counter: all \|\s+callback \| incoming \(default: all\)/);
+    expect(add.out()).toMatch(/--tags <source>\s+Тегирование, the Tag column: call \(the call's own\s+tags\) \| none \(default: call\)/);
+  });
+});
+
+describe('the version', () => {
+  it.each(['-v', '-V', '--version'])('%s prints it, exit 0', async (flag) => {
+    const io = memoryIO();
+    expect(await run(argv(flag), io)).toBe(0);
+    expect(io.out()).toBe(`${packageVersion()}\n`);
+  });
+});

@@ -1,0 +1,293 @@
+/**
+ * The engine in process, against the emulators over real loopback sockets, with a temporary store: the
+ * exactly-once transitions, the reconcile paths, the window, the dry run and the retry budget — without spawning.
+ * (The spawned e2e and crash suites prove the same through the binary; these show each step.)
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateCalls } from '../../src/sandbox/generate.js';
+import { UPLOAD_TOO_EARLY_MESSAGE } from '../../src/sandbox/metrika.js';
+import { connectionOf } from '../../src/store/store.js';
+import { freePort } from '../support/harness.js';
+import { SETTINGS, counter, engineWorld, type EngineWorld } from './world.js';
+
+const NOW = '2024-05-20T09:00:00Z';
+const NOW_UNIX = Date.parse(NOW) / 1000;
+const DAY = 86_400;
+const CALLS = generateCalls({ count: 300, seed: 1105, nowUnix: NOW_UNIX, days: 6 });
+const COUNTERS = [counter(11, { goal: 'call', callGoalName: 'Звонок' }), counter(22, { callType: 'incoming', price: 250, currency: 'RUB' })];
+
+let world: EngineWorld;
+afterEach(async () => {
+  await world?.close();
+});
+const fresh = async (calls = CALLS, counters = COUNTERS) => (world = await engineWorld({ calls, counters, nowIso: NOW }));
+const uploads = () => world.metrika.requests.filter((r) => r.method === 'POST' && /offline_conversions\/upload/.test(r.path)).length;
+const lists = (counterId: number) => world.metrika.requests.filter((r) => r.path.includes(`/counter/${counterId}/`) && /uploadings$/.test(r.path)).length;
+
+describe('exactly-once transitions of a batch', () => {
+  it('prepared → sending → sent: one upload per counter and kind; a second run sends nothing and makes no upload', async () => {
+    await fresh();
+    const { report, trail } = await world.run();
+    expect(report!.exitCode).toBe(0);
+    // four batches: 11's calls and conversions, 22's calls (no goal: no conversions)
+    expect(trail).toEqual([
+      'batch 1: prepared',
+      'batch 1: sending (upload)',
+      'batch 1: sent',
+      'batch 2: prepared',
+      'batch 2: sending (upload)',
+      'batch 2: sent',
+      'batch 3: prepared',
+      'batch 3: sending (upload)',
+      'batch 3: sent',
+    ]);
+    expect(world.batches().map((b) => b.replace(/ \d+$/, ''))).toEqual(['1 11/call sent', '2 11/conversion sent', '3 22/call sent']);
+    world.expectExactlyOnce();
+    const c11 = report!.counters[0]!;
+    expect(world.states(11).sent).toBe(c11.calls.sent);
+    expect(world.states(11, 'conversion').sent).toBe(c11.conversions.sent);
+    expect(Object.keys(world.states(11))).not.toContain('pending');
+    expect(c11.calls.sent).toBeGreaterThan(20);
+    expect(c11.conversions.sent).toBeGreaterThan(5);
+    expect(world.metrika.uploads[0]).toMatchObject({ counterId: 11, kind: 'calls', newGoalName: 'Звонок', comment: expect.stringMatching(/^ckym batch [0-9a-f]{12}-1$/) });
+
+    const again = await world.run();
+    expect(again.report!.exitCode).toBe(0);
+    expect(again.trail).toEqual([]);
+    expect(uploads()).toBe(3);
+    expect(again.report!.counters.map((c) => c.calls.sent + c.conversions.sent)).toEqual([0, 0]);
+    world.expectExactlyOnce();
+  });
+
+  it('void: Metrica refuses every attempt — the batch is void, its rows pending again (exit 4); the next run sends them once', async () => {
+    await fresh();
+    // 1 attempt + 3 retries for each counter (the budget is not spent by the first): 8 refusals
+    world.metrika.inject({ on: 'upload', status: 503, times: 8 });
+    const down = await world.run();
+    expect(uploads()).toBe(8);
+    expect(down.report!.exitCode).toBe(4);
+    expect(down.report!.outcome).toBe('failed');
+    expect(down.report!.counters[0]!.error!.message).toMatch(/^Metrica unavailable for the calls for counter 11: HTTP 503 .*; the rows wait for the next run/);
+    expect(down.retries.filter((n) => n.what === 'upload of calls for counter 11')).toHaveLength(3);
+    expect(down.retries.filter((n) => n.what === 'upload of calls for counter 22')).toHaveLength(3);
+    expect(world.timer.sleeps.length).toBeGreaterThan(0); // backed off on the fake clock, not in real time
+    expect(world.batches().map((b) => b.split(' ').slice(1, 3).join(' '))).toEqual(['11/call void', '22/call void']);
+    expect(world.states(11)).toMatchObject({ pending: expect.any(Number) });
+    expect(world.states(11).sent).toBeUndefined();
+    expect(world.metrika.uploads).toEqual([]);
+
+    const up = await world.run();
+    expect(up.report!.exitCode).toBe(0);
+    world.expectExactlyOnce();
+  });
+
+  it('rejected: a file Metrica refuses is quarantined (its rows failed), the other counter delivered (exit 5); never resent by itself', async () => {
+    await fresh();
+    world.metrika.inject({ on: 'upload', status: 400, message: 'Неверный формат данных, ошибка в строке номер 3', times: 1, counterId: 22 });
+    const { report } = await world.run();
+    expect(report!.exitCode).toBe(5);
+    expect(report!.counters[1]!.error).toEqual({
+      exitCode: 5,
+      message: 'Metrica rejected the calls for counter 22: invalid_uploading: Неверный формат данных, ошибка в строке номер 3 (batch 3 is quarantined; see "ckym stats")',
+    });
+    expect(world.batches()[2]).toMatch(/^3 22\/call rejected \d+$/);
+    expect(Object.keys(world.states(22))).not.toContain('pending');
+    expect(world.states(22).failed).toBe(Number(world.batches()[2]!.split(' ')[3]));
+    const second = await world.run();
+    expect(second.report!.exitCode).toBe(0);
+    expect(world.metrika.rows(22, 'calls')).toEqual([]);
+  });
+
+  it('too early (call linking warming up) and clock behind: void, not quarantined — the rows wait for a later run', async () => {
+    await fresh();
+    world.metrika.inject({ on: 'upload', status: 400, message: UPLOAD_TOO_EARLY_MESSAGE, times: 1, counterId: 22 });
+    const early = await world.run();
+    expect(early.report!.exitCode).toBe(5);
+    expect(early.report!.counters[1]!.error!.message).toMatch(/Загрузить данные сейчас невозможно.*\(call linking is still warming up; the rows wait for a later run\)$/);
+    expect(world.batches()[2]).toMatch(/^3 22\/call void/);
+    expect(world.states(22).failed).toBeUndefined();
+
+    world.metrika.inject({ on: 'upload', status: 400, message: 'line 2: DateTime 1716196000 is in the future; only past events can be uploaded', times: 1, counterId: 22 });
+    const ahead = await world.run();
+    expect(ahead.report!.counters[1]!.error!.message).toMatch(/this machine's clock is probably ahead — check it with "ckym doctor"; the rows wait for a later run\)$/);
+    expect(world.batches()[3]).toMatch(/^4 22\/call void/);
+
+    expect((await world.run()).report!.exitCode).toBe(0);
+    world.expectExactlyOnce();
+  });
+
+  it('released: a counter that fails before its upload leaves no batch behind — its rows wait as pending; the others go', async () => {
+    await fresh();
+    // a run killed while counter 22's upload was in flight, Metrica never got it
+    await world.run({ freeze: { upload: 'before-it-left' } });
+    expect(world.batches().map((b) => b.split(' ').slice(1, 3).join(' '))).toEqual(['11/call sending', '11/conversion prepared', '22/call prepared']);
+    // five minutes later (calls that were settling are final now), within the grace period: 11's batch cannot be settled
+    world.setNow(NOW_UNIX + 5 * 60);
+    const { report } = await world.run({ grace: 10 });
+    expect(report!.counters[0]!.error!.message).toBe(
+      "batch 1 was being uploaded when a run ended and is not in Metrica's list yet; it is sent again if it is still missing in 5 min (sync.confirmGraceMinutes)",
+    );
+    expect(report!.exitCode).toBe(5); // 22 was delivered
+    expect(world.metrika.rows(22, 'calls').length).toBeGreaterThan(0);
+    // 11: its sending batch waits; the prepared one was voided; what this run batched for 11 was released (no batch
+    // left behind), its rows pending for the next run
+    const batches11 = world.batches().filter((b) => b.includes(' 11/'));
+    expect(batches11.map((b) => b.split(' ').slice(1, 3).join(' '))).toEqual(['11/call sending', '11/conversion void']);
+    expect(world.states(11, 'conversion')).toMatchObject({ pending: expect.any(Number) });
+    expect(world.states(11, 'conversion').batched).toBeUndefined();
+    expect(world.metrika.rows(11, 'calls')).toEqual([]);
+    expect(world.metrika.rows(11, 'conversions')).toEqual([]);
+  });
+});
+
+describe('reconcile: batches a previous run left unfinished', () => {
+  it('prepared (the run died before anything was sent): voided without asking Metrica, the rows sent once', async () => {
+    await fresh();
+    await world.run({ freeze: { afterPages: 1 } });
+    expect(world.batches().map((b) => b.split(' ').slice(1, 3).join(' ')).sort()).toEqual(['11/call prepared', '11/conversion prepared', '22/call prepared']);
+    const { report } = await world.run();
+    expect(report!.reconciled.map((r) => [r.batchId, r.result])).toEqual([
+      [1, 'resend'],
+      [2, 'resend'],
+      [3, 'resend'],
+    ]);
+    expect(lists(11) + lists(22)).toBe(0);
+    expect(world.batches().slice(0, 3).map((b) => b.split(' ')[2])).toEqual(['void', 'void', 'void']);
+    world.expectExactlyOnce();
+  });
+
+  it('sending, and Metrica has it (the answer was lost): found in its list by the comment, recorded as sent, not resent', async () => {
+    await fresh();
+    await world.run({ freeze: { upload: 'after-metrica-took-it' } });
+    expect(world.metrika.uploads).toHaveLength(1);
+    expect(world.batches()[0]).toMatch(/^1 11\/call sending/);
+    const { report } = await world.run();
+    // batch 1 found; the other two were still prepared (never left): voided, their rows sent again
+    expect(report!.reconciled).toEqual([
+      { batchId: 1, counterId: 11, kind: 'call', rows: world.metrika.rows(11, 'calls').length, result: 'sent' },
+      { batchId: 2, counterId: 11, kind: 'conversion', rows: world.metrika.rows(11, 'conversions').length, result: 'resend' },
+      { batchId: 3, counterId: 22, kind: 'call', rows: world.metrika.rows(22, 'calls').length, result: 'resend' },
+    ]);
+    expect(report!.counters[0]!.calls.sent).toBe(report!.reconciled[0]!.rows);
+    expect(world.metrika.uploads.filter((u) => u.counterId === 11 && u.kind === 'calls')).toHaveLength(1);
+    expect(world.batches()[0]).toMatch(/^1 11\/call sent/);
+    world.expectExactlyOnce();
+  });
+
+  it('sending, and not in the list: within sync.confirmGraceMinutes it waits; after it, the rows are sent again, once', async () => {
+    await fresh();
+    await world.run({ freeze: { upload: 'before-it-left' } });
+    world.setNow(NOW_UNIX + 9 * 60);
+    const soon = await world.run({ grace: 10 });
+    expect(soon.report!.counters[0]!.error!.message).toMatch(/it is sent again if it is still missing in 1 min \(sync\.confirmGraceMinutes\)$/);
+    expect(world.batches()[0]).toMatch(/^1 11\/call sending/);
+    expect(world.metrika.rows(11, 'calls')).toEqual([]);
+
+    world.setNow(NOW_UNIX + 11 * 60);
+    const later = await world.run({ grace: 10 });
+    expect(later.report!.reconciled.map((r) => [r.batchId, r.result])).toEqual([[1, 'resend']]);
+    expect(later.report!.exitCode).toBe(0);
+    expect(world.batches()[0]).toMatch(/^1 11\/call void/);
+    world.expectExactlyOnce({ from: NOW_UNIX - SETTINGS.initialDays * DAY, to: NOW_UNIX + 11 * 60 });
+  });
+});
+
+describe('the window', () => {
+  const requested = () => world.callkeeper.requests.filter((r) => r.page === 0).map((r) => [r.from, r.to]);
+
+  it('first run initialDays back; then the cursor minus the look-back; a call waited on pulls it back; --since replaces it', async () => {
+    // one callback that stays scheduled (2/0) for days: it is waited on, not sent
+    const scheduled = {
+      universalId: 'scheduled-1',
+      serviceType: 'callback',
+      status: 'fail',
+      statusFirst: 2,
+      statusSecond: 0,
+      clientNumber: '79990000001',
+      callTime: '2024-05-18 12:00:00', // Moscow: 09:00 UTC
+      duration: 0,
+    };
+    const final = (id: string, callTime: string) => ({
+      universalId: id,
+      serviceType: 'calltracking',
+      status: 'success',
+      statusFirst: 200,
+      statusSecond: 200,
+      clientNumber: `7999${id.length}000000`,
+      callTime,
+      duration: 30,
+      yaClid: '1716000000123',
+    });
+    await fresh([final('a', '2024-05-15 10:00:00'), final('bb', '2024-05-19 10:00:00'), final('ccc', '2024-05-20 11:00:00'), scheduled]);
+    const first = await world.run();
+    expect(first.report!.window).toEqual({ from: NOW_UNIX - 7 * DAY, to: NOW_UNIX });
+    expect(first.report!.counters[0]!.waiting.scheduled).toBe(1);
+
+    world.setNow(NOW_UNIX + 3600);
+    const second = await world.run();
+    // the cursor minus the 24 h look-back would start at 05-19 09:00; the call still waited on is older
+    expect(second.report!.window).toEqual({ from: Date.parse('2024-05-18T09:00:00Z') / 1000, to: NOW_UNIX + 3600 });
+
+    world.callkeeper.updateCall('scheduled-1', { statusFirst: 200, statusSecond: 200, status: 'success', duration: 40 });
+    world.setNow(NOW_UNIX + 7200);
+    const third = await world.run();
+    expect(third.report!.window).toEqual({ from: Date.parse('2024-05-18T09:00:00Z') / 1000, to: NOW_UNIX + 7200 });
+    expect(world.metrika.rows(11, 'calls').filter((r) => r.PhoneNumber === '+79990000001')).toHaveLength(1);
+
+    world.setNow(NOW_UNIX + 3 * 3600);
+    const fourth = await world.run();
+    expect(fourth.report!.window).toEqual({ from: NOW_UNIX + 7200 - 24 * 3600, to: NOW_UNIX + 3 * 3600 });
+
+    const since = NOW_UNIX - 30 * DAY;
+    const backfill = await world.run({ since });
+    expect(backfill.report!.window).toEqual({ from: since, to: NOW_UNIX + 3 * 3600 });
+    expect(requested()).toEqual([
+      [NOW_UNIX - 7 * DAY, NOW_UNIX],
+      [Date.parse('2024-05-18T09:00:00Z') / 1000, NOW_UNIX + 3600],
+      [Date.parse('2024-05-18T09:00:00Z') / 1000, NOW_UNIX + 7200],
+      [NOW_UNIX + 7200 - 24 * 3600, NOW_UNIX + 3 * 3600],
+      [since, NOW_UNIX + 3 * 3600],
+    ]);
+    // the window is recorded with the run
+    const runs = connectionOf(world.store).prepare(`SELECT window_from, window_to FROM runs ORDER BY id`).all();
+    expect(runs).toEqual(requested().map(([from, to]) => ({ window_from: from, window_to: to })));
+  });
+});
+
+describe('a dry run', () => {
+  it('collects each batch as it would be uploaded (price cells included); nothing leaves, nothing is recorded as sent', async () => {
+    await fresh();
+    const { report, dry } = await world.run({ dryRun: true });
+    expect(report!.exitCode).toBe(0);
+    expect(world.metrika.requests).toEqual([]);
+    expect(dry!.batches.map((b) => [b.counterId, b.kind, b.rows.length])).toEqual([
+      [11, 'call', report!.counters[0]!.calls.sent],
+      [11, 'conversion', report!.counters[0]!.conversions.sent],
+      [22, 'call', report!.counters[1]!.calls.sent],
+    ]);
+    const priced = dry!.batches[2]!;
+    expect(priced.header.slice(-2)).toEqual(['Price', 'Currency']);
+    expect(new Set(priced.rows.map((r) => r.slice(-2).join(',')))).toEqual(new Set(['250,RUB']));
+    expect(Object.keys(world.states(11))).not.toContain('sent');
+  });
+});
+
+describe('the retry budget', () => {
+  it('Metrica unreachable: the whole run gives up within one 30 s budget (fake clock), not per counter; exit 4, nothing lost', async () => {
+    await fresh();
+    const port = await freePort();
+    const start = world.timer.now();
+    const { report, retries } = await world.run({ metrikaUrl: `http://127.0.0.1:${port}`, policy: { retries: 5, backoffMs: 2000, giveUpMs: 30_000 } });
+    expect(world.timer.now() - start).toBeLessThanOrEqual(30_000);
+    expect(report!.exitCode).toBe(4);
+    const [first, second] = report!.counters;
+    expect(first!.error!.message).toMatch(new RegExp(`^Metrica unavailable for the calls for counter 11: network error ECONNREFUSED at 127\\.0\\.0\\.1:${port}; the rows wait for the next run`));
+    expect(second!.error!.message).toMatch(/\(this run has spent its 30 s of retries: network\.giveUpSeconds\)$/);
+    expect(retries.every((n) => n.what === 'upload of calls for counter 11')).toBe(true);
+    expect(world.batches().map((b) => b.split(' ')[2])).toEqual(['void', 'void']);
+    // the next run, with Metrica back, delivers everything once
+    const back = await world.run();
+    expect(back.report!.exitCode).toBe(0);
+    world.expectExactlyOnce();
+  });
+});
