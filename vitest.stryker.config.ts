@@ -15,6 +15,7 @@ export default defineConfig({
     include: [
       'test/domain/**/*.test.ts',
       'test/store/**/*.test.ts',
+      'test/engine/**/*.test.ts',
       'test/commands/**/*.test.ts',
       'test/cli/**/*.test.ts',
       'test/config/**/*.test.ts',
