@@ -211,6 +211,16 @@ describe('Store: opening, closing, runs and batch errors', () => {
     store = Store.open(path.join(dir, 'other.db'));
   });
 
+  it("puts a dry run's copy in the system's temporary folder, named for what it is", async () => {
+    const copy = await Store.openCopy(path.join(dir, 'ckym.db'));
+    try {
+      expect(path.dirname(path.dirname(copy.file))).toBe(os.tmpdir());
+      expect(path.basename(path.dirname(copy.file))).toMatch(/^ckym-dry-run-\w{6}$/);
+    } finally {
+      copy.close();
+    }
+  });
+
   it('is closed for good after close(), and closing twice is harmless', () => {
     store.close();
     expect(() => store.startRun(1, 0)).toThrow(/not open/);
