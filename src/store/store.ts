@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { LocalError } from '../errors.js';
+import { redactStored } from '../redact.js';
 import type { DeliveryKind, Row, SkipReason, WaitReason } from '../domain/types.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -292,7 +293,7 @@ export class Store {
       ).run(
         result.outcome,
         result.exitCode,
-        result.error,
+        redactStored(result.error),
         result.finishedAt,
         result.pages,
         result.fetched,
@@ -514,14 +515,14 @@ export class Store {
       this.stmt(
         `UPDATE batches SET status = 'sent', sent_at = ?, uploading_id = ?, metrika_status = ?, uploading_json = ?, error = NULL
          WHERE id = ?`,
-      ).run(at, uploading.id, uploading.status ?? null, JSON.stringify(uploading), batchId),
+      ).run(at, uploading.id, uploading.status ?? null, redactStored(JSON.stringify(uploading)), batchId),
     );
   }
 
   /** Metrica never got it: its deliveries go back to pending, to be batched again (with the current settings). */
   voidBatch(batchId: number, why: string): void {
     this.write(() => {
-      this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(why, batchId);
+      this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(redactStored(why), batchId);
       this.unbatch(batchId);
     });
   }
@@ -553,7 +554,7 @@ export class Store {
   /** Metrica refused the file (HTTP 400): quarantine it with the reason; it is not retried automatically. */
   rejectBatch(batchId: number, error: string): void {
     this.write(() => {
-      this.stmt(`UPDATE batches SET status = 'rejected', error = ? WHERE id = ?`).run(error, batchId);
+      this.stmt(`UPDATE batches SET status = 'rejected', error = ? WHERE id = ?`).run(redactStored(error), batchId);
       this.stmt(`UPDATE deliveries SET state = 'failed', reason = 'rejected' WHERE batch_id = ? AND state = 'batched'`).run(batchId);
     });
   }
@@ -563,14 +564,14 @@ export class Store {
     this.write(() =>
       this.stmt(`UPDATE batches SET metrika_status = ?, uploading_json = ? WHERE id = ?`).run(
         uploading.status ?? null,
-        JSON.stringify(uploading),
+        redactStored(JSON.stringify(uploading)),
         batchId,
       ),
     );
   }
 
   recordBatchError(batchId: number, error: string): void {
-    this.write(() => this.stmt(`UPDATE batches SET error = ? WHERE id = ?`).run(error, batchId));
+    this.write(() => this.stmt(`UPDATE batches SET error = ? WHERE id = ?`).run(redactStored(error), batchId));
   }
 
   /** How many of a batch's deliveries are of calls made before `before` (unix seconds). */

@@ -18,7 +18,7 @@ import { generateCalls } from '../../src/sandbox/generate.js';
 import { API_KEY, TOKEN, freePort, until } from '../support/harness.js';
 import { describePath, startFaultProxy, type FaultProxy } from '../support/proxy.js';
 import { FAST, counter, makeReliabilityWorld, runVia, seedsFor, type ReliabilityWorld } from '../support/reliability.js';
-import { scanSummary } from '../support/secrets.js';
+import { scanSummary, secretForms } from '../support/secrets.js';
 
 const NOW = '2024-05-20T09:00:00Z';
 const NOW_UNIX = Date.parse(NOW) / 1000;
@@ -162,6 +162,72 @@ describe('secrets never leave their place', () => {
     // what was sent where: the key only ever to CallKeeper, the token only ever to Metrica (in a header)
     for (const r of world.mk.requests) expect(`${r.captured?.query} ${r.captured?.body}`).not.toContain(API_KEY);
     expect(world.mk.requests.every((r) => !r.captured?.query.includes(TOKEN))).toBe(true);
+  });
+});
+
+describe('secrets that servers echo back', () => {
+  /** The issue's example: a key whose URL-encoded form differs from it (+, / and =). */
+  const ODD_KEY = 'Ab12+Cd/34=Ef56';
+
+  it('are masked before they are stored, in every form; stats --json prints none, with or without credentials', async () => {
+    world = await makeReliabilityWorld({
+      apiKey: ODD_KEY,
+      calls: CALLS,
+      counters: seedsFor(counters),
+      nowIso: NOW,
+      capture: true,
+      config: { ...FAST, counters },
+    });
+    worlds++;
+    // CallKeeper's error envelope echoes the request path, the key URL-encoded, as PHP writes JSON (`\/`).
+    const echoed = `Method does not exist: json/v3/${encodeURIComponent(ODD_KEY)}/call/get/0`;
+    world.ck.rule({
+      match: (r) => r.info.page === 0,
+      action: { type: 'respond', status: 200, body: JSON.stringify({ inbound: { error: echoed }, info: {}, payload: [] }).replace(/\//g, '\\/') },
+    });
+    const refused = await world.run(['sync']);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain('Ab12…56');
+
+    // Metrica's 400 echoes the token as it is, JSON-escaped and inside a base64 Basic header, and the key raw.
+    const basic = Buffer.from(`user:${TOKEN}`).toString('base64');
+    world.mk.rule({
+      match: (r) => Boolean(r.info.upload),
+      times: Infinity,
+      action: {
+        type: 'respond',
+        status: 400,
+        body: JSON.stringify({
+          errors: [{ error_type: 'invalid_parameter', message: `request OAuth ${TOKEN}, Basic ${basic}, key ${ODD_KEY}` }],
+          code: 400,
+        }),
+      },
+    });
+    const rejected = await world.run(['sync']);
+    expect(rejected.code, rejected.stderr).toBe(5);
+
+    // What was stored: the errors are there, with the masks in place of the secrets.
+    const runErrors = world.query<{ error: string | null }>('SELECT error FROM runs ORDER BY id').map((r) => r.error);
+    expect(runErrors[0]).toContain('json/v3/Ab12…56/call/get/0');
+    const batchErrors = world.query<{ error: string }>(`SELECT error FROM batches WHERE status = 'rejected'`).map((r) => r.error);
+    expect(batchErrors.length).toBeGreaterThan(0);
+    for (const error of batchErrors) expect(error).toContain(`request OAuth y0_A…89, Basic `);
+    for (const text of [...runErrors, ...batchErrors]) {
+      for (const secret of [ODD_KEY, TOKEN]) {
+        for (const { form, text: encoded } of secretForms(secret)) expect(text ?? '', form).not.toContain(encoded);
+      }
+    }
+
+    // stats --json: with the credentials in the environment, and with none anywhere (nothing to mask with).
+    for (const env of [{}, NO_ENV_CREDS]) {
+      const stats = await world.run(['stats', '--json'], env);
+      expect(stats.code, stats.stderr).toBe(0);
+      expect(stats.stdout).toContain('Ab12…56');
+      for (const secret of [ODD_KEY, TOKEN]) {
+        for (const { form, text } of secretForms(secret)) expect(stats.stdout, form).not.toContain(text);
+      }
+    }
+    // (and the world's close scans every output and file for every form of both)
   });
 });
 
