@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import { CommanderError } from 'commander';
 import { ExitCode, isCkymError } from '../errors.js';
-import { redact } from '../redact.js';
-import { colorEnabled, processIO, type IO } from './io.js';
+import { colorEnabled, processIO, terminalSafe, type IO } from './io.js';
 import { makeProgram } from './program.js';
 
 export function packageVersion(): string {
@@ -48,11 +47,11 @@ export function reportError(error: unknown, io: IO, color = false): number {
   }
   const prefix = color ? '\u001b[31mckym:\u001b[39m ' : 'ckym: ';
   if (isCkymError(error)) {
-    for (const line of error.message.split('\n')) io.stderr.write(`${/^\s/.test(line) ? '' : prefix}${redact(line)}\n`);
+    for (const line of error.message.split('\n')) io.stderr.write(`${/^\s/.test(line) ? '' : prefix}${terminalSafe(line, false)}\n`);
     return error.exitCode;
   }
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`${prefix}internal error — please report it with the lines below\n${redact(text)}\n`);
+  io.stderr.write(`${prefix}internal error — please report it with the lines below\n${terminalSafe(text, false)}\n`);
   return ExitCode.internal;
 }
 

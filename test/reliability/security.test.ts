@@ -231,6 +231,50 @@ describe('secrets that servers echo back', () => {
   });
 });
 
+describe('terminal injection', () => {
+  it('escape sequences in remote and config strings never reach the terminal: sync, stats, doctor, counters list', async () => {
+    const ESC = '\u001b]0;pwned\u0007\u001b[2K\u001b[1A\r\u009b2J\u202e';
+    const hostile = [counter(11, { name: `shop${ESC}.example`, goal: 'call' })];
+    const seeds = seedsFor(hostile).map((c) => ({
+      ...c,
+      name: `Metrica name${ESC}`,
+      goals: c.goals.map((g) => ({ ...g, name: `goal name${ESC}` })),
+    }));
+    world = await makeReliabilityWorld({ calls: CALLS, counters: seeds, nowIso: NOW, config: { ...FAST, counters: hostile } });
+    worlds++;
+    world.mk.rule({
+      match: (r) => r.info.upload === true && r.info.kind === 'conversions',
+      action: { type: 'respond', status: 400, body: JSON.stringify({ errors: [{ error_type: 'invalid_parameter', message: `bad file${ESC}` }], code: 400 }) },
+    });
+    world.ck.rule({
+      match: (r) => r.info.page === 0,
+      times: 1,
+      action: { type: 'respond', status: 200, body: JSON.stringify({ inbound: { error: `Entity does not exist${ESC}` }, info: {}, payload: [] }) },
+    });
+    const outputs = [
+      await world.run(['sync']), // CallKeeper's error text
+      await world.run(['sync']), // Metrica's refusal, the counter's name from the config
+      await world.run(['stats']),
+      await world.run(['doctor']), // Metrica's counter and goal names
+      await world.run(['counters', 'list']),
+      await world.run(['counters', 'show']),
+    ];
+    // (doctor's verdict is not the point here: only what it prints)
+    expect(outputs.map((r, i) => (i === 3 ? 'any' : r.code))).toEqual([2, 5, 0, 'any', 0, 0]);
+    const printed = outputs.map((r) => r.stdout + r.stderr).join('\n');
+    expect(printed).toContain('Entity does not exist');
+    expect(printed).toContain('bad file');
+    expect(printed).toContain('shop.example');
+    expect(printed).toContain('Metrica name');
+    expect(printed).toContain('goal name');
+    expect(printed).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(printed).not.toContain('pwned');
+    // --json stays one valid document, escapes and all
+    const json = await world.run(['stats', '--json']);
+    expect(JSON.parse(json.stdout).counters[0].name).toBe(`shop${ESC}.example`);
+  });
+});
+
 describe('the OAuth loopback callback', () => {
   it('listens on 127.0.0.1 only, turns away every callback but the one with its state, then closes', async () => {
     const port = await loginWorld();

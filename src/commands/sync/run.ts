@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
-import { writeDocument, type IO, type Printer } from '../../cli/io.js';
+import { terminalSafe, writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import { ConfigError, ExitCode } from '../../errors.js';
 import { requireCallKeeperKey } from '../../credentials.js';
@@ -100,7 +100,8 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
     writeDocument(io, syncDocument(report, durationMs, dryBatches));
     return report.exitCode;
   }
-  if (dryBatches && !flags.out) io.stdout.write(dryRunText(dryBatches));
+  // The CSV's cells are CallKeeper's text (tags, pages): on a terminal, made as safe as every other line.
+  if (dryBatches && !flags.out) io.stdout.write(terminalSafe(dryRunText(dryBatches), false));
   for (const c of report.counters) if (c.error) printer.error(counterErrorText(c));
   if (flags.quiet && report.exitCode === ExitCode.ok) return report.exitCode;
   // A person at a terminal gets a few aligned lines per counter; cron and pipes get the one line scripts match.
