@@ -101,7 +101,16 @@ export function canPrompt(io: IO): boolean {
   return Boolean(io.stdin.isTTY && io.stderr.isTTY);
 }
 
+/** The stdout streams a document was written to: one document each, never two (main's error document checks). */
+const documented = new WeakSet<object>();
+
 /** The `--json` document: exactly one JSON value on stdout (contract), redacted like every other output. */
 export function writeDocument(io: IO, doc: unknown): void {
   io.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
+  documented.add(io.stdout);
+}
+
+/** Whether a document was written to this stdout already. */
+export function hasDocument(io: IO): boolean {
+  return documented.has(io.stdout);
 }
