@@ -6,10 +6,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/cli/main.js';
-import type { IO } from '../../src/cli/io.js';
+import { memoryIO as sharedMemoryIO } from '../commands/io.js';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
 
 const KEY = 'json0errors0key1';
@@ -30,15 +29,7 @@ afterEach(() => {
   vi.doUnmock('../../src/engine/run.js');
 });
 
-function memoryIO(env: NodeJS.ProcessEnv, cwd = dir): IO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return { stdin: new PassThrough(), stdout, stderr, env, cwd, out: () => out, err: () => err };
-}
+const memoryIO = (env: NodeJS.ProcessEnv, cwd = dir) => sharedMemoryIO(env, cwd);
 
 function config(network: Record<string, unknown> = {}): string {
   const file = path.join(dir, `ckym-${Math.random().toString(36).slice(2)}.json`);
