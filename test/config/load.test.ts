@@ -28,6 +28,7 @@ function problem(raw: unknown): string {
 describe('loadConfig', () => {
   it('finds ckym.config.json by searching up from the working directory and applies defaults', async () => {
     write('ckym.config.json', { counters: [{ id: 1 }] });
+    fs.mkdirSync(path.join(dir, '.git')); // the project root: where the search stops
     const nested = path.join(dir, 'a', 'b');
     fs.mkdirSync(nested, { recursive: true });
     const loaded = await loadConfig({ cwd: nested });
