@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AuthError, ConfigError, LocalError } from './errors.js';
 import { registerSecret } from './redact.js';
+import { fileProblem } from './files.js';
 
 /** What `ckym login` stores (file mode 0600). Tokens never go into the config file. */
 export interface StoredCredentials {
@@ -91,25 +92,6 @@ export class CredentialStore {
 }
 
 const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
-
-/** A file-system error as a few words and the fix (never a stack). */
-export function fileProblem(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code ?? '';
-  const problems: Record<string, string> = {
-    ENOSPC: 'the disk is full; free some space and try again',
-    EDQUOT: 'the disk quota is used up; free some space and try again',
-    EROFS: 'the file system is read-only; point CKYM_HOME at a writable directory',
-    EACCES: 'permission denied; check the permissions of CKYM_HOME (or point CKYM_HOME elsewhere)',
-    EPERM: 'the operation is not permitted (an immutable file or directory?); check CKYM_HOME',
-    EEXIST: 'a file of that name is in the way (another login running?); remove it and try again',
-    ELOOP: 'it is a symbolic link; ckym does not follow links there: remove it and try again',
-    ENOTDIR: 'a part of the path is not a directory; check CKYM_HOME',
-    EISDIR: 'it is a directory; move it away',
-    EIO: 'a disk error occurred; check the disk',
-  };
-  const problem = problems[code];
-  return problem ? `${problem} (${code})` : (error as Error).message ?? String(error);
-}
 
 /** What a credentials file must look like; anything else is named (key path, what was expected) and refused. */
 function checkShape(value: unknown, file: string): StoredCredentials {
