@@ -701,6 +701,11 @@ function createDatabase(file: string, migrate: (db: Database.Database, at: strin
     } finally {
       db.close();
     }
+    // A -wal or -shm without its database (one moved aside, or lost) belongs to that database: applied to the new
+    // one it would corrupt it. Kept aside, not deleted.
+    if (!lexists(file)) {
+      for (const f of [`${file}-wal`, `${file}-shm`]) if (lexists(f)) fs.renameSync(f, `${f}.orphan-${Date.now()}`);
+    }
     try {
       fs.linkSync(tmp, file); // fails if a file appeared at `file` meanwhile: that one stays
     } catch (error) {
@@ -720,15 +725,15 @@ export function storeError(file: string, error: unknown): Error {
     SQLITE_FULL: 'the disk is full; free some space and run again',
     SQLITE_READONLY: 'the database is read-only; check the permissions of the file and its directory',
     SQLITE_CANTOPEN: 'the database cannot be opened; check that CKYM_HOME exists and is writable',
-    SQLITE_CORRUPT:
-      'the database is damaged; move it aside and run again — the new one knows nothing of earlier uploads, so sync from the last sent day with --since to avoid sending calls twice',
-    SQLITE_NOTADB: 'the file is not a ckym database; check CKYM_HOME',
     SQLITE_IOERR: 'a disk error occurred; check the disk and run again',
     EACCES: 'permission denied; check the permissions of CKYM_HOME',
     EROFS: 'the file system is read-only; point CKYM_HOME at a writable directory',
     ENOSPC: 'the disk is full; free some space and run again',
   };
   if (error instanceof ConfigError || error instanceof LocalError) return error;
+  // Damaged is damaged, however SQLite finds out: the same exit (2) and the same way on as an empty database.
+  if (code.startsWith('SQLITE_CORRUPT')) return damagedDatabase(file, `is damaged (${code})`);
+  if (code === 'SQLITE_NOTADB') return damagedDatabase(file, `is not a database (${code})`);
   const prefix = Object.keys(fixes).find((k) => code.startsWith(k));
   if (!prefix) return error instanceof Error ? error : new Error(String(error));
   return new LocalError(`database ${file}: ${fixes[prefix]} (${code})`, { cause: error });

@@ -80,4 +80,18 @@ describe('Store.open', () => {
     expect(() => Store.open(file)).toThrow(/^database .*ckym\.db is a symbolic link; ckym does not follow links/);
     expect(fs.existsSync(target)).toBe(false);
   });
+
+  it("a -wal left by a database moved aside is kept aside too, never applied to the new one", () => {
+    const first = Store.open(file);
+    first.installationId();
+    // keep the WAL: copy the files while the connection is open (as if the database was lost with its WAL beside)
+    const wal = fs.readFileSync(`${file}-wal`);
+    first.close();
+    fs.renameSync(file, `${file}.damaged`);
+    fs.writeFileSync(`${file}-wal`, wal);
+    const fresh = Store.open(file);
+    expect(fresh.schemaVersion).toBeGreaterThan(0);
+    fresh.close();
+    expect(fs.readdirSync(path.dirname(file)).some((f) => /^ckym\.db-wal\.orphan-\d+$/.test(f))).toBe(true);
+  });
 });
