@@ -125,7 +125,7 @@ export class CallKeeperClient {
     }
     let json: unknown;
     try {
-      json = JSON.parse(body);
+      json = parseKeepingDigits(body);
     } catch {
       const looksHtml = /^\s*</.test(body);
       return {
@@ -167,6 +167,49 @@ export function interpret(json: unknown, shown: string): Answer {
   }
   if (Array.isArray(json.payload)) return { kind: 'calls', calls: json.payload.filter(isObject) };
   return { kind: 'error', error: new RemoteError(`CallKeeper answered an object without calls at ${shown}`), retry: true };
+}
+
+/**
+ * JSON.parse, except that an integer too large for a double (a `yaClid` such as 1716195600123456789 sent as a JSON
+ * number) arrives as the string of its digits instead of a rounded number: a ClientID that lost digits would link
+ * the call to somebody else's visit. Numbers with a fraction or an exponent are left to JSON.parse.
+ */
+export function parseKeepingDigits(text: string): unknown {
+  // The usual page has long digit runs only inside strings (ClientIDs as text): nothing to keep, no scan.
+  if (!/[:,[]\s*-?\d{16}/.test(text)) return JSON.parse(text);
+  const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+  let out = '';
+  let last = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string, skipped whole (digits inside one are never touched): to the quote no odd run of \ escapes
+      let end = text.indexOf('"', i + 1);
+      while (end > 0) {
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      if (end < 0) break; // unterminated: JSON.parse says so
+      i = end + 1;
+    } else if (isDigit(c) || c === 0x2d) {
+      let end = i + 1;
+      while (end < text.length && isDigit(text.charCodeAt(end))) end++;
+      const next = text.charCodeAt(end);
+      const fraction = next === 0x2e || next === 0x65 || next === 0x45; // . e E
+      if (!fraction && end - i >= 16 && !Number.isSafeInteger(Number(text.slice(i, end)))) {
+        out += `${text.slice(last, i)}"${text.slice(i, end)}"`;
+        last = end;
+      }
+      i = end;
+      if (fraction) while (i < text.length && /[\d.eE+-]/.test(text[i]!)) i++;
+    } else {
+      i++;
+    }
+  }
+  return JSON.parse(last === 0 ? text : out + text.slice(last));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CallKeeperClient } from '../../src/clients/callkeeper.js';
+import { CallKeeperClient, parseKeepingDigits } from '../../src/clients/callkeeper.js';
 import { AuthError, ConfigError, RemoteError } from '../../src/errors.js';
 import type { RetryNotice } from '../../src/clients/retry.js';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
@@ -98,5 +98,26 @@ describe('CallKeeperClient', () => {
     ).catch((e: unknown) => e);
     expect(method).toBeInstanceOf(ConfigError);
     expect((method as Error).message).toMatch(/Method does not exist.*callkeeper\.method/);
+  });
+});
+
+describe('parseKeepingDigits', () => {
+  it('keeps an integer past 2^53 as its digits; leaves strings, safe integers and other numbers alone', () => {
+    const text =
+      '[{"yaClid": 1716195600123456789, "n": -98765432109876543210, "safe": 9007199254740991, "f": 1.5e300, ' +
+      '"s": "a \\" 12345678901234567890 \\\\", "t": "1716195600123456789", "nested": {"a": [12345678901234567]}}]';
+    expect(parseKeepingDigits(text)).toEqual([
+      {
+        yaClid: '1716195600123456789',
+        n: '-98765432109876543210',
+        safe: 9007199254740991,
+        f: 1.5e300,
+        s: 'a " 12345678901234567890 \\',
+        t: '1716195600123456789',
+        nested: { a: ['12345678901234567'] },
+      },
+    ]);
+    expect(parseKeepingDigits('{"a": 1, "b": [2, 3]}')).toEqual({ a: 1, b: [2, 3] });
+    expect(() => parseKeepingDigits('{"a": 12345678901234567890')).toThrow(SyntaxError);
   });
 });

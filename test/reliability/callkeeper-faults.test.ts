@@ -169,6 +169,34 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
     });
   });
 
+  it('numbers a double cannot hold: a yaClid past 2^53 keeps every digit; a duration of 1e308 is malformed', () => {
+    const at = moscow(NOW_UNIX - 7200);
+    const big = { universalId: 'big-clid', serviceType: 'calltracking', status: 'success', duration: 61, clientNumber: '79997770001', callTime: at, yaClid: '1716195600123456789' };
+    // what CallKeeper's JSON says, as text: the ClientID as a bare number, the duration as a number no call has
+    const raw = [
+      JSON.stringify(big).replace('"yaClid":"1716195600123456789"', '"yaClid": 1716195600123456789'),
+      JSON.stringify({ ...big, universalId: 'huge-duration', yaClid: '', clientNumber: '79997770002' }).replace('"duration":61', '"duration":1e308'),
+      JSON.stringify({ ...big, universalId: 'rounded-clid', clientNumber: '79997770003' }).replace('"yaClid":"1716195600123456789"', '"yaClid":1.7161956001234568e18'),
+    ];
+    return scenario(SMALL, async ({ world, exactlyOnce }) => {
+      world.ck.rule({
+        match: (r) => r.info.page === 0,
+        action: { type: 'transform', body: (text) => `${text.replace(/\]\s*$/, '')},${raw.join(',')}]` },
+        times: Infinity,
+      });
+      const r = await world.run(['sync']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/fetched 303 calls \(\d+ new\) in 1 page · 2 malformed ·/);
+      expect(r.stderr).toMatch(/a call from CallKeeper was skipped: call huge-duration has a duration that is not a talk time in seconds: "1e\+308"/);
+      expect(r.stderr).toMatch(/a call from CallKeeper was skipped: call rounded-clid has a yaClid that lost digits as a JSON number \(1716195600123456800\)/);
+      expect(world.metrika.rows(11, 'calls').filter((x) => x.PhoneNumber?.startsWith('+7999777'))).toEqual([
+        expect.objectContaining({ PhoneNumber: '+79997770001', ClientId: '1716195600123456789', StaticCall: '0' }),
+      ]);
+      expect(world.metrika.rows(11, 'conversions').filter((x) => x.ClientId === '1716195600123456789')).toHaveLength(1);
+      exactlyOnce([...SMALL, big]);
+    });
+  });
+
   it('the same universalId on two pages: one delivery, in the state of the later page', () =>
     scenario(PAGED, async ({ world, exactlyOnce }) => {
       const seen: { last: Record<string, unknown> } = { last: {} };
