@@ -45,6 +45,19 @@ describe('finality', () => {
     expect(finality(call, T + 86400, SETTLE)).toEqual({ final: false, reason: 'scheduled' });
   });
 
+  it('a callback with legs 707/0 is awaiting a status update (CallKeeper: «в ожидании обновления статуса»), however old', () => {
+    const call = aCall({ serviceType: 'callback', statusFirst: 707, statusSecond: 0, duration: 0 });
+    expect(finality(call, T + 86400, SETTLE)).toEqual({ final: false, reason: 'awaiting-status' });
+    // 707 on the second leg, or 706/0 («попытка создать новую цепочку») and 708/0 (cancelled), are final
+    for (const [first, second] of [
+      [200, 707],
+      [706, 0],
+      [708, 0],
+    ]) {
+      expect(finality(aCall({ serviceType: 'callback', statusFirst: first, statusSecond: second, duration: 0 }), T + 600, SETTLE)).toEqual({ final: true });
+    }
+  });
+
   it('future wins over in-progress', () => {
     const call = aCall({ serviceType: 'callback', statusFirst: 1, statusSecond: 0, callTime: T + 60 });
     expect(finality(call, T, SETTLE)).toEqual({ final: false, reason: 'future' });

@@ -244,18 +244,25 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
       tags: [],
     };
     const scheduled = { ...inProgress, universalId: 'cb-scheduled', statusFirst: 2, clientNumber: '79995550002', callTime: moscow(NOW_UNIX - 2 * 3600) };
-    return scenario([...SMALL, inProgress, scheduled], async ({ world, setClock }) => {
+    // 707/0: «Звонок в ожидании обновления статуса» (telephony/callstatus.md) — not final either
+    const awaiting = { ...inProgress, universalId: 'cb-awaiting', statusFirst: 707, clientNumber: '79995550003', callTime: moscow(NOW_UNIX - 3 * 3600), yaClid: '' };
+    return scenario([...SMALL, inProgress, scheduled, awaiting], async ({ world, setClock }) => {
       const run = async (hours: number) => {
         setClock((NOW_UNIX + hours * 3600) * 1000);
         const r = await world.run(['sync'], { CKYM_NOW: new Date((NOW_UNIX + hours * 3600) * 1000).toISOString() });
         expect(r.code, r.stderr).toBe(0);
       };
-      const mine = () => world.metrika.rows(11, 'calls').filter((x) => x.PhoneNumber?.startsWith('+7999555000'));
+      const mine = () =>
+        world.metrika
+          .rows(11, 'calls')
+          .filter((x) => x.PhoneNumber?.startsWith('+7999555000'))
+          .sort((a, b) => (a.PhoneNumber! < b.PhoneNumber! ? -1 : 1));
 
       await run(0);
       expect(
         world.query(`SELECT call_id, reason FROM delivery_view WHERE call_id LIKE 'cb-%' AND counter_id = 11 AND kind = 'call' ORDER BY call_id`),
       ).toEqual([
+        { call_id: 'cb-awaiting', reason: 'awaiting-status' },
         { call_id: 'cb-in-progress', reason: 'in-progress' },
         { call_id: 'cb-scheduled', reason: 'scheduled' },
       ]);
@@ -263,10 +270,12 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
 
       world.callkeeper.updateCall('cb-in-progress', { statusFirst: 200, statusSecond: 200, status: 'success', duration: 77, tags: ['итог'] });
       world.callkeeper.updateCall('cb-scheduled', { statusFirst: 200, statusSecond: 200, status: 'success', duration: 12 });
+      world.callkeeper.updateCall('cb-awaiting', { statusFirst: 200, statusSecond: 487, status: 'fail' });
       await run(1);
       const sent = [
         expect.objectContaining({ PhoneNumber: '+79995550001', TalkDuration: '77', CallMissed: '0', Tag: 'итог' }),
         expect.objectContaining({ PhoneNumber: '+79995550002', TalkDuration: '12' }),
+        expect.objectContaining({ PhoneNumber: '+79995550003', TalkDuration: '0', CallMissed: '1' }),
       ];
       expect(mine()).toEqual(sent);
 
