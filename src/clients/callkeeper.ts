@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { Got } from 'got';
 import { AuthError, ConfigError, RemoteError } from '../errors.js';
 import { mask } from '../redact.js';
 import type { RawCall } from '../domain/types.js';
-import { createHttp, networkReason } from './http.js';
+import { createHttp, headerValue, networkReason } from './http.js';
 import { Retrier, type OnRetry, type RetryBudget, type RetryPolicy, type Timer } from './retry.js';
 
 export const CALLKEEPER_DEFAULT_URL = 'https://ckct.ru/api/';
@@ -25,13 +26,19 @@ export interface CallKeeperClientOptions {
 export interface CallPage {
   page: number;
   calls: RawCall[];
+  /**
+   * Set on the last page of a fetch that ended on an answer that cannot be trusted as the end: an empty array
+   * (CallKeeper's documented answer for "no calls" is the "No rows found" error, and an empty page 0 cannot be told
+   * from a glitch). The caller must not move its cursors past what such a fetch covered.
+   */
+  unverified?: true;
 }
 
 /** What one answer of `call/get` meant. */
 type Answer =
   | { kind: 'calls'; calls: RawCall[] }
   | { kind: 'end' }
-  | { kind: 'error'; error: Error; retry: boolean };
+  | { kind: 'error'; error: Error; retry: boolean; retryAfter?: string | undefined };
 
 /**
  * CallKeeper's call export: `GET {base}?json/v3/{key}/call/{method}/{page}/{from}/{to}`.
@@ -45,13 +52,32 @@ export class CallKeeperClient {
     this.retry = new Retrier({ service: 'CallKeeper', ...options });
   }
 
-  /** Pages of raw calls with `callTime` in [from, to] (unix seconds), in order, one request at a time. */
+  /**
+   * Pages of raw calls with `callTime` in [from, to] (unix seconds), in order, one request at a time.
+   * A server that ignores the page number (it answers a page with the very calls of an earlier one) stops the fetch
+   * with a RemoteError at once, instead of paging through the same calls until MAX_PAGES.
+   */
   async *pages(from: number, to: number): AsyncGenerator<CallPage> {
+    const fingerprints = new Map<string, number>();
     for (let page = 0; page < MAX_PAGES; page++) {
       let calls = await this.fetchPage(page, from, to);
       if (calls === null) return;
-      if (calls.length === 0 && page > 0) calls = await this.confirmEmptyPage(page, from, to);
-      if (calls === null) return;
+      if (calls.length === 0) {
+        calls = await this.confirmEmptyPage(page, from, to);
+        // the end, but told by an empty array: trusted for this run's decisions, never for moving a cursor
+        if (calls === null) {
+          yield { page, calls: [], unverified: true };
+          return;
+        }
+      }
+      const fingerprint = pageFingerprint(calls);
+      const earlier = fingerprints.get(fingerprint);
+      if (earlier !== undefined) {
+        throw new RemoteError(
+          `CallKeeper answered page ${page} with the same calls as page ${earlier}: it seems to ignore the page number; stopped instead of paging on. Nothing was advanced; the next run fetches again`,
+        );
+      }
+      fingerprints.set(fingerprint, page);
       yield { page, calls };
       if (calls.length < CALLKEEPER_PAGE_SIZE) return;
     }
@@ -59,7 +85,8 @@ export class CallKeeperClient {
   }
 
   /**
-   * An empty page after a full one is either the end (the last page held exactly 1000 calls) or a glitch that
+   * An empty array is not how CallKeeper says "no calls" (that is the "No rows found" error): on page 0 it may be a
+   * glitch, and after a full page it is either the end (the last page held exactly 1000 calls) or a glitch that
    * would silently drop every later page. The next page tells: if it has calls, the empty one is asked again;
    * if it stays empty, the run fails rather than advance past calls it never saw. Null means the end.
    */
@@ -94,7 +121,8 @@ export class CallKeeperClient {
         if (answer.kind === 'calls') return { ok: true, value: answer.calls };
         if (answer.kind === 'end') return { ok: true, value: null };
         if (!answer.retry) return { ok: false, retry: false, error: answer.error };
-        return { ok: false, retry: true, error: answer.error, reason: answer.error.message };
+        // CallKeeper's Retry-After is honoured as Metrica's is (retry.ts: waited for, unless longer than allowed)
+        return { ok: false, retry: true, error: answer.error, reason: answer.error.message, retryAfter: answer.retryAfter };
       },
       (last, _attempts, why) => (why === 'attempts' ? last.error : new RemoteError(`${last.error.message}${this.retry.explain(why)}`)),
     );
@@ -105,17 +133,32 @@ export class CallKeeperClient {
     const path = (key: string) => `json/v3/${key}/call/${method}/${page}/${from}/${to}`;
     const shown = `${baseUrl}?${path(mask(apiKey))}`;
     const http = await this.client();
+    const url = `${baseUrl}?${path(encodeURIComponent(apiKey))}`;
     let status: number;
     let body: string;
+    let headers: Record<string, string | string[] | undefined>;
     try {
-      const res = await http.get(`${baseUrl}?${path(encodeURIComponent(apiKey))}`);
+      const res = await http.get(url);
       status = res.statusCode;
       body = res.body;
+      headers = res.headers;
     } catch (error) {
       return { kind: 'error', error: new RemoteError(`CallKeeper unreachable (${networkReason(error)}) at ${shown}`), retry: true };
     }
     if (status >= 500 || status === 429 || status === 408) {
-      return { kind: 'error', error: new RemoteError(`CallKeeper answered HTTP ${status} at ${shown}`), retry: true };
+      const retryAfter = headerValue(headers, 'retry-after');
+      return { kind: 'error', error: new RemoteError(`CallKeeper answered HTTP ${status} at ${shown}`), retry: true, retryAfter };
+    }
+    if (status >= 300 && status < 400) {
+      // Never followed: the key travels in the URL, and a redirect would carry it to wherever it points.
+      const location = headerValue(headers, 'location');
+      return {
+        kind: 'error',
+        error: new ConfigError(
+          `CallKeeper answered HTTP ${status}, a redirect to ${location ? redirectTarget(location, url) : 'nowhere'}; ckym does not follow redirects (the API key is in the URL). If CallKeeper moved, set CKYM_CALLKEEPER_URL to its new address`,
+        ),
+        retry: false,
+      };
     }
     if (status === 401 || status === 403) {
       return { kind: 'error', error: new AuthError(`CallKeeper refused the API key (HTTP ${status}); run "ckym login"`), retry: false };
@@ -140,7 +183,7 @@ export class CallKeeperClient {
   }
 
   private async client(): Promise<Got> {
-    this.http ??= await createHttp({ timeoutMs: this.options.policy.timeoutMs, followRedirect: true, userAgent: this.options.userAgent });
+    this.http ??= await createHttp({ timeoutMs: this.options.policy.timeoutMs, followRedirect: false, userAgent: this.options.userAgent });
     return this.http;
   }
 }
@@ -167,6 +210,22 @@ export function interpret(json: unknown, shown: string): Answer {
   }
   if (Array.isArray(json.payload)) return { kind: 'calls', calls: json.payload.filter(isObject) };
   return { kind: 'error', error: new RemoteError(`CallKeeper answered an object without calls at ${shown}`), retry: true };
+}
+
+/** A redirect's target for a message: scheme, host and path, never its query (which could carry the key back). */
+function redirectTarget(location: string, from: string): string {
+  try {
+    const target = new URL(location, from);
+    return `${target.origin}${target.pathname}${target.origin === new URL(from).origin ? ' (the same host)' : ''}`;
+  } catch {
+    return 'an unreadable address';
+  }
+}
+
+/** Which calls a page holds, in a few bytes: the same fingerprint twice in one fetch is the same page twice. */
+function pageFingerprint(calls: readonly RawCall[]): string {
+  const ids = calls.map((c) => String(c.universalId ?? '')).sort();
+  return createHash('sha1').update(ids.join('\n')).digest('base64');
 }
 
 /**

@@ -3,6 +3,8 @@
  * while paging, an empty page in the middle, fields of the wrong type, the same universalId on two pages, calls
  * that change between runs. Against the loopback emulator, with the fault proxy for the exact page.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateCalls } from '../../src/sandbox/generate.js';
 import type { OracleCounter } from '../support/oracle.js';
@@ -132,6 +134,68 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
       console.info(`reliability: empty middle page — ${lost.missing} of ${lost.rows} rows lost`);
       exactlyOnce(PAGED);
     }));
+
+  it('an empty array for page 0 (not "No rows found"): the run moves no cursor, and the next one delivers everything once', () =>
+    scenario(SMALL, async ({ world, exactlyOnce, count }) => {
+      // page 0 answers [] every time; page 1 says "Incorrect page is set": the end, but told by an empty array
+      world.callkeeper.inject({ type: 'empty-page', page: 0, times: 1 });
+      const first = await world.run(['sync']);
+      expect(first.code, first.stderr).toBe(0);
+      expect(count(`SELECT COUNT(*) FROM cursors`)).toBe(0);
+      expect(world.metrika.uploads).toEqual([]);
+      // had the cursor moved to "now", this run would fetch only the 24 h look-back: every older call lost
+      const r = await world.run(['sync']);
+      expect(r.code, r.stderr).toBe(0);
+      exactlyOnce(SMALL);
+    }));
+
+  it('a server that ignores the page number: exit 4 at page 1, nothing advanced; the next run delivers once', () =>
+    scenario(PAGED, async ({ world, exactlyOnce, count }) => {
+      // (page 0 and page 1 each answered with page 0: the fault is used up by exactly those two requests)
+      world.callkeeper.inject({ type: 'ignore-page', times: 2 });
+      const started = Date.now();
+      const r = await world.run(['sync']);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/^ckym: CallKeeper answered page 1 with the same calls as page 0: it seems to ignore the page number; stopped instead of paging on/m);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(world.callkeeper.requests.map((q) => q.page)).toEqual([0, 1]);
+      expect(count(`SELECT COUNT(*) FROM cursors`)).toBe(0);
+      expect(world.metrika.uploads).toEqual([]);
+      const again = await world.run(['sync']);
+      expect(again.code, again.stderr).toBe(0);
+      exactlyOnce(PAGED);
+    }));
+
+  it("CallKeeper's Retry-After is waited for; a redirect to another host is refused (exit 2) and the key goes nowhere", async () => {
+    const stranger = http.createServer((req, res) => {
+      strangers.push(req.url ?? '');
+      res.end('[]');
+    });
+    const strangers: string[] = [];
+    await new Promise<void>((r) => stranger.listen(0, '127.0.0.1', r));
+    const port = (stranger.address() as AddressInfo).port;
+    try {
+      await scenario(SMALL, async ({ world, exactlyOnce }) => {
+        world.callkeeper.inject({ type: 'status', status: 503, retryAfter: 1, times: 1 });
+        const started = Date.now();
+        const waited = await world.run(['sync']);
+        expect(waited.code, waited.stderr).toBe(0);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+        expect(waited.stderr).toMatch(/^CallKeeper: CallKeeper answered HTTP 503 at \S+ — retry 1\/2 in 1\.0 s$/m);
+        exactlyOnce(SMALL);
+
+        world.callkeeper.inject({ type: 'redirect', status: 302, location: `http://127.0.0.1:${port}/api/?json/v3/${world.env.CKYM_CALLKEEPER_KEY}/call/get/0/1/2` });
+        const moved = await world.run(['sync']);
+        expect(moved.code).toBe(2);
+        expect(moved.stderr).toBe(
+          `ckym: CallKeeper answered HTTP 302, a redirect to http://127.0.0.1:${port}/api/; ckym does not follow redirects (the API key is in the URL). If CallKeeper moved, set CKYM_CALLKEEPER_URL to its new address\n`,
+        );
+        expect(strangers).toEqual([]);
+      });
+    } finally {
+      await new Promise((r) => stranger.close(r));
+    }
+  });
 
   it('fields of the wrong type: normalised where the spec allows, the unreadable calls skipped with a warning, the rest delivered', () => {
     const at = moscow(NOW_UNIX - 7200);
