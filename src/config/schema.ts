@@ -36,6 +36,8 @@ export const configSchema = z.object({
        * have had to show it before ckym concludes it never arrived and sends the rows again.
        */
       confirmGraceMinutes: z.number().min(0).max(24 * 60).default(10),
+      /** How long a callback still in progress, scheduled or awaiting its status (1/0, 2/0, 707/0) is waited for. */
+      maxWaitHours: z.number().min(1).max(24 * 30).default(72),
     })
     .default({}),
   network: z

@@ -161,7 +161,7 @@ function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, re
     const call = normalised.call;
     if (latest === null || call.callTime > latest) latest = call.callTime;
     seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType) });
-    const fin = finality(call, now, ctx.config.sync.settleMinutes);
+    const fin = finality(call, now, ctx.config.sync.settleMinutes, ctx.config.sync.maxWaitHours);
     for (const counter of ctx.counters) {
       const r = reports.get(counter.id)!;
       for (const d of decideDeliveries(call, counter, fin)) {

@@ -33,7 +33,7 @@ describe('loadConfig', () => {
     fs.mkdirSync(nested, { recursive: true });
     const loaded = await loadConfig({ cwd: nested });
     expect(loaded.filepath).toBe(path.join(dir, 'ckym.config.json'));
-    expect(loaded.config.sync).toEqual({ initialDays: 7, lookbackHours: 24, settleMinutes: 10, confirmGraceMinutes: 10 });
+    expect(loaded.config.sync).toEqual({ initialDays: 7, lookbackHours: 24, settleMinutes: 10, confirmGraceMinutes: 10, maxWaitHours: 72 });
     expect(loaded.config.callkeeper).toEqual({ method: 'get', timezone: 'Europe/Moscow' });
     // a counter's defaults are the settings table's
     expect(loaded.config.counters[0]).toEqual({ id: 1, ...settingDefaults() });
