@@ -658,6 +658,10 @@ function lexists(file: string): boolean {
 function checkDatabaseFile(file: string): void {
   const stat = fs.lstatSync(file);
   if (stat.isSymbolicLink()) throw symlinkError(file, 'database');
+  // SQLite opens these beside it by name: a link planted there would take its writes elsewhere too
+  for (const f of [`${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    if (lexists(f) && fs.lstatSync(f).isSymbolicLink()) throw symlinkError(f, 'database file');
+  }
   if (!stat.isFile()) throw new LocalError(`database ${file} is not a regular file; move it away, or point CKYM_HOME elsewhere`);
   if (stat.size === 0) throw damagedDatabase(file, 'is empty (0 bytes)');
 }

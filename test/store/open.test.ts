@@ -79,6 +79,13 @@ describe('Store.open', () => {
     expect(() => Store.open(file)).toThrow(LocalError);
     expect(() => Store.open(file)).toThrow(/^database .*ckym\.db is a symbolic link; ckym does not follow links/);
     expect(fs.existsSync(target)).toBe(false);
+    // … and at the files SQLite opens beside it
+    fs.rmSync(file);
+    Store.open(file).close();
+    for (const suffix of ['-wal', '-shm']) fs.rmSync(`${file}${suffix}`, { force: true });
+    fs.symlinkSync(target, `${file}-wal`);
+    expect(() => Store.open(file)).toThrow(/^database file .*ckym\.db-wal is a symbolic link/);
+    expect(fs.existsSync(target)).toBe(false);
   });
 
   it("a -wal left by a database moved aside is kept aside too, never applied to the new one", () => {
