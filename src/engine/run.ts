@@ -79,8 +79,10 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     }
     const writer = new PageWriter(store, runId, batching);
     let reached: number | null = null;
+    let unverified = false;
     try {
       for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
+        if (page.unverified) unverified = true;
         const decided = decidePage(ctx, page.calls, now, reports);
         report.malformed += decided.malformed.length;
         for (const problem of decided.malformed) events.onMalformed?.(problem);
@@ -95,7 +97,8 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
       // A failed fetch still waits for the pages already handed over: nothing else writes meanwhile.
       await writer.close();
     }
-    store.setCursors(ids, report.window.to);
+    // A fetch that ended on an empty array (not CallKeeper's documented "No rows found") moves no cursor.
+    if (!unverified) store.setCursors(ids, report.window.to);
 
     // 4. One batch per counter and kind with everything pending, each sent and recorded exactly once.
     for (const counter of ctx.counters) {
@@ -158,7 +161,7 @@ function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, re
     const call = normalised.call;
     if (latest === null || call.callTime > latest) latest = call.callTime;
     seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType) });
-    const fin = finality(call, now, ctx.config.sync.settleMinutes);
+    const fin = finality(call, now, ctx.config.sync.settleMinutes, ctx.config.sync.maxWaitHours);
     for (const counter of ctx.counters) {
       const r = reports.get(counter.id)!;
       for (const d of decideDeliveries(call, counter, fin)) {

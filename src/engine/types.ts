@@ -11,7 +11,7 @@ import type { CounterSettings, DeliveryKind, Row, SkipReason, WaitReason } from 
 /** The settings a run goes by (the config's `callkeeper` and `sync` sections). */
 export interface RunSettings {
   callkeeper: { timezone: string };
-  sync: { initialDays: number; lookbackHours: number; settleMinutes: number };
+  sync: { initialDays: number; lookbackHours: number; settleMinutes: number; maxWaitHours?: number };
 }
 
 /** Where the calls come from: pages of CallKeeper's export for a time window. */
