@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store, connectionOf, storeError, type DeliveryRecord } from '../../src/store/store.js';
-import { LocalError } from '../../src/errors.js';
+import { ConfigError, LocalError } from '../../src/errors.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { deliveryCounts } from '../../src/store/stats.js';
@@ -191,11 +191,10 @@ describe('Store', () => {
 });
 
 describe('Store: opening, closing, runs and batch errors', () => {
-  it('refuses to open a missing database read-only, in one clear sentence, and creates nothing', () => {
+  it('refuses to open a missing database read-only and creates nothing', () => {
+    // Every caller checks that the file exists first; the store itself must never create one when reading.
     const missing = path.join(dir, 'missing.db');
-    expect(() => Store.open(missing, { readonly: true })).toThrow(
-      new LocalError(`database ${missing}: the database cannot be opened; check that CKYM_HOME exists and is writable (SQLITE_CANTOPEN)`),
-    );
+    expect(() => Store.open(missing, { readonly: true })).toThrow(/ENOENT/);
     expect(fs.existsSync(missing)).toBe(false);
   });
 
@@ -279,11 +278,6 @@ describe('storeError', () => {
     ['SQLITE_READONLY', 'the database is read-only; check the permissions of the file and its directory'],
     ['SQLITE_READONLY_DBMOVED', 'the database is read-only; check the permissions of the file and its directory'],
     ['SQLITE_CANTOPEN', 'the database cannot be opened; check that CKYM_HOME exists and is writable'],
-    [
-      'SQLITE_CORRUPT',
-      'the database is damaged; move it aside and run again — the new one knows nothing of earlier uploads, so sync from the last sent day with --since to avoid sending calls twice',
-    ],
-    ['SQLITE_NOTADB', 'the file is not a ckym database; check CKYM_HOME'],
     ['SQLITE_IOERR_SHORT_READ', 'a disk error occurred; check the disk and run again'],
     ['EACCES', 'permission denied; check the permissions of CKYM_HOME'],
     ['EROFS', 'the file system is read-only; point CKYM_HOME at a writable directory'],
@@ -294,6 +288,28 @@ describe('storeError', () => {
     expect(error).toBeInstanceOf(LocalError);
     expect(error.message).toBe(`database /home/me/.ckym/ckym.db: ${fix} (${code})`);
     expect(error.cause).toBe(original);
+  });
+
+  it.each([
+    ['SQLITE_CORRUPT', 'is damaged (SQLITE_CORRUPT)'],
+    ['SQLITE_CORRUPT_INDEX', 'is damaged (SQLITE_CORRUPT_INDEX)'],
+    ['SQLITE_NOTADB', 'is not a database (SQLITE_NOTADB)'],
+  ])('%s: a damaged database, exit 2, with the way on that sends nothing twice', (code, what) => {
+    const file = '/home/me/.ckym/ckym.db';
+    const error = storeError(file, Object.assign(new Error('low-level'), { code }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).exitCode).toBe(2);
+    expect(error.message).toBe(
+      `database ${file} ${what}: ckym will not start a new one in its place, which would send again every call of the look-back window. ` +
+        `Move it aside (mv ${file} ${file}.damaged), then run "ckym sync --since DATE" with the day after the last upload you know of, or "ckym sync --adopt" to go on after the uploads Metrica already has`,
+    );
+  });
+
+  it('passes ckym\'s own errors through as they are', () => {
+    const config = new ConfigError('already clear');
+    expect(storeError('f', config)).toBe(config);
+    const local = Object.assign(new LocalError('already clear'), { code: 'SQLITE_FULL' });
+    expect(storeError('f', local)).toBe(local);
   });
 
   it('passes other errors through as they are', () => {
