@@ -2,7 +2,7 @@
 // or `npm run mutate -- --mutate src/domain/phone.ts`. Slow (minutes per file on two cores): not part of `npm test`.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  mutate: ['src/domain/**/*.ts', 'src/store/store.ts'],
+  mutate: ['src/domain/**/*.ts', 'src/store/store.ts', 'src/engine/**/*.ts'],
   testRunner: 'vitest',
   // Only the in-process test layers (vitest.stryker.config.ts); for each mutant, only the tests that import its file.
   vitest: { configFile: 'vitest.stryker.config.ts', related: true },

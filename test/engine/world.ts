@@ -43,6 +43,8 @@ export interface RunOptions {
    * resolves once that point is reached, with no report; the abandoned run never moves again.
    */
   freeze?: { afterPages: number } | { upload: 'before-it-left' | 'after-metrica-took-it' };
+  /** More listeners, told besides the world's own (which note the trail). */
+  events?: SyncEvents;
 }
 
 export interface RunResult {
@@ -143,6 +145,7 @@ export async function engineWorld(options: { calls: Record<string, unknown>[]; c
       const dry = o.dryRun ? new DryRunUploader(store) : null;
       const uploader = dry ?? new MetricaUploader({ store, metrika: mk, clock, confirmGraceMinutes: o.grace ?? 10 });
       const events: SyncEvents = {
+        ...o.events,
         onBatch: ({ batchId }) => trail.push(`batch ${batchId}: ${status(batchId)}`),
         onUploaded: ({ counterId, kind }) => {
           const last = db().prepare(`SELECT id FROM batches WHERE counter_id = ? AND kind = ? ORDER BY id DESC LIMIT 1`).pluck().get(counterId, kind) as number;

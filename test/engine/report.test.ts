@@ -1,0 +1,169 @@
+/**
+ * What a run tells: its report, the run's record in the database, and the events as they happen — checked number by
+ * number (mutation testing showed the sync tests checked the batches, not what the run says about them).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectionOf } from '../../src/store/store.js';
+import type { SyncEvents } from '../../src/engine/types.js';
+import { counter, engineWorld, type EngineWorld } from './world.js';
+
+const NOW = '2024-05-20T09:00:00Z';
+const NOW_UNIX = Date.parse(NOW) / 1000;
+const DAY = 86_400;
+
+let world: EngineWorld;
+afterEach(async () => {
+  await world?.close();
+});
+
+/** A final call tracked to a visit; Moscow wall time. */
+const final = (id: string, callTime: string, duration = 90) => ({
+  universalId: id,
+  serviceType: 'calltracking',
+  status: 'success',
+  statusFirst: 200,
+  statusSecond: 200,
+  clientNumber: '79990000001',
+  callTime,
+  duration,
+  yaClid: '1716000000123',
+});
+const CALLS = [
+  final('old', '2024-04-25 12:00:00'), // 25 days before NOW: too old for Metrica to link to a visit
+  final('short', '2024-05-19 10:00:00', 30),
+  final('long', '2024-05-19 11:00:00'),
+  // a callback still scheduled: waited on by both counters
+  { ...final('later', '2024-05-19 12:00:00', 0), serviceType: 'callback', status: 'fail', statusFirst: 2, statusSecond: 0 },
+  { ...final('broken', '2024-05-19 13:00:00'), duration: 1e308 },
+];
+const COUNTERS = [counter(11, { goal: 'call' }), counter(22, { minDuration: 60 })];
+
+/** Every event the run told, in order, as `name payload`. */
+function listen(): { told: string[]; events: SyncEvents } {
+  const told: string[] = [];
+  const note = (name: string) => (payload: unknown) => told.push(`${name} ${JSON.stringify(payload)}`);
+  return {
+    told,
+    events: { onWindow: note('window'), onPage: note('page'), onMalformed: note('malformed'), onReconciled: note('reconciled') },
+  };
+}
+
+const runRecord = () =>
+  connectionOf(world.store)
+    .prepare(`SELECT outcome, exit_code, error, pages, fetched, sent_calls, sent_conversions, skipped, waiting FROM runs ORDER BY id DESC LIMIT 1`)
+    .get();
+
+describe('what a run tells', () => {
+  it('the report and the run record count the pages, calls, malformed ones, skips, waits, rows sent and late rows', async () => {
+    world = await engineWorld({ calls: CALLS, counters: COUNTERS, nowIso: NOW });
+    const since = NOW_UNIX - 30 * DAY;
+    const { told, events } = listen();
+    const { report } = await world.run({ since, events });
+
+    expect(report).toMatchObject({ pages: 1, fetched: 5, newCalls: 4, malformed: 1, outcome: 'ok', exitCode: 0, reconciled: [] });
+    const [c11, c22] = report!.counters;
+    expect(c11).toMatchObject({
+      id: 11,
+      name: 'counter 11',
+      calls: { sent: 3, late: 1, batchId: 1 },
+      conversions: { sent: 3, late: 1, batchId: 2 },
+      skipped: {},
+      waiting: { scheduled: 1 },
+      error: null,
+    });
+    expect(c22).toMatchObject({
+      id: 22,
+      calls: { sent: 2, late: 1, batchId: 3 },
+      conversions: { sent: 0, late: 0, batchId: null, uploadingId: null },
+      skipped: { 'min-duration': 1 },
+      waiting: { scheduled: 1 },
+      error: null,
+    });
+    expect(c11!.calls.uploadingId).toEqual(expect.any(Number));
+    expect(new Set([c11!.calls.uploadingId, c11!.conversions.uploadingId, c22!.calls.uploadingId]).size).toBe(3);
+    expect(runRecord()).toEqual({
+      outcome: 'ok',
+      exit_code: 0,
+      error: null,
+      pages: 1,
+      fetched: 5,
+      sent_calls: 5,
+      sent_conversions: 3,
+      skipped: 1,
+      waiting: 2,
+    });
+
+    // `reached`: the latest time of a call that could be read (12:00 Moscow is 09:00 UTC), not the malformed one's
+    const reached = Date.parse('2024-05-19T09:00:00Z') / 1000;
+    expect(told).toEqual([
+      `window ${JSON.stringify({ from: since, to: NOW_UNIX })}`,
+      'malformed "call broken has a duration that is not a talk time in seconds: \\"1e+308\\""',
+      `page ${JSON.stringify({ page: 0, calls: 5, fetched: 5, reached })}`,
+    ]);
+
+    // The next run: the same calls again, none of them new; nothing more to send
+    const again = await world.run({ since });
+    expect(again.report).toMatchObject({ pages: 1, fetched: 5, newCalls: 0, malformed: 1, exitCode: 0 });
+    expect(again.report!.counters.map((c) => [c.calls.sent, c.conversions.sent, c.calls.batchId])).toEqual([
+      [0, 0, null],
+      [0, 0, null],
+    ]);
+    expect(runRecord()).toMatchObject({ sent_calls: 0, sent_conversions: 0, skipped: 1, waiting: 2 });
+  });
+
+  it('an empty window: no page, no call; the cursor still moves (CallKeeper said "No rows found")', async () => {
+    world = await engineWorld({ calls: [], counters: COUNTERS, nowIso: NOW });
+    const { told, events } = listen();
+    const { report } = await world.run({ events });
+    expect(report).toMatchObject({ pages: 0, fetched: 0, newCalls: 0, malformed: 0, exitCode: 0 });
+    expect(told).toEqual([`window ${JSON.stringify({ from: NOW_UNIX - 7 * DAY, to: NOW_UNIX })}`]);
+    expect(runRecord()).toMatchObject({ outcome: 'ok', pages: 0, fetched: 0, sent_calls: 0, skipped: 0, waiting: 0 });
+    expect(world.store.cursor(11)).toBe(NOW_UNIX);
+    expect(world.store.cursor(22)).toBe(NOW_UNIX);
+  });
+
+  it('a batch settled at the start is told as it is settled, and counted as sent by its counter', async () => {
+    world = await engineWorld({ calls: CALLS, counters: COUNTERS, nowIso: NOW });
+    await world.run({ freeze: { upload: 'after-metrica-took-it' } });
+    const { told, events } = listen();
+    const { report } = await world.run({ events });
+    const reconciled = told.filter((t) => t.startsWith('reconciled '));
+    expect(reconciled.map((t) => JSON.parse(t.slice('reconciled '.length)))).toEqual(report!.reconciled);
+    expect(report!.reconciled.map((r) => [r.batchId, r.counterId, r.kind, r.result])).toEqual([
+      [1, 11, 'call', 'sent'],
+      [2, 11, 'conversion', 'resend'],
+      [3, 22, 'call', 'resend'],
+    ]);
+    // 11's calls went in the batch that was found; its conversions and 22's calls are sent by this run
+    expect(report!.counters.map((c) => [c.calls.sent, c.conversions.sent])).toEqual([
+      [2, 2],
+      [1, 0],
+    ]);
+    expect(told[0]).toMatch(/^reconciled /); // settled before the window is even worked out
+  });
+});
+
+describe('a run that fails', () => {
+  it('Metrica refuses the token: the run stops at once (exit 3), recorded as failed with the reason; its batches are released', async () => {
+    world = await engineWorld({ calls: CALLS, counters: COUNTERS, nowIso: NOW });
+    world.metrika.inject({ on: 'upload', status: 401, times: 1 });
+    await expect(world.run()).rejects.toMatchObject({ exitCode: 3 });
+    const record = runRecord() as Record<string, unknown>;
+    expect(record).toMatchObject({ outcome: 'failed', exit_code: 3, pages: 1, fetched: 4, sent_calls: 0, sent_conversions: 0 });
+    expect(record['error']).toBe('Metrica refused the Yandex token (HTTP 401 unauthorized: Authorization required); run "ckym login" to connect again');
+    // the refused batch is void, the ones never sent were released: every row pending again, none left in a batch
+    expect(world.batches().map((b) => b.split(' ').slice(1, 3).join(' '))).toEqual(['11/call void']);
+    expect([world.states(11), world.states(11, 'conversion'), world.states(22)]).toEqual([
+      { pending: 2, waiting: 1 },
+      { pending: 2, waiting: 1 },
+      { pending: 1, skipped: 1, waiting: 1 },
+    ]);
+
+    const next = await world.run();
+    expect(next.report!.exitCode).toBe(0);
+    expect(next.report!.counters.map((c) => [c.calls.sent, c.conversions.sent])).toEqual([
+      [2, 2],
+      [1, 0],
+    ]);
+  });
+});
