@@ -122,6 +122,17 @@ describe('what a run tells', () => {
     expect(world.store.cursor(22)).toBe(NOW_UNIX);
   });
 
+  it('an empty window told by an empty array (not "No rows found"): trusted for this run, but no cursor moves', async () => {
+    world = await engineWorld({ calls: [], counters: COUNTERS, nowIso: NOW });
+    world.callkeeper.inject({ type: 'empty-array', times: 2 });
+    const { told, events } = listen();
+    const { report } = await world.run({ events });
+    expect(report).toMatchObject({ pages: 1, fetched: 0, newCalls: 0, exitCode: 0 });
+    expect(told[1]).toBe(`page ${JSON.stringify({ page: 0, calls: 0, fetched: 0, reached: null })}`);
+    expect(world.store.cursor(11)).toBeNull();
+    expect(world.store.cursor(22)).toBeNull();
+  });
+
   it('a batch settled at the start is told as it is settled, and counted as sent by its counter', async () => {
     world = await engineWorld({ calls: CALLS, counters: COUNTERS, nowIso: NOW });
     await world.run({ freeze: { upload: 'after-metrica-took-it' } });
