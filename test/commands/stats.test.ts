@@ -164,7 +164,7 @@ describe('refreshUploadings', () => {
       store.recordPage(runId, [{ id: `c${counterId}`, callTime: 100, serviceType: 'callback' }], [
         { counterId, callId: `c${counterId}`, kind: 'call', state: 'pending', reason: null, row: ['', '100'], callTime: 100 },
       ]);
-      const b = store.prepareBatch(runId, counterId, 'call', ['ClientId', 'DateTime'], 1000)!;
+      const b = store.sealBatches(runId, counterId, 'call', 'clientId', ['ClientId', 'DateTime'], null, 1000)[0]!;
       store.markSent(b.id, { id: 500 + counterId, status: 'UPLOADED' }, 2000);
     }
   });

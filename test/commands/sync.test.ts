@@ -16,10 +16,12 @@ import { argv, memoryIO } from './io.js';
 
 const counterReport = (over: Partial<CounterReport> & { id: number }): CounterReport => ({
   name: '',
-  calls: { sent: 0, late: 0, batchId: null, uploadingId: null },
-  conversions: { sent: 0, late: 0, batchId: null, uploadingId: null },
+  calls: { sent: 0, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: null, uploadingId: null },
+  conversions: { sent: 0, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: null, uploadingId: null },
   skipped: {},
   waiting: {},
+  malformed: {},
+  requeued: 0,
   error: null,
   ...over,
 });
@@ -41,14 +43,14 @@ const report = (counters: CounterReport[], over: Partial<SyncReport> = {}): Sync
 const shop = counterReport({
   id: 12345678,
   name: 'shop.example',
-  calls: { sent: 21, late: 0, batchId: 5, uploadingId: 900 },
-  conversions: { sent: 14, late: 0, batchId: 6, uploadingId: 901 },
+  calls: { sent: 21, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: 5, uploadingId: 900 },
+  conversions: { sent: 14, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: 6, uploadingId: 901 },
   skipped: { site: 10, 'min-duration': 6 },
 });
 const blog = counterReport({
   id: 23456789,
   name: 'blog.example',
-  calls: { sent: 4, late: 3, batchId: 7, uploadingId: 902 },
+  calls: { sent: 4, late: 3, dropped: 0, failed: 0, refusal: null, held: null, batchId: 7, uploadingId: 902 },
   waiting: { settling: 2, scheduled: 1 },
 });
 const broken = counterReport({ id: 34567890, error: { exitCode: 5, message: 'Metrica rejected the calls for counter 34567890: invalid_uploading: bad (batch 8 is quarantined; see "ckym stats")' } });
@@ -112,7 +114,7 @@ describe('the summary on a terminal: a headline, then a few aligned lines per co
   });
 
   it('conversions too old to link are counted with the calls', () => {
-    const late = counterReport({ id: 1, calls: { sent: 9, late: 2, batchId: 1, uploadingId: 1 }, conversions: { sent: 5, late: 1, batchId: 2, uploadingId: 2 } });
+    const late = counterReport({ id: 1, calls: { sent: 9, late: 2, dropped: 0, failed: 0, refusal: null, held: null, batchId: 1, uploadingId: 1 }, conversions: { sent: 5, late: 1, dropped: 0, failed: 0, refusal: null, held: null, batchId: 2, uploadingId: 2 } });
     expect(summaryLines(report([late]), { durationMs: 1, dryRun: false, paint: plainPaint })).toContain(
       '  too old  3  2 calls and 1 conversion over 21 days old: in the call reports, but not linked to visits',
     );

@@ -37,6 +37,7 @@ describe('normaliseCall', () => {
       clientId: '1714510800123456789',
       callPage: 'https://shop.example/catalog',
       entryPoint: 'https://shop.example/',
+      entryPointQuery: 'https://shop.example/?utm_source=yandex&yclid=5417289076543210987',
       recordUrl: 'https://ckct.ru/record/1001.mp3',
       tags: ['Директ'],
     } satisfies Call);
@@ -128,6 +129,7 @@ describe('normaliseCall', () => {
       clientId: '',
       callPage: '',
       entryPoint: '',
+      entryPointQuery: '',
       recordUrl: '',
       tags: [],
     } satisfies Call);

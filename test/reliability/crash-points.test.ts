@@ -140,7 +140,7 @@ describe.concurrent('kill -9 at each step of a sync, then a re-run: every row ex
       const [batch] = world.query<{ id: number; status: string; rows: number }>(`SELECT id, status, rows FROM batches`);
       expect(batch).toMatchObject({ id: 1, status: 'sending' });
       expect(count(`SELECT COUNT(*) FROM deliveries WHERE batch_id = 1 AND state = 'batched'`)).toBe(batch!.rows);
-      // What a kill a moment earlier leaves: prepareBatch committed, markSending not.
+      // What a kill a moment earlier leaves: sealBatches committed, markSending not.
       const db = new Database(world.database);
       db.prepare(`UPDATE batches SET status = 'prepared', attempts = 0, attempt_at = NULL WHERE id = 1`).run();
       db.close();
