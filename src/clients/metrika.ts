@@ -176,11 +176,6 @@ export class MetrikaClient {
     this.expectOk(res, `enabling ${LINKING[kind].name} on counter ${counterId}`);
   }
 
-  /** Turns on linking calls to visits. */
-  enableCallLinking(counterId: number): Promise<void> {
-    return this.enableLinking(counterId, 'call');
-  }
-
   /**
    * The date from which uploaded calls (`call`) or conversions (`conversion`) can be joined to visits, or null while
    * that switch is off. The answer's shape is unconfirmed: `date` (as public clients read it), or the first date-like
@@ -195,11 +190,6 @@ export class MetrikaClient {
     if (typeof direct === 'string') return direct;
     const found = Object.values(json).find((v) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v));
     return typeof found === 'string' ? found : null;
-  }
-
-  /** The date from which uploaded calls can be joined to visits, or null while call linking is off. */
-  callJoinThreshold(counterId: number): Promise<string | null> {
-    return this.joinThreshold(counterId, 'call');
   }
 
   /** Uploadings of one kind for a counter, newest pages first as Metrica gives them. */

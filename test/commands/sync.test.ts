@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { plainPaint, type Paint } from '../../src/cli/render.js';
 import type { CounterReport, SyncReport } from '../../src/engine/types.js';
-import { progressText, reconciledText, retryText, summaryLine, summaryLines, windowText } from '../../src/commands/sync/text.js';
+import { droppedText, progressText, reconciledText, refusedText, retryText, summaryLine, summaryLines, windowText } from '../../src/commands/sync/text.js';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
 import { startMetrikaEmulator, type MetrikaEmulator } from '../../src/sandbox/metrika.js';
 import { argv, memoryIO } from './io.js';
@@ -117,6 +117,48 @@ describe('the summary on a terminal: a headline, then a few aligned lines per co
     const late = counterReport({ id: 1, calls: { sent: 9, late: 2, dropped: 0, failed: 0, refusal: null, held: null, batchId: 1, uploadingId: 1 }, conversions: { sent: 5, late: 1, dropped: 0, failed: 0, refusal: null, held: null, batchId: 2, uploadingId: 2 } });
     expect(summaryLines(report([late]), { durationMs: 1, dryRun: false, paint: plainPaint })).toContain(
       '  too old  3  2 calls and 1 conversion over 21 days old: in the call reports, but not linked to visits',
+    );
+  });
+});
+
+describe('what needs the user (issue 12): rows kept aside, malformed, held, dropped', () => {
+  const kr = (over: Partial<CounterReport['calls']> = {}): CounterReport['calls'] => ({
+    sent: 0, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: null, uploadingId: null, ...over,
+  });
+  const attention = counterReport({
+    id: 45678901,
+    name: 'help.example',
+    calls: kr({ sent: 9, failed: 1, refusal: 'Metrica refused the calls for counter 45678901: invalid_uploading: Неверный формат данных, ошибка в строке номер 2', dropped: 2, batchId: 3 }),
+    conversions: kr({ held: { rows: 5, message: 'held' } }),
+    malformed: { 'datetime-before-2000': 1, 'client-id-malformed': 2 },
+  });
+
+  it('one line under cron names each', () => {
+    expect(summaryLine(report([attention]), 100, false)).toBe(
+      'sync: fetched 1214 calls (37 new) in 2 pages · 45678901 help.example: sent 9 calls, 3 malformed, 1 refused by Metrica, 2 dropped by Metrica, 5 conversions held · 0.1 s',
+    );
+  });
+
+  it('a terminal says what each is and what to do', () => {
+    expect(summaryLines(report([attention]), { durationMs: 100, dryRun: false, paint: plainPaint }).slice(2)).toEqual([
+      '45678901  help.example',
+      '  sent       9  calls',
+      '  malformed  3  client-id-malformed 2 · datetime-before-2000 1 — rows Metrica would refuse: never sent',
+      '  refused    1  1 call kept aside: Metrica refused the calls for counter 45678901: invalid_uploading: Неверный формат данных, ошибка в строке номер 2 — fix the cause, then "ckym sync --retry-failed"',
+      '  dropped    2  Metrica kept fewer lines than it was sent — see "ckym stats --refresh"',
+      '  held       5  conversions: Metrica\'s conversion linking is off — run "ckym counters edit 45678901 --yes"',
+    ]);
+  });
+
+  it('the notes told along the way', () => {
+    expect(droppedText({ counterId: 7, kind: 'conversion', batchId: 4, rows: 10, kept: 8 })).toBe(
+      'Metrica kept 8 of the 10 conversions of batch 4 (counter 7): it dropped 2 without a word; see "ckym stats --refresh"',
+    );
+    expect(refusedText({ counterId: 7, kind: 'call', batchId: 4, rows: 10, reason: 'Metrica refused …', split: true })).toBe(
+      'Metrica refused batch 4 (10 rows of calls of counter 7): sent in parts to find the rows it refuses — Metrica refused …',
+    );
+    expect(refusedText({ counterId: 7, kind: 'call', batchId: 5, rows: 1, reason: 'Metrica refused …', split: false })).toBe(
+      'Metrica refused 1 row of calls of counter 7 (batch 5): kept aside — Metrica refused …',
     );
   });
 });
