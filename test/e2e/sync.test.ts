@@ -245,7 +245,8 @@ describe('ckym sync end to end', () => {
   });
 
   it('a sync started while another holds the lock exits 0 at once, saying so', async () => {
-    world.metrika.inject({ on: 'upload', delayMs: 3000, times: 1 });
+    // long enough for two more runs to start and stop while the first waits, even on a busy machine
+    world.metrika.inject({ on: 'upload', delayMs: 8000, times: 1 });
     const first = world.start(['sync']);
     await until(() => world.metrika.requests.some((r) => r.method === 'POST' && r.status === 0));
     const started = Date.now();
