@@ -41,7 +41,6 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     if (r && !r.error) r.error = asCounterError(error);
   };
   const ids = ctx.counters.map((c) => c.id);
-  const counterIds = new Set(ids);
 
   try {
     // 1. Batches a previous run left unfinished are settled before anything new is sent.
@@ -62,7 +61,6 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     // `--retry-failed`: the rows Metrica refused go back in line, to be decided and sent like any pending row.
     if (options.retryFailed) {
       for (const [counterId, rows] of store.requeueFailed(ids)) {
-        if (!counterIds.has(counterId)) continue;
         reports.get(counterId)!.requeued = rows;
         events.onRequeued?.({ counterId, rows });
       }

@@ -15,7 +15,7 @@
  * still be taking in a file whose answer was lost).
  */
 import type { Clock } from '../clock.js';
-import { AuthError, MetrikaError, RemoteError } from '../errors.js';
+import { MetrikaError, RemoteError } from '../errors.js';
 import type { MetrikaClient, UploadOutcome, Uploading } from '../clients/metrika.js';
 import type { Batch, Store } from '../store/store.js';
 import { csvLine } from '../domain/csv.js';
@@ -142,7 +142,7 @@ export class MetricaUploader implements Uploader {
     try {
       return linkingFrom(await this.options.metrika.joinThreshold(counterId, kind), now);
     } catch (error) {
-      if (error instanceof MetrikaError && !(error instanceof AuthError)) return { state: 'unknown', why: error.message };
+      if (error instanceof MetrikaError) return { state: 'unknown', why: error.message };
       throw error;
     }
   }

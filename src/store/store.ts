@@ -702,7 +702,10 @@ export class Store {
     });
   }
 
-  /** Metrica refused the file (HTTP 400): quarantine it with the reason; it is not retried automatically. */
+  /**
+   * Metrica refused the file and it cannot be split further (one row, or a refusal of the request itself): its rows
+   * are kept aside (failed), the reason on the batch; they go again only through `sync --retry-failed`.
+   */
   rejectBatch(batchId: number, error: string): void {
     this.write(() => {
       this.stmt(`UPDATE batches SET status = 'rejected', error = ? WHERE id = ?`).run(error, batchId);
