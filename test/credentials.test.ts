@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CredentialStore, requireCallKeeperKey, requireYandexToken, resolveCredentials } from '../src/credentials.js';
 import { readEnv } from '../src/env.js';
-import { AuthError, ConfigError } from '../src/errors.js';
+import { AuthError, ConfigError, LocalError } from '../src/errors.js';
 import { redact } from '../src/redact.js';
 
 let dir: string;
@@ -13,7 +13,10 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-creds-'));
   store = new CredentialStore(path.join(dir, 'home', 'credentials.json'));
 });
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  vi.restoreAllMocks();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 describe('CredentialStore', () => {
   it('writes the file with mode 0600 and reads it back', () => {
@@ -50,5 +53,66 @@ describe('CredentialStore', () => {
     store.write({ version: 1, callkeeper: { key: 'zz99secretkey777' } });
     store.read();
     expect(redact('GET /?json/v3/zz99secretkey777/call')).toBe('GET /?json/v3/zz99…77/call');
+  });
+
+  it('a file of the wrong shape is one clear sentence naming the key (exit 2), never a crash', () => {
+    const cases: [string, RegExp][] = [
+      ['null', /credentials\.json: \(top level\): expected an object; got null\. Run "ckym login" to write it again$/],
+      ['[1, 2]', /\(top level\): expected an object; got an array/],
+      ['"key"', /\(top level\): expected an object; got string/],
+      ['{"callkeeper": "k3y"}', /: callkeeper: expected an object; got string/],
+      ['{"callkeeper": {"key": 12345678}}', /: callkeeper\.key: expected a non-empty string; got number/],
+      ['{"callkeeper": {}}', /: callkeeper\.key: expected a non-empty string; got undefined/],
+      ['{"yandex": {"accessToken": ["a"]}}', /: yandex\.accessToken: expected a non-empty string; got an array/],
+      ['{"yandex": {"accessToken": "tok-0123456789", "expiresAt": "soon"}}', /: yandex\.expiresAt: expected a time in unix milliseconds; got string/],
+      ['{"yandex": {"accessToken": "tok-0123456789", "refreshToken": null}}', /: yandex\.refreshToken: expected a non-empty string; got null/],
+    ];
+    fs.mkdirSync(path.dirname(store.file), { recursive: true });
+    for (const [text, message] of cases) {
+      fs.writeFileSync(store.file, text, { mode: 0o600 });
+      expect(() => store.read(), text).toThrow(ConfigError);
+      expect(() => store.read(), text).toThrow(message);
+    }
+  });
+
+  it('a full disk while saving: one clear sentence, no temporary file and no half-written file left', () => {
+    store.write({ version: 1, callkeeper: { key: 'old0key0value001' } });
+    const real = fs.writeFileSync;
+    vi.spyOn(fs, 'writeFileSync').mockImplementation((file, data, options) => {
+      if (typeof file === 'number') {
+        real(file, String(data).slice(0, 10)); // part of it got out, then the disk was full
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return real(file, data, options);
+    });
+    expect(() => store.write({ version: 1, callkeeper: { key: 'new0key0value002' } })).toThrow(LocalError);
+    expect(() => store.write({ version: 1, callkeeper: { key: 'new0key0value002' } })).toThrow(
+      `cannot save the credentials to ${store.file}: the disk is full; free some space and try again (ENOSPC); nothing was saved`,
+    );
+    expect(fs.readdirSync(path.dirname(store.file))).toEqual(['credentials.json']);
+    expect(store.read().callkeeper?.key).toBe('old0key0value001');
+  });
+
+  it('a read-only home: login and logout say so in one sentence', () => {
+    store.write({ version: 1, callkeeper: { key: 'old0key0value001' } });
+    const denied = (what: string) => () => {
+      throw Object.assign(new Error(`EACCES: permission denied, ${what}`), { code: 'EACCES' });
+    };
+    vi.spyOn(fs, 'openSync').mockImplementation(denied('open'));
+    vi.spyOn(fs, 'unlinkSync').mockImplementation(denied('unlink'));
+    expect(() => store.write({ version: 1 })).toThrow(
+      `cannot save the credentials to ${store.file}: permission denied; check the permissions of CKYM_HOME (or point CKYM_HOME elsewhere) (EACCES); nothing was saved`,
+    );
+    expect(() => store.clear()).toThrow(LocalError);
+    expect(() => store.clear()).toThrow(/^cannot remove .*credentials\.json: permission denied; .*\(EACCES\); the credentials are still stored$/);
+  });
+
+  it('never writes through a link planted at the temporary file', () => {
+    fs.mkdirSync(path.dirname(store.file), { recursive: true });
+    const target = path.join(dir, 'elsewhere');
+    fs.writeFileSync(target, 'untouched');
+    fs.symlinkSync(target, `${store.file}.${process.pid}.tmp`);
+    expect(() => store.write({ version: 1, callkeeper: { key: 'new0key0value002' } })).toThrow(LocalError);
+    expect(fs.readFileSync(target, 'utf8')).toBe('untouched');
   });
 });

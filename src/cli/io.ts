@@ -14,6 +14,26 @@ export function processIO(): IO {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 }
 
+/**
+ * Escape sequences and control characters a remote or config string may carry (a Metrica message, a counter or goal
+ * name, a CallKeeper error, a tag): ESC sequences (CSI, OSC up to BEL or ST, DCS/APC/PM/SOS strings, two-byte
+ * escapes), the C1 controls, every C0 control but tab and newline (a carriage return overwrites a line), DEL, and
+ * the Unicode bidirectional overrides that reorder what a line shows.
+ */
+const TERMINAL_CONTROLS =
+  /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[PX^_][^\u001b]*(?:\u001b\\)?|\u001b[ -/]*[0-~]?|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+/** ckym's own colour codes (SGR): they restyle text, nothing more. */
+const SGR = /^\u001b\[[0-9;]*m$/;
+
+/**
+ * Text as it may reach a terminal: every control sequence removed but SGR colour codes (kept when `color` is on,
+ * so ckym's own colours survive), then secrets masked. Every line ckym prints passes here: the printer, main's
+ * error lines, the dry run's CSV on stdout. (`--json` needs none of it: JSON escapes control characters.)
+ */
+export function terminalSafe(text: string, color: boolean): string {
+  return redact(text.replace(TERMINAL_CONTROLS, (seq) => (color && SGR.test(seq) ? seq : '')));
+}
+
 /** Human text goes to stderr when stdout is reserved for a document (--json, CSV). Everything is redacted. */
 export interface Printer {
   /** A line of the command's result (stdout). */
@@ -48,7 +68,7 @@ export function makePrinter(io: IO, options: PrinterOptions): Printer {
   };
   const line = (stream: 'stdout' | 'stderr', text: string) => {
     clearStatus();
-    io[stream].write(`${redact(text)}\n`);
+    io[stream].write(`${terminalSafe(text, options.color)}\n`);
   };
   return {
     color: options.color,
@@ -62,7 +82,7 @@ export function makePrinter(io: IO, options: PrinterOptions): Printer {
     error: (text) => line('stderr', `${paint(31, 'ckym:')} ${text}`),
     status: (text) => {
       if (!interactive || options.quiet) return;
-      io.stderr.write(`\r\u001b[2K${redact(text)}`);
+      io.stderr.write(`\r\u001b[2K${terminalSafe(text, options.color)}`);
       statusShown = true;
     },
     clearStatus,
@@ -81,7 +101,16 @@ export function canPrompt(io: IO): boolean {
   return Boolean(io.stdin.isTTY && io.stderr.isTTY);
 }
 
+/** The stdout streams a document was written to: one document each, never two (main's error document checks). */
+const documented = new WeakSet<object>();
+
 /** The `--json` document: exactly one JSON value on stdout (contract), redacted like every other output. */
 export function writeDocument(io: IO, doc: unknown): void {
   io.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
+  documented.add(io.stdout);
+}
+
+/** Whether a document was written to this stdout already. */
+export function hasDocument(io: IO): boolean {
+  return documented.has(io.stdout);
 }

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import { CommanderError } from 'commander';
-import { ExitCode, isCkymError } from '../errors.js';
-import { redact } from '../redact.js';
-import { colorEnabled, processIO, type IO } from './io.js';
+import { CommanderError, type Command } from 'commander';
+import { ExitCode, LocalError, isCkymError } from '../errors.js';
+import { colorEnabled, hasDocument, processIO, terminalSafe, writeDocument, type IO } from './io.js';
 import { makeProgram } from './program.js';
 
 export function packageVersion(): string {
@@ -21,8 +20,57 @@ export async function run(argv: readonly string[], io: IO = processIO()): Promis
     await program.parseAsync([...argv]);
     return result.exitCode;
   } catch (error) {
-    return reportError(error, io, colorEnabled(io, !argv.includes('--no-color')));
+    const code = reportError(error, io, colorEnabled(io, !argv.includes('--no-color')));
+    // --json (contract): stdout holds exactly one JSON document on every exit path, a failure's included.
+    const json = jsonCommand(program, argv.slice(2));
+    if (json && code !== ExitCode.ok && !hasDocument(io)) writeDocument(io, errorDocument(json, code, error));
+    return code;
   }
+}
+
+/** What kind of failure an error is, for the error document: by its class (a LocalError is exit 1, but not a bug). */
+function errorKind(error: unknown, exitCode: number): string {
+  if (error instanceof CommanderError) return 'usage';
+  if (isPromptCancel(error)) return 'cancelled';
+  if (error instanceof LocalError) return 'local';
+  if (!isCkymError(error)) return 'internal';
+  const kinds: Record<number, string> = { [ExitCode.usage]: 'usage', [ExitCode.auth]: 'auth', [ExitCode.remote]: 'remote', [ExitCode.partial]: 'partial' };
+  return kinds[exitCode] ?? 'internal';
+}
+
+/** `{"version":1,"command":"sync","exitCode":3,"error":{"kind":"auth","message":"…"}}`: what --json prints on a failure. */
+export function errorDocument(command: string, exitCode: number, error: unknown) {
+  let message: string;
+  if (error instanceof CommanderError) message = error.message.replace(/^error: /, '');
+  else if (isPromptCancel(error)) message = 'cancelled';
+  else message = error instanceof Error ? error.message : String(error);
+  // One line: a message of several problems joins them; a code frame (indented lines) stays on stderr.
+  const oneLine = message.split('\n').filter((l) => l.trim() && !/^\s/.test(l)).join('; ');
+  return { version: 1, command, exitCode, error: { kind: errorKind(error, exitCode), message: oneLine } };
+}
+
+/**
+ * The command `args` name (`sync`, `counters list`) when it has a `--json` flag and `args` hold it; null otherwise.
+ * Read from the words themselves, so a failure before commander got to the action (an unknown option) is known too.
+ */
+export function jsonCommand(program: Command, args: readonly string[]): string | null {
+  const path: string[] = [];
+  let command = program;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      const option = [...command.options, ...program.options].find((o) => o.long === arg || o.short === arg);
+      if (option && (option.required || option.optional) && !arg.includes('=')) i++; // its value
+      continue;
+    }
+    const sub = command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (!sub) break;
+    command = sub;
+    path.push(sub.name());
+  }
+  const wantsJson = command.options.some((o) => o.long === '--json') && args.includes('--json');
+  return path.length > 0 && wantsJson ? path.join(' ') : null;
 }
 
 /** Ctrl-C (or Ctrl-D) at an inquirer prompt: its ExitPromptError, matched by name so `main` need not load inquirer. */
@@ -48,11 +96,11 @@ export function reportError(error: unknown, io: IO, color = false): number {
   }
   const prefix = color ? '\u001b[31mckym:\u001b[39m ' : 'ckym: ';
   if (isCkymError(error)) {
-    for (const line of error.message.split('\n')) io.stderr.write(`${/^\s/.test(line) ? '' : prefix}${redact(line)}\n`);
+    for (const line of error.message.split('\n')) io.stderr.write(`${/^\s/.test(line) ? '' : prefix}${terminalSafe(line, false)}\n`);
     return error.exitCode;
   }
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  io.stderr.write(`${prefix}internal error — please report it with the lines below\n${redact(text)}\n`);
+  io.stderr.write(`${prefix}internal error — please report it with the lines below\n${terminalSafe(text, false)}\n`);
   return ExitCode.internal;
 }
 

@@ -19,7 +19,7 @@ export function makeProgram(io: IO, version: string, result: { exitCode: number 
     .description('Send CallKeeper calls to Yandex Metrica — call reports and goal conversions, exactly once, from cron.')
     .version(version, '-v, --version', 'print the version (-V too)')
     .helpOption('-h, --help', 'show help')
-    .option('--config <path>', 'config file (default: search for ckym.config.json, .ckymrc… from here up, then the user config dir)')
+    .option('--config <path>', 'config file (default: ckym.config.json, .ckymrc… searched from here up to the project root or home, then the user config dir; a .js config runs only if it is yours alone)')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({

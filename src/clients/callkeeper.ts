@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { Got } from 'got';
 import { AuthError, ConfigError, RemoteError } from '../errors.js';
 import { mask } from '../redact.js';
 import type { RawCall } from '../domain/types.js';
-import { createHttp, networkReason } from './http.js';
+import { createHttp, headerValue, networkReason } from './http.js';
 import { Retrier, type OnRetry, type RetryBudget, type RetryPolicy, type Timer } from './retry.js';
 
 export const CALLKEEPER_DEFAULT_URL = 'https://ckct.ru/api/';
@@ -25,13 +26,19 @@ export interface CallKeeperClientOptions {
 export interface CallPage {
   page: number;
   calls: RawCall[];
+  /**
+   * Set on the last page of a fetch that ended on an answer that cannot be trusted as the end: an empty array
+   * (CallKeeper's documented answer for "no calls" is the "No rows found" error, and an empty page 0 cannot be told
+   * from a glitch). The caller must not move its cursors past what such a fetch covered.
+   */
+  unverified?: true;
 }
 
 /** What one answer of `call/get` meant. */
 type Answer =
   | { kind: 'calls'; calls: RawCall[] }
   | { kind: 'end' }
-  | { kind: 'error'; error: Error; retry: boolean };
+  | { kind: 'error'; error: Error; retry: boolean; retryAfter?: string | undefined };
 
 /**
  * CallKeeper's call export: `GET {base}?json/v3/{key}/call/{method}/{page}/{from}/{to}`.
@@ -45,13 +52,32 @@ export class CallKeeperClient {
     this.retry = new Retrier({ service: 'CallKeeper', ...options });
   }
 
-  /** Pages of raw calls with `callTime` in [from, to] (unix seconds), in order, one request at a time. */
+  /**
+   * Pages of raw calls with `callTime` in [from, to] (unix seconds), in order, one request at a time.
+   * A server that ignores the page number (it answers a page with the very calls of an earlier one) stops the fetch
+   * with a RemoteError at once, instead of paging through the same calls until MAX_PAGES.
+   */
   async *pages(from: number, to: number): AsyncGenerator<CallPage> {
+    const fingerprints = new Map<string, number>();
     for (let page = 0; page < MAX_PAGES; page++) {
       let calls = await this.fetchPage(page, from, to);
       if (calls === null) return;
-      if (calls.length === 0 && page > 0) calls = await this.confirmEmptyPage(page, from, to);
-      if (calls === null) return;
+      if (calls.length === 0) {
+        calls = await this.confirmEmptyPage(page, from, to);
+        // the end, but told by an empty array: trusted for this run's decisions, never for moving a cursor
+        if (calls === null) {
+          yield { page, calls: [], unverified: true };
+          return;
+        }
+      }
+      const fingerprint = pageFingerprint(calls);
+      const earlier = fingerprints.get(fingerprint);
+      if (earlier !== undefined) {
+        throw new RemoteError(
+          `CallKeeper answered page ${page} with the same calls as page ${earlier}: it seems to ignore the page number; stopped instead of paging on. Nothing was advanced; the next run fetches again`,
+        );
+      }
+      fingerprints.set(fingerprint, page);
       yield { page, calls };
       if (calls.length < CALLKEEPER_PAGE_SIZE) return;
     }
@@ -59,7 +85,8 @@ export class CallKeeperClient {
   }
 
   /**
-   * An empty page after a full one is either the end (the last page held exactly 1000 calls) or a glitch that
+   * An empty array is not how CallKeeper says "no calls" (that is the "No rows found" error): on page 0 it may be a
+   * glitch, and after a full page it is either the end (the last page held exactly 1000 calls) or a glitch that
    * would silently drop every later page. The next page tells: if it has calls, the empty one is asked again;
    * if it stays empty, the run fails rather than advance past calls it never saw. Null means the end.
    */
@@ -94,7 +121,8 @@ export class CallKeeperClient {
         if (answer.kind === 'calls') return { ok: true, value: answer.calls };
         if (answer.kind === 'end') return { ok: true, value: null };
         if (!answer.retry) return { ok: false, retry: false, error: answer.error };
-        return { ok: false, retry: true, error: answer.error, reason: answer.error.message };
+        // CallKeeper's Retry-After is honoured as Metrica's is (retry.ts: waited for, unless longer than allowed)
+        return { ok: false, retry: true, error: answer.error, reason: answer.error.message, retryAfter: answer.retryAfter };
       },
       (last, _attempts, why) => (why === 'attempts' ? last.error : new RemoteError(`${last.error.message}${this.retry.explain(why)}`)),
     );
@@ -105,17 +133,32 @@ export class CallKeeperClient {
     const path = (key: string) => `json/v3/${key}/call/${method}/${page}/${from}/${to}`;
     const shown = `${baseUrl}?${path(mask(apiKey))}`;
     const http = await this.client();
+    const url = `${baseUrl}?${path(encodeURIComponent(apiKey))}`;
     let status: number;
     let body: string;
+    let headers: Record<string, string | string[] | undefined>;
     try {
-      const res = await http.get(`${baseUrl}?${path(encodeURIComponent(apiKey))}`);
+      const res = await http.get(url);
       status = res.statusCode;
       body = res.body;
+      headers = res.headers;
     } catch (error) {
       return { kind: 'error', error: new RemoteError(`CallKeeper unreachable (${networkReason(error)}) at ${shown}`), retry: true };
     }
     if (status >= 500 || status === 429 || status === 408) {
-      return { kind: 'error', error: new RemoteError(`CallKeeper answered HTTP ${status} at ${shown}`), retry: true };
+      const retryAfter = headerValue(headers, 'retry-after');
+      return { kind: 'error', error: new RemoteError(`CallKeeper answered HTTP ${status} at ${shown}`), retry: true, retryAfter };
+    }
+    if (status >= 300 && status < 400) {
+      // Never followed: the key travels in the URL, and a redirect would carry it to wherever it points.
+      const location = headerValue(headers, 'location');
+      return {
+        kind: 'error',
+        error: new ConfigError(
+          `CallKeeper answered HTTP ${status}, a redirect to ${location ? redirectTarget(location, url) : 'nowhere'}; ckym does not follow redirects (the API key is in the URL). If CallKeeper moved, set CKYM_CALLKEEPER_URL to its new address`,
+        ),
+        retry: false,
+      };
     }
     if (status === 401 || status === 403) {
       return { kind: 'error', error: new AuthError(`CallKeeper refused the API key (HTTP ${status}); run "ckym login"`), retry: false };
@@ -125,7 +168,7 @@ export class CallKeeperClient {
     }
     let json: unknown;
     try {
-      json = JSON.parse(body);
+      json = parseKeepingDigits(body);
     } catch {
       const looksHtml = /^\s*</.test(body);
       return {
@@ -140,7 +183,7 @@ export class CallKeeperClient {
   }
 
   private async client(): Promise<Got> {
-    this.http ??= await createHttp({ timeoutMs: this.options.policy.timeoutMs, followRedirect: true, userAgent: this.options.userAgent });
+    this.http ??= await createHttp({ timeoutMs: this.options.policy.timeoutMs, followRedirect: false, userAgent: this.options.userAgent });
     return this.http;
   }
 }
@@ -167,6 +210,65 @@ export function interpret(json: unknown, shown: string): Answer {
   }
   if (Array.isArray(json.payload)) return { kind: 'calls', calls: json.payload.filter(isObject) };
   return { kind: 'error', error: new RemoteError(`CallKeeper answered an object without calls at ${shown}`), retry: true };
+}
+
+/** A redirect's target for a message: scheme, host and path, never its query (which could carry the key back). */
+function redirectTarget(location: string, from: string): string {
+  try {
+    const target = new URL(location, from);
+    return `${target.origin}${target.pathname}${target.origin === new URL(from).origin ? ' (the same host)' : ''}`;
+  } catch {
+    return 'an unreadable address';
+  }
+}
+
+/** Which calls a page holds, in a few bytes: the same fingerprint twice in one fetch is the same page twice. */
+function pageFingerprint(calls: readonly RawCall[]): string {
+  const ids = calls.map((c) => String(c.universalId ?? '')).sort();
+  return createHash('sha1').update(ids.join('\n')).digest('base64');
+}
+
+/**
+ * JSON.parse, except that an integer too large for a double (a `yaClid` such as 1716195600123456789 sent as a JSON
+ * number) arrives as the string of its digits instead of a rounded number: a ClientID that lost digits would link
+ * the call to somebody else's visit. Numbers with a fraction or an exponent are left to JSON.parse.
+ */
+export function parseKeepingDigits(text: string): unknown {
+  // The usual page has long digit runs only inside strings (ClientIDs as text): nothing to keep, no scan.
+  if (!/[:,[]\s*-?\d{16}/.test(text)) return JSON.parse(text);
+  const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+  let out = '';
+  let last = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string, skipped whole (digits inside one are never touched): to the quote no odd run of \ escapes
+      let end = text.indexOf('"', i + 1);
+      while (end > 0) {
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      if (end < 0) break; // unterminated: JSON.parse says so
+      i = end + 1;
+    } else if (isDigit(c) || c === 0x2d) {
+      let end = i + 1;
+      while (end < text.length && isDigit(text.charCodeAt(end))) end++;
+      const next = text.charCodeAt(end);
+      const fraction = next === 0x2e || next === 0x65 || next === 0x45; // . e E
+      if (!fraction && end - i >= 16 && !Number.isSafeInteger(Number(text.slice(i, end)))) {
+        out += `${text.slice(last, i)}"${text.slice(i, end)}"`;
+        last = end;
+      }
+      i = end;
+      if (fraction) while (i < text.length && /[\d.eE+-]/.test(text[i]!)) i++;
+    } else {
+      i++;
+    }
+  }
+  return JSON.parse(last === 0 ? text : out + text.slice(last));
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -199,7 +199,8 @@ export class MetrikaClient {
       `/management/v1/counter/${counterId}/offline_conversions/${what}?limit=${limit}&offset=${offset}`,
       `the upload list of counter ${counterId}`,
     );
-    return Array.isArray(json.uploadings) ? (json.uploadings as Uploading[]) : [];
+    // (an entry that is not an object — null, a number — is nothing ckym could have uploaded: skipped, never a crash)
+    return Array.isArray(json.uploadings) ? (json.uploadings.filter((u) => typeof u === 'object' && u !== null && !Array.isArray(u)) as Uploading[]) : [];
   }
 
   /** Looks for an uploading by its comment (the batch id): how a crashed or timed-out upload is reconciled. */

@@ -2,7 +2,7 @@ import { Chalk } from 'chalk';
 import type { Clock } from '../clock.js';
 import { readEnv, type Env, type ServiceUrls } from '../env.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { CredentialStore, resolveCredentials, type ResolvedCredentials } from '../credentials.js';
+import { CredentialStore, registerStoredSecrets, resolveCredentials, type ResolvedCredentials } from '../credentials.js';
 import { freshYandexToken } from '../auth/token.js';
 import { YandexOAuthClient } from '../clients/oauth.js';
 import { colorEnabled, makePrinter, type IO, type Printer } from '../cli/io.js';
@@ -24,6 +24,8 @@ export interface CommandBase {
 export async function commandBase(globals: GlobalOptions, io: IO, options: { quiet?: boolean } = {}): Promise<CommandBase> {
   const printer = makePrinter(io, { color: colorEnabled(io, globals.color), quiet: options.quiet ?? false });
   const env = readEnv(io.env);
+  // Whatever the command prints is masked with every secret this home knows, even one it never uses itself.
+  registerStoredSecrets(env.home.credentials);
   const loaded = await loadConfig({ configPath: globals.config, cwd: io.cwd });
   for (const warning of loaded.warnings) printer.warn(warning);
   return { io, env, printer, loaded, home: env.home, clock: env.clock, urls: env.urls };

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { cosmiconfig } from 'cosmiconfig';
+import { defaultLoaders } from 'cosmiconfig';
 import { ConfigError } from '../errors.js';
 import { isValidTimeZone } from '../domain/timezone.js';
 import { configSchema, type Config } from './schema.js';
@@ -9,6 +10,7 @@ import { JsonSyntaxError, parseJsonText } from './json.js';
 
 export const MODULE_NAME = 'ckym';
 
+/** The file names looked for in each folder of the search, in this order (cosmiconfig's, for `ckym`). */
 export const SEARCH_PLACES = [
   'ckym.config.json',
   '.ckymrc',
@@ -19,6 +21,9 @@ export const SEARCH_PLACES = [
   'package.json',
 ];
 
+/** The file names looked for in the user config dir, once the search found nothing (cosmiconfig's global places). */
+export const USER_CONFIG_PLACES = ['config', 'config.json', 'config.yaml', 'config.yml', 'config.js', 'config.cjs', 'config.mjs'];
+
 export interface LoadedConfig {
   config: Config;
   /** The file it came from; null when none was found (defaults only). */
@@ -28,9 +33,13 @@ export interface LoadedConfig {
 }
 
 export interface LoadConfigOptions {
-  /** `--config PATH`; else cosmiconfig searches from `cwd` up, then the user config dir. */
+  /** `--config PATH`; else the search from `cwd` up (see `searchDirs`), then the user config dir. */
   configPath?: string | undefined;
   cwd: string;
+  /** The home folder, where the search stops at the latest. Default: the user's. */
+  home?: string | undefined;
+  /** Environment for the user config dir (XDG_CONFIG_HOME, APPDATA). Default: the process's. */
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 /** A JSON config file's text → value; a syntax error names the file, line and column, with a code frame. */
@@ -43,29 +52,147 @@ function loadJson(filepath: string, content: string): unknown {
   }
 }
 
-/** Finds, reads and validates the config. Throws ConfigError (exit 2) naming the file and key path. */
+/**
+ * Finds, reads and validates the config. Throws ConfigError (exit 2) naming the file and key path.
+ *
+ * ckym reads config files itself (with cosmiconfig's loaders), never through cosmiconfig's explorer: the explorer
+ * climbs to `/`, follows `$import`, and at its creation reads (and runs) a "meta config" such as
+ * `.config/config.js` from the working directory — code nobody asked ckym to run.
+ */
 export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig> {
-  const explorer = cosmiconfig(MODULE_NAME, {
-    searchPlaces: SEARCH_PLACES,
-    searchStrategy: 'global',
-    cache: false,
-    loaders: { '.json': loadJson },
-  });
-  let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
   const explicit = options.configPath ? path.resolve(options.cwd, options.configPath) : null;
-  if (explicit) checkFile(explicit);
-  try {
-    found = explicit ? await explorer.load(explicit) : await explorer.search(options.cwd);
-  } catch (error) {
-    throw readFailure(error, explicit);
-  }
-  if (!found) {
-    // cosmiconfig answers null for a named file whose content is `null`: that is not "no config".
-    if (explicit) validateConfig(null, explicit); // throws: "(top level): expected object; got null"
-    return { config: configSchema.parse({}), filepath: null, warnings: [] };
+  let found: Found | null;
+  if (explicit) {
+    checkFile(explicit);
+    found = await readConfigFile(explicit);
+    // a named file whose content is `null` is not "no config"
+    if (!found) return { ...validateConfig(null, explicit), filepath: explicit }; // throws: "(top level): expected object; got null"
+  } else {
+    found = await search(options);
+    if (!found) return { config: configSchema.parse({}), filepath: null, warnings: [] };
   }
   const raw = found.isEmpty ? {} : found.config;
   return { ...validateConfig(raw, found.filepath), filepath: found.filepath };
+}
+
+interface Found {
+  config: unknown;
+  filepath: string;
+  isEmpty: boolean;
+}
+
+/**
+ * The folders the search looks in, nearest first: from the working directory up to the nearest project root (a
+ * folder with package.json or .git) or the home folder, whichever comes first — never above. When neither is above
+ * the working directory (e.g. under /tmp or /srv), only the working directory itself: a folder others can write to
+ * never supplies a config by being a parent.
+ */
+export function searchDirs(cwd: string, home: string = os.homedir()): string[] {
+  const start = path.resolve(cwd);
+  const root = path.parse(start).root;
+  const chain: string[] = [];
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    chain.push(dir);
+    if (dir === root) break;
+  }
+  const stop = chain.findIndex((dir) => dir === path.resolve(home) || (dir !== root && isProjectRoot(dir)));
+  return stop >= 0 ? chain.slice(0, stop + 1) : [start];
+}
+
+function isProjectRoot(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'package.json')) || fs.existsSync(path.join(dir, '.git'));
+}
+
+/** The user config dir, where cosmiconfig looks last (env-paths' config dir for `ckym`). */
+export function userConfigDir(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir(), platform = process.platform): string {
+  if (platform === 'darwin') return path.join(home, 'Library', 'Preferences', MODULE_NAME);
+  if (platform === 'win32') return path.join(env.APPDATA || path.join(home, 'AppData', 'Roaming'), MODULE_NAME, 'Config');
+  return path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), MODULE_NAME);
+}
+
+async function search(options: LoadConfigOptions): Promise<Found | null> {
+  const home = options.home ?? os.homedir();
+  const candidates = [
+    ...searchDirs(options.cwd, home).flatMap((dir) => SEARCH_PLACES.map((place) => path.join(dir, place))),
+    ...USER_CONFIG_PLACES.map((place) => path.join(userConfigDir(options.env, home), place)),
+  ];
+  for (const file of candidates) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch {
+      continue;
+    }
+    if (!stat.isFile()) continue;
+    const found = await readConfigFile(file);
+    // an empty file, or a package.json without a "ckym" key, is not a config: the search goes on
+    if (found && !found.isEmpty) return found;
+  }
+  return null;
+}
+
+/** JavaScript (and TypeScript) configs are run to be read; everything else is parsed. */
+const CODE = /\.(c|m)?[jt]s$/;
+
+/** Reads one config file: null for a package.json without a "ckym" key (or a file holding `null`). */
+async function readConfigFile(file: string): Promise<Found | null> {
+  try {
+    const content = fs.readFileSync(file, 'utf8');
+    if (content.trim() === '') return { config: undefined, filepath: file, isEmpty: true };
+    const ext = path.extname(file);
+    let value: unknown;
+    if (CODE.test(file)) {
+      checkRunnable(file);
+      const loader = defaultLoaders[ext as '.js'];
+      if (!loader) throw new ConfigError(`${displayPath(file)}: ckym cannot read ${ext} configs; use ckym.config.json`);
+      value = await loader(file, content);
+    } else if (ext === '.json') {
+      value = loadJson(file, content);
+    } else {
+      value = await defaultLoaders['.yaml'](file, content); // .ckymrc, config, .yaml: YAML (JSON is YAML too); never run
+    }
+    if (path.basename(file) === 'package.json') {
+      const own = value && typeof value === 'object' ? (value as Record<string, unknown>)[MODULE_NAME] : undefined;
+      return own === undefined ? null : { config: own, filepath: file, isEmpty: false };
+    }
+    return value === null ? null : { config: value, filepath: file, isEmpty: false };
+  } catch (error) {
+    if (error && typeof error === 'object' && !(error instanceof ConfigError)) (error as { filepath?: string }).filepath ??= file;
+    throw readFailure(error, file);
+  }
+}
+
+/**
+ * A JavaScript config is code ckym would run as this user: only when this user owns it and nobody else can change
+ * it — the file (group and others may not write it) and its folder (owned by this user or root; not writable by
+ * others, unless sticky like /tmp, where nobody can replace another's file). Else a clear error (exit 2).
+ */
+function checkRunnable(file: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return; // Windows: no owners and modes to check
+  const real = fs.realpathSync(file);
+  const shown = displayPath(file);
+  const stat = fs.statSync(real);
+  const mode = (m: number) => (m & 0o7777).toString(8).padStart(3, '0');
+  const json = 'or write the config as ckym.config.json, which is never run';
+  if (stat.uid !== uid) {
+    throw new ConfigError(
+      `${shown}: a JavaScript config is run as code, and this one belongs to another user (uid ${stat.uid}); ckym runs only your own: check where it came from, ${json}`,
+    );
+  }
+  if ((stat.mode & 0o022) !== 0) {
+    throw new ConfigError(
+      `${shown}: a JavaScript config is run as code, and others can change this one (mode ${mode(stat.mode)}); run "chmod go-w ${real}", ${json}`,
+    );
+  }
+  const dir = path.dirname(real);
+  const folder = fs.statSync(dir);
+  const sticky = (folder.mode & 0o1000) !== 0;
+  if ((folder.uid !== uid && folder.uid !== 0) || ((folder.mode & 0o022) !== 0 && !sticky)) {
+    throw new ConfigError(
+      `${shown}: a JavaScript config is run as code, and its folder ${dir} can be changed by others (owner uid ${folder.uid}, mode ${mode(folder.mode)}), so the file could be replaced; run "chmod go-w ${dir}", ${json}`,
+    );
+  }
 }
 
 /** `--config` must name a file: a directory or a missing file is said plainly (not EISDIR). */

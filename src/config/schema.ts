@@ -7,7 +7,8 @@ import { settingsShape } from './settings.js';
  */
 
 export const counterSchema = z.object({
-  id: z.number().int().positive(),
+  // A Metrica counter id; above 2^53 a JSON number has already lost digits (1e300, 9007199254740993).
+  id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   // Every setting's type and default come from the one table of counter settings.
   ...settingsShape(),
 });
@@ -35,6 +36,8 @@ export const configSchema = z.object({
        * have had to show it before ckym concludes it never arrived and sends the rows again.
        */
       confirmGraceMinutes: z.number().min(0).max(24 * 60).default(10),
+      /** How long a callback still in progress, scheduled or awaiting its status (1/0, 2/0, 707/0) is waited for. */
+      maxWaitHours: z.number().min(1).max(24 * 30).default(72),
     })
     .default({}),
   network: z
@@ -46,7 +49,7 @@ export const configSchema = z.object({
       /** Longest `Retry-After` ckym will honour before giving up for this run. */
       maxRetryAfterSeconds: z.number().min(0).max(3600).default(120),
       /** Per-request timeout (an upload that never answers is then checked against Metrica's list). */
-      timeoutSeconds: z.number().positive().max(3600).default(120),
+      timeoutSeconds: z.number().min(1).max(3600).default(120),
       /**
        * How long one command run may spend retrying services that do not answer (failed attempts and the waits
        * between them, every service and request together) before it gives up (exit 4).

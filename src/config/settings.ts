@@ -227,7 +227,8 @@ export const SETTINGS = {
     key: 'minDuration',
     label: 'min duration',
     explain: 'Длительность — the shortest talk time sent, in seconds (0 sends every call, missed ones too)',
-    type: z.number().int().nonnegative(),
+    // (a day at most: a larger number is a typo, e.g. 1e308, and would silently skip every call)
+    type: z.number().int().nonnegative().max(86_400),
     default: 0,
     flags: [MIN_DURATION_FLAG],
     fromFlags: plainFlag(MIN_DURATION_FLAG, numeric),

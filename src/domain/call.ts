@@ -44,6 +44,9 @@ function tagList(value: unknown): string[] {
   return tags;
 }
 
+/** The longest talk time taken as real: a day. Anything longer (1e308, a timestamp in the wrong field) is malformed. */
+const MAX_DURATION = 86_400;
+
 /** Keeps a problem message short: the offending value, never the whole call. */
 function quote(value: string): string {
   return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
@@ -51,7 +54,8 @@ function quote(value: string): string {
 
 /**
  * Normalises one raw call; `callTime` is read as wall-clock time in `timeZone`.
- * Fails only when the call has no `universalId` or its `callTime` cannot be read — everything else
+ * Fails when the call has no `universalId`, a `callTime` that cannot be read, a `duration` longer than a day, or a
+ * `yaClid` that lost digits as a JSON number — everything else
  * missing or malformed becomes an empty value (0, '', false, []).
  * A `yaClid` of `0`/`"0"` counts as unknown (CallKeeper uses 0 for "empty").
  */
@@ -66,8 +70,18 @@ export function normaliseCall(raw: RawCall, timeZone: string): NormaliseResult {
     return { ok: false, problem: `call ${id} has a callTime that is not a "Y-m-d H:i:s" date: ${quote(callTimeText)}` };
   }
 
-  const clientId = text(raw['yaClid']);
+  // A ClientID that came as a JSON number past 2^53 has lost digits (the CallKeeper client keeps long integers as
+  // text; a number here was rounded on the way): sending it would link the call to somebody else's visit.
+  const yaClid = raw['yaClid'];
+  if (typeof yaClid === 'number' && yaClid !== 0 && !Number.isSafeInteger(yaClid)) {
+    return { ok: false, problem: `call ${id} has a yaClid that lost digits as a JSON number (${String(yaClid)})` };
+  }
+  const clientId = text(yaClid);
   const siteVisit = text(raw['siteVisit']);
+  const duration = Math.max(0, integer(raw['duration']));
+  if (duration > MAX_DURATION) {
+    return { ok: false, problem: `call ${id} has a duration that is not a talk time in seconds: ${quote(String(raw['duration']))}` };
+  }
 
   return {
     ok: true,
@@ -76,7 +90,7 @@ export function normaliseCall(raw: RawCall, timeZone: string): NormaliseResult {
       serviceType: text(raw['serviceType']).toLowerCase(),
       callTime,
       callTimeText,
-      duration: Math.max(0, integer(raw['duration'])),
+      duration,
       status: text(raw['status']).toLowerCase(),
       statusFirst: integer(raw['statusFirst']),
       statusSecond: integer(raw['statusSecond']),

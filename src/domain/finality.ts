@@ -1,18 +1,30 @@
 /**
  * Is a call ready to be sent, or must it wait for a later run?
  */
-import type { Call, Finality } from './types.js';
+import type { Call, Finality, WaitReason } from './types.js';
 
 /**
- * A call is final when it is not in the future, its callback legs are neither in progress (`1/0`)
- * nor scheduled (`2/0`), and it ended at least `settleMinutes` ago (tags and status settle after the call).
+ * The callback leg pairs (CallKeeper's telephony/callstatus.md) that say the call is not over yet: in progress
+ * (`1/0`, «Звонок идёт в настоящий момент»), scheduled (`2/0`, «Звонок запланирован») and waiting for a status
+ * update (`707/0`, «Звонок в ожидании обновления статуса»). Every other pair is a final outcome.
+ */
+const UNFINISHED: Readonly<Record<number, WaitReason>> = { 1: 'in-progress', 2: 'scheduled', 707: 'awaiting-status' };
+
+/** How long an unfinished callback is waited for (config `sync.maxWaitHours`); then it is decided as it stands. */
+export const MAX_WAIT_HOURS = 72;
+
+/**
+ * A call is final when it is not in the future, its callback legs are not unfinished (`1/0`, `2/0`, `707/0`) —
+ * unless it has waited `maxWaitHours` since it started: then it is decided as it stands (a status CallKeeper never
+ * updates must not hold a call back for ever; an older CallKeeper table even calls 707/0 an operator error) — and
+ * it ended at least `settleMinutes` ago (tags and status settle after the call).
  * Checked in that order; a call dated after `nowUnix` (clock skew) is held back as 'future'.
  */
-export function finality(call: Call, nowUnix: number, settleMinutes: number): Finality {
+export function finality(call: Call, nowUnix: number, settleMinutes: number, maxWaitHours = MAX_WAIT_HOURS): Finality {
   if (call.callTime > nowUnix) return { final: false, reason: 'future' };
-  if (call.serviceType === 'callback' && call.statusSecond === 0) {
-    if (call.statusFirst === 1) return { final: false, reason: 'in-progress' };
-    if (call.statusFirst === 2) return { final: false, reason: 'scheduled' };
+  if (call.serviceType === 'callback' && call.statusSecond === 0 && nowUnix - call.callTime < maxWaitHours * 3600) {
+    const reason = UNFINISHED[call.statusFirst];
+    if (reason) return { final: false, reason };
   }
   if (nowUnix - (call.callTime + call.duration) < settleMinutes * 60) return { final: false, reason: 'settling' };
   return { final: true };

@@ -99,7 +99,8 @@ export type MalformedReason =
   | 'yclid-malformed';
 
 /** Why a call is not final yet. */
-export type WaitReason = 'in-progress' | 'scheduled' | 'settling' | 'future';
+/** Why a call is not final yet: a callback in progress (1/0), scheduled (2/0) or awaiting a status update (707/0), its settle time, or a date after now. */
+export type WaitReason = 'in-progress' | 'scheduled' | 'awaiting-status' | 'settling' | 'future';
 
 export type Finality = { final: true } | { final: false; reason: WaitReason };
 

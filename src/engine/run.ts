@@ -89,8 +89,10 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     }
     const writer = new PageWriter(store, runId, batching);
     let reached: number | null = null;
+    let unverified = false;
     try {
       for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
+        if (page.unverified) unverified = true;
         const decided = decidePage(ctx, page.calls, now, report.window, reports);
         report.malformed += decided.malformed.length;
         for (const problem of decided.malformed) events.onMalformed?.(problem);
@@ -105,7 +107,8 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
       // A failed fetch still waits for the pages already handed over: nothing else writes meanwhile.
       await writer.close();
     }
-    store.setCursors(ids, report.window.to);
+    // A fetch that ended on an empty array (not CallKeeper's documented "No rows found") moves no cursor.
+    if (!unverified) store.setCursors(ids, report.window.to);
 
     // 4. Per counter and kind, everything pending, in one batch per identifier type and segment, each sent and
     //    recorded exactly once (a refused one split and sent in parts; conversions held while their switch is off).
@@ -176,7 +179,7 @@ function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, wi
     const call = normalised.call;
     if (latest === null || call.callTime > latest) latest = call.callTime;
     seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType) });
-    const fin = finality(call, now, ctx.config.sync.settleMinutes);
+    const fin = finality(call, now, ctx.config.sync.settleMinutes, ctx.config.sync.maxWaitHours);
     for (const counter of ctx.counters) {
       const r = reports.get(counter.id)!;
       for (const d of decideDeliveries(call, counter, fin, checks)) {

@@ -12,7 +12,7 @@ import type { CounterSettings, DeliveryKind, IdentifierType, MalformedReason, Ro
 /** The settings a run goes by (the config's `callkeeper` and `sync` sections). */
 export interface RunSettings {
   callkeeper: { timezone: string };
-  sync: { initialDays: number; lookbackHours: number; settleMinutes: number };
+  sync: { initialDays: number; lookbackHours: number; settleMinutes: number; maxWaitHours?: number };
 }
 
 /** Where the calls come from: pages of CallKeeper's export for a time window. */

@@ -60,11 +60,19 @@ export interface CallKeeperEmulator {
 }
 
 export type CallKeeperFault =
-  | { type: 'status'; status: number; times?: number; page?: number }
+  /** An HTTP error page; `retryAfter` (seconds) adds a Retry-After header. */
+  | { type: 'status'; status: number; times?: number; page?: number; retryAfter?: number }
   | { type: 'html'; times?: number; page?: number }
   | { type: 'garbage'; times?: number; page?: number }
   | { type: 'truncated'; times?: number; page?: number }
+  /** `[]` for a page that has calls (page 0 included). */
   | { type: 'empty-page'; page: number; times?: number }
+  /** `[]` instead of the documented "No rows found" for a window without calls (undocumented, distrusted by ckym). */
+  | { type: 'empty-array'; times?: number }
+  /** A server that ignores the page number: every page asked is answered with page 0. */
+  | { type: 'ignore-page'; times?: number }
+  /** A redirect (301/302/307/308) to `location`, which may name another host. */
+  | { type: 'redirect'; location: string; status?: number; times?: number }
   | { type: 'envelope'; times?: number }
   | { type: 'delay'; ms: number; times?: number }
   | { type: 'reset'; times?: number };
@@ -210,8 +218,16 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
     }
     if (transport?.type === 'status') {
       const title = STATUS_TITLES[transport.status] ?? 'Error';
+      const headers: Record<string, string> = transport.retryAfter !== undefined ? { 'retry-after': String(transport.retryAfter) } : {};
       return answer(transport.status, () =>
-        sendText(res, transport.status, HTML_ERROR_PAGE(transport.status, title), 'text/html; charset=utf-8'),
+        sendText(res, transport.status, HTML_ERROR_PAGE(transport.status, title), 'text/html; charset=utf-8', headers),
+      );
+    }
+    const redirect = faults.take((f) => f.type === 'redirect');
+    if (redirect?.type === 'redirect') {
+      const status = redirect.status ?? 302;
+      return answer(status, () =>
+        sendText(res, status, HTML_ERROR_PAGE(status, 'Moved'), 'text/html; charset=utf-8', { location: redirect.location }),
       );
     }
     if (transport?.type === 'html') {
@@ -262,12 +278,14 @@ export async function startCallKeeperEmulator(options: CallKeeperEmulatorOptions
     const all = inOrder();
     const start = firstAfter(all, from - 1);
     const count = firstAfter(all, to) - start;
-    if (count <= 0) return envelope(CALLKEEPER_ERRORS.noRows);
+    if (count <= 0) return faults.take((f) => f.type === 'empty-array') ? json([]) : envelope(CALLKEEPER_ERRORS.noRows);
+    const ignoring = faults.take((f) => f.type === 'ignore-page') !== null;
+    const served = ignoring ? 0 : page;
     const ofPages = Math.ceil(count / pageSize);
-    if (page >= ofPages) return envelope(CALLKEEPER_ERRORS.wrongPage);
+    if (served >= ofPages) return envelope(CALLKEEPER_ERRORS.wrongPage);
 
-    const first = start + page * pageSize;
-    let pageCalls = all.slice(first, first + Math.min(pageSize, count - page * pageSize)).map((c) => c.raw);
+    const first = start + served * pageSize;
+    let pageCalls = all.slice(first, first + Math.min(pageSize, count - served * pageSize)).map((c) => c.raw);
     if (faults.take((f) => f.type === 'empty-page' && f.page === page)) pageCalls = [];
     const wrap = faults.take((f) => f.type === 'envelope');
     const body: unknown = wrap

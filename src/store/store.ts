@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { LocalError } from '../errors.js';
+import { ConfigError, LocalError } from '../errors.js';
+import { symlinkError } from '../files.js';
+import { redactStored } from '../redact.js';
 import type { DeliveryKind, IdentifierType, MalformedReason, Row, SkipReason, WaitReason } from '../domain/types.js';
 import { formatBatchComment } from '../domain/comment.js';
 import { MIGRATIONS } from './migrations.js';
@@ -167,16 +169,25 @@ export class Store {
     connections.set(this, db);
   }
 
+  /**
+   * Opens the database at `file`; a writable open creates it when there is none, and migrates it.
+   *
+   * A new database is built aside (0600, schema and all) and then put in place, so a `ckym.db` at the path always
+   * has ckym's tables: an existing file that is empty (0 bytes) or has none is damaged — truncated, or not ckym's —
+   * and refused (exit 2), never taken for a new install, which would send again every call of the look-back window.
+   * A symbolic link at the path is refused too: ckym does not follow links for its own files.
+   */
   static open(file: string, options: { readonly?: boolean } = {}): Store {
+    const readonly = options.readonly ?? false;
     let db: Database.Database;
     try {
-      if (!options.readonly) {
+      if (!readonly) {
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-        // Calls hold phone numbers: a new database is the owner's alone (SQLite gives its -wal and -shm the same mode).
-        if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600));
+        if (!lexists(file)) createDatabase(file, (db, at) => new Store(db, at).migrate());
       }
-      db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: 10_000 });
-      if (!options.readonly) {
+      checkDatabaseFile(file);
+      db = new Database(file, { readonly, fileMustExist: readonly, timeout: 10_000 });
+      if (!readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = FULL');
       }
@@ -185,22 +196,31 @@ export class Store {
       throw storeError(file, error);
     }
     const store = new Store(db, file);
-    if (!options.readonly) store.migrate();
+    try {
+      if (!hasCkymSchema(db)) throw damagedDatabase(file, 'has no ckym tables (it is damaged, or not a ckym database)');
+      if (!readonly) store.migrate();
+    } catch (error) {
+      db.close();
+      throw storeError(file, error);
+    }
     return store;
   }
 
   /**
    * A private copy of the database at `file` (an empty new one when there is none), for a dry run: it decides
-   * exactly like a real run and changes nothing. Closing it removes the copy.
+   * exactly like a real run and changes nothing. Closing it removes the copy. A damaged `file` is refused as
+   * `open` refuses it.
    */
   static async openCopy(file: string): Promise<Store> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-dry-run-'));
     const remove = () => fs.rmSync(dir, { recursive: true, force: true });
     const copy = path.join(dir, 'ckym.db');
     try {
-      if (fs.existsSync(file)) {
+      if (lexists(file)) {
+        checkDatabaseFile(file);
         const source = new Database(file, { readonly: true, fileMustExist: true });
         try {
+          if (!hasCkymSchema(source)) throw damagedDatabase(file, 'has no ckym tables (it is damaged, or not a ckym database)');
           await source.backup(copy);
         } finally {
           source.close();
@@ -309,7 +329,7 @@ export class Store {
       ).run(
         result.outcome,
         result.exitCode,
-        result.error,
+        redactStored(result.error),
         result.finishedAt,
         result.pages,
         result.fetched,
@@ -574,7 +594,7 @@ export class Store {
       const parent = this.batch(batchId);
       if (!parent) return [];
       const callIds = this.stmt(`SELECT call_id FROM deliveries WHERE batch_id = ? ORDER BY call_id`).pluck().all(batchId) as string[];
-      this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(why, batchId);
+      this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(redactStored(why), batchId);
       const children: number[] = [];
       for (const [from, to] of ranges) {
         const first = callIds[from];
@@ -666,14 +686,14 @@ export class Store {
       this.stmt(
         `UPDATE batches SET status = 'sent', sent_at = ?, uploading_id = ?, metrika_status = ?, uploading_json = ?, error = NULL
          WHERE id = ?`,
-      ).run(at, uploading.id, uploading.status ?? null, JSON.stringify(uploading), batchId),
+      ).run(at, uploading.id, uploading.status ?? null, redactStored(JSON.stringify(uploading)), batchId),
     );
   }
 
   /** Metrica never got it: its deliveries go back to pending, to be batched again (with the current settings). */
   voidBatch(batchId: number, why: string): void {
     this.write(() => {
-      this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(why, batchId);
+      this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(redactStored(why), batchId);
       this.unbatch(batchId);
     });
   }
@@ -708,7 +728,7 @@ export class Store {
    */
   rejectBatch(batchId: number, error: string): void {
     this.write(() => {
-      this.stmt(`UPDATE batches SET status = 'rejected', error = ? WHERE id = ?`).run(error, batchId);
+      this.stmt(`UPDATE batches SET status = 'rejected', error = ? WHERE id = ?`).run(redactStored(error), batchId);
       this.stmt(`UPDATE deliveries SET state = 'failed', reason = 'rejected' WHERE batch_id = ? AND state = 'batched'`).run(batchId);
     });
   }
@@ -718,14 +738,14 @@ export class Store {
     this.write(() =>
       this.stmt(`UPDATE batches SET metrika_status = ?, uploading_json = ? WHERE id = ?`).run(
         uploading.status ?? null,
-        JSON.stringify(uploading),
+        redactStored(JSON.stringify(uploading)),
         batchId,
       ),
     );
   }
 
   recordBatchError(batchId: number, error: string): void {
-    this.write(() => this.stmt(`UPDATE batches SET error = ? WHERE id = ?`).run(error, batchId));
+    this.write(() => this.stmt(`UPDATE batches SET error = ? WHERE id = ?`).run(redactStored(error), batchId));
   }
 
   /** How many of a batch's deliveries are of calls made before `before` (unix seconds). */
@@ -772,20 +792,103 @@ function toRun(r: Record<string, unknown>): RunRecord {
   };
 }
 
+const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
+/** Whether anything (a file, a link, even a dangling one) is at `file`. */
+function lexists(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** A link, something that is not a file, or an empty file at the database's path: refused before SQLite opens it. */
+function checkDatabaseFile(file: string): void {
+  const stat = fs.lstatSync(file);
+  if (stat.isSymbolicLink()) throw symlinkError(file, 'database');
+  // SQLite opens these beside it by name: a link planted there would take its writes elsewhere too
+  for (const f of [`${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    if (lexists(f) && fs.lstatSync(f).isSymbolicLink()) throw symlinkError(f, 'database file');
+  }
+  if (!stat.isFile()) throw new LocalError(`database ${file} is not a regular file; move it away, or point CKYM_HOME elsewhere`);
+  if (stat.size === 0) throw damagedDatabase(file, 'is empty (0 bytes)');
+}
+
+/** ckym's tables are there (a schema version, and the tables every version has). */
+function hasCkymSchema(db: Database.Database): boolean {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version < 1) return false;
+  const tables = db
+    .prepare(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'calls', 'deliveries', 'batches', 'runs', 'cursors')`)
+    .pluck()
+    .get() as number;
+  return tables === 6;
+}
+
+/**
+ * The error for a database that is there but not usable as ckym's record: exit 2, and what to do — move it aside, and
+ * go on from where the lost record ended, so that nothing is sent twice.
+ */
+export function damagedDatabase(file: string, what: string): ConfigError {
+  return new ConfigError(
+    `database ${file} ${what}: ckym will not start a new one in its place, which would send again every call of the look-back window. ` +
+      `Move it aside (mv ${file} ${file}.damaged), then run "ckym sync --since DATE" with the day after the last upload you know of, or "ckym sync --adopt" to go on after the uploads Metrica already has`,
+  );
+}
+
+/**
+ * A new database: built at a temporary name (0600, never through a link), given ckym's schema, and only then put at
+ * `file` — so a crash while creating it never leaves a `ckym.db` without tables. If another process created one
+ * meanwhile, that one is kept.
+ */
+function createDatabase(file: string, migrate: (db: Database.Database, at: string) => void): void {
+  const tmp = `${file}.${process.pid}.new`;
+  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
+  try {
+    fs.closeSync(fs.openSync(tmp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | NOFOLLOW, 0o600));
+    const db = new Database(tmp, { timeout: 10_000 });
+    try {
+      db.pragma('journal_mode = WAL');
+      migrate(db, tmp);
+    } finally {
+      db.close();
+    }
+    // A -wal or -shm without its database (one moved aside, or lost) belongs to that database: applied to the new
+    // one it would corrupt it. Kept aside, not deleted.
+    if (!lexists(file)) {
+      for (const f of [`${file}-wal`, `${file}-shm`]) if (lexists(f)) fs.renameSync(f, `${f}.orphan-${Date.now()}`);
+    }
+    try {
+      fs.linkSync(tmp, file); // fails if a file appeared at `file` meanwhile: that one stays
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+      fs.renameSync(tmp, file); // a file system without hard links
+    }
+  } finally {
+    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) fs.rmSync(f, { force: true });
+  }
+}
+
 export function storeError(file: string, error: unknown): Error {
   const code = (error as { code?: string }).code ?? '';
   const fixes: Record<string, string> = {
     SQLITE_FULL: 'the disk is full; free some space and run again',
     SQLITE_READONLY: 'the database is read-only; check the permissions of the file and its directory',
     SQLITE_CANTOPEN: 'the database cannot be opened; check that CKYM_HOME exists and is writable',
-    SQLITE_CORRUPT:
-      'the database is damaged; move it aside and run again — the new one knows nothing of earlier uploads, so sync from the last sent day with --since to avoid sending calls twice',
-    SQLITE_NOTADB: 'the file is not a ckym database; check CKYM_HOME',
     SQLITE_IOERR: 'a disk error occurred; check the disk and run again',
     EACCES: 'permission denied; check the permissions of CKYM_HOME',
     EROFS: 'the file system is read-only; point CKYM_HOME at a writable directory',
     ENOSPC: 'the disk is full; free some space and run again',
   };
+  if (error instanceof ConfigError || error instanceof LocalError) return error;
+  // Damaged is damaged, however SQLite finds out: the same exit (2) and the same way on as an empty database.
+  if (code.startsWith('SQLITE_CORRUPT')) return damagedDatabase(file, `is damaged (${code})`);
+  if (code === 'SQLITE_NOTADB') return damagedDatabase(file, `is not a database (${code})`);
   const prefix = Object.keys(fixes).find((k) => code.startsWith(k));
   if (!prefix) return error instanceof Error ? error : new Error(String(error));
   return new LocalError(`database ${file}: ${fixes[prefix]} (${code})`, { cause: error });

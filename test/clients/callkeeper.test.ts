@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CallKeeperClient } from '../../src/clients/callkeeper.js';
+import { CallKeeperClient, parseKeepingDigits } from '../../src/clients/callkeeper.js';
 import { AuthError, ConfigError, RemoteError } from '../../src/errors.js';
 import type { RetryNotice } from '../../src/clients/retry.js';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
+import { FakeTimer } from '../support/fake-timer.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const KEY = 'a1b2c3d4e5f6g7h8';
 const policy = { retries: 3, backoffMs: 1, maxRetryAfterMs: 1000, timeoutMs: 2000, giveUpMs: 60_000 };
@@ -23,14 +26,16 @@ const notices: RetryNotice[] = [];
 const client = (key = KEY, method: 'get' | 'getWithRole' = 'get') =>
   new CallKeeperClient({ baseUrl: emulator.url, apiKey: key, method, policy, onRetry: (n) => notices.push(n) });
 
-async function collect(c: CallKeeperClient): Promise<{ pages: number[]; ids: string[] }> {
+async function collect(c: CallKeeperClient): Promise<{ pages: number[]; ids: string[]; unverified?: true }> {
   const pages: number[] = [];
   const ids: string[] = [];
+  let unverified = false;
   for await (const page of c.pages(FROM, TO)) {
     pages.push(page.page);
+    if (page.unverified) unverified = true;
     for (const call of page.calls) ids.push(String(call.universalId));
   }
-  return { pages, ids };
+  return unverified ? { pages, ids, unverified } : { pages, ids };
 }
 
 beforeAll(async () => {
@@ -98,5 +103,95 @@ describe('CallKeeperClient', () => {
     ).catch((e: unknown) => e);
     expect(method).toBeInstanceOf(ConfigError);
     expect((method as Error).message).toMatch(/Method does not exist.*callkeeper\.method/);
+  });
+});
+
+describe('parseKeepingDigits', () => {
+  it('keeps an integer past 2^53 as its digits; leaves strings, safe integers and other numbers alone', () => {
+    const text =
+      '[{"yaClid": 1716195600123456789, "n": -98765432109876543210, "safe": 9007199254740991, "f": 1.5e300, ' +
+      '"s": "a \\" 12345678901234567890 \\\\", "t": "1716195600123456789", "nested": {"a": [12345678901234567]}}]';
+    expect(parseKeepingDigits(text)).toEqual([
+      {
+        yaClid: '1716195600123456789',
+        n: '-98765432109876543210',
+        safe: 9007199254740991,
+        f: 1.5e300,
+        s: 'a " 12345678901234567890 \\',
+        t: '1716195600123456789',
+        nested: { a: ['12345678901234567'] },
+      },
+    ]);
+    expect(parseKeepingDigits('{"a": 1, "b": [2, 3]}')).toEqual({ a: 1, b: [2, 3] });
+    expect(() => parseKeepingDigits('{"a": 12345678901234567890')).toThrow(SyntaxError);
+  });
+});
+
+describe('CallKeeperClient against a server that does not behave (issue 12)', () => {
+  it("honours CallKeeper's Retry-After (429 and 503) through the one retry module", async () => {
+    const timer = new FakeTimer();
+    const waits: number[] = [];
+    const c = new CallKeeperClient({ baseUrl: emulator.url, apiKey: KEY, method: 'get', policy: { ...policy, backoffMs: 10, maxRetryAfterMs: 10_000 }, timer, onRetry: (n) => waits.push(n.delayMs) });
+    emulator.inject({ type: 'status', status: 429, retryAfter: 7, times: 1 });
+    emulator.inject({ type: 'status', status: 503, retryAfter: 3, times: 1, page: 1 });
+    expect((await collect(c)).ids).toHaveLength(2500);
+    expect(waits).toEqual([7000, 3000]);
+    expect(timer.sleeps).toEqual([7000, 3000]);
+    // longer than network.maxRetryAfterSeconds: not waited for, the run gives up at once
+    emulator.inject({ type: 'status', status: 429, retryAfter: 3600, times: 1 });
+    const error = await collect(c).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteError);
+    expect((error as Error).message).toMatch(/HTTP 429 .*\(CallKeeper asked to wait longer than network\.maxRetryAfterSeconds\)$/);
+    expect(timer.sleeps).toEqual([7000, 3000]);
+  });
+
+  it('never follows a redirect, to another host or its own: one clear error without the key, and the request stays put', async () => {
+    let hits = 0;
+    const elsewhere = http.createServer((_req, res) => {
+      hits++;
+      res.end('[]');
+    });
+    await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', r));
+    const port = (elsewhere.address() as AddressInfo).port;
+    try {
+      emulator.inject({ type: 'redirect', status: 302, location: `http://127.0.0.1:${port}/steal?json/v3/${KEY}/call/get/0/1/2` });
+      const away = await collect(client()).catch((e: unknown) => e);
+      expect(away).toBeInstanceOf(ConfigError);
+      expect((away as Error).message).toBe(
+        `CallKeeper answered HTTP 302, a redirect to http://127.0.0.1:${port}/steal; ckym does not follow redirects (the API key is in the URL). If CallKeeper moved, set CKYM_CALLKEEPER_URL to its new address`,
+      );
+      emulator.inject({ type: 'redirect', status: 301, location: '/api/index.php' });
+      const same = await collect(client()).catch((e: unknown) => e);
+      expect((same as Error).message).toMatch(/^CallKeeper answered HTTP 301, a redirect to http:\/\/127\.0\.0\.1:\d+\/api\/index\.php \(the same host\); ckym does not follow/);
+      expect(hits).toBe(0);
+    } finally {
+      await new Promise((r) => elsewhere.close(r));
+    }
+  });
+
+  it('an empty array on page 0 is not taken as "no calls": asked again when page 1 has calls, else the end, unverified', async () => {
+    emulator.inject({ type: 'empty-page', page: 0, times: 1 });
+    expect(await collect(client())).toMatchObject({ pages: [0, 1, 2] });
+    expect((await collect(client())).ids).toHaveLength(2500);
+    emulator.inject({ type: 'empty-page', page: 0, times: policy.retries + 2 });
+    const error = await collect(client()).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^CallKeeper answered page 0 empty although page 1 has calls; nothing was advanced/);
+    // a window without calls answered [] instead of "No rows found": the end, but marked so no cursor moves
+    emulator.setCalls([]);
+    emulator.inject({ type: 'empty-array', times: 2 });
+    expect(await collect(client())).toEqual({ pages: [0], ids: [], unverified: true });
+    expect(await collect(client())).toEqual({ pages: [], ids: [] }); // "No rows found": the documented end
+    emulator.setCalls(calls(2500));
+  });
+
+  it('a server that ignores the page number stops the fetch at once (RemoteError, exit 4), not after an hour of paging', async () => {
+    emulator.requests.length = 0;
+    emulator.inject({ type: 'ignore-page', times: 1000 });
+    const error = await collect(client()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RemoteError);
+    expect((error as Error).message).toBe(
+      'CallKeeper answered page 1 with the same calls as page 0: it seems to ignore the page number; stopped instead of paging on. Nothing was advanced; the next run fetches again',
+    );
+    expect(emulator.requests.map((r) => r.page)).toEqual([0, 1]);
   });
 });

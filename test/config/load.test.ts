@@ -28,11 +28,12 @@ function problem(raw: unknown): string {
 describe('loadConfig', () => {
   it('finds ckym.config.json by searching up from the working directory and applies defaults', async () => {
     write('ckym.config.json', { counters: [{ id: 1 }] });
+    fs.mkdirSync(path.join(dir, '.git')); // the project root: where the search stops
     const nested = path.join(dir, 'a', 'b');
     fs.mkdirSync(nested, { recursive: true });
     const loaded = await loadConfig({ cwd: nested });
     expect(loaded.filepath).toBe(path.join(dir, 'ckym.config.json'));
-    expect(loaded.config.sync).toEqual({ initialDays: 7, lookbackHours: 24, settleMinutes: 10, confirmGraceMinutes: 10 });
+    expect(loaded.config.sync).toEqual({ initialDays: 7, lookbackHours: 24, settleMinutes: 10, confirmGraceMinutes: 10, maxWaitHours: 72 });
     expect(loaded.config.callkeeper).toEqual({ method: 'get', timezone: 'Europe/Moscow' });
     // a counter's defaults are the settings table's
     expect(loaded.config.counters[0]).toEqual({ id: 1, ...settingDefaults() });

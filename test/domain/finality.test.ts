@@ -35,14 +35,31 @@ describe('finality', () => {
     expect(finality(aCall({ callTime: T, duration: 0 }), T, 0)).toEqual({ final: true });
   });
 
-  it('a callback with legs 1/0 is in progress, however old', () => {
-    const call = aCall({ serviceType: 'callback', statusFirst: 1, statusSecond: 0 });
+  it('a callback with legs 1/0 is in progress, until it has waited maxWaitHours', () => {
+    const call = aCall({ serviceType: 'callback', statusFirst: 1, statusSecond: 0, callTime: T });
     expect(finality(call, T + 86400, SETTLE)).toEqual({ final: false, reason: 'in-progress' });
+    expect(finality(call, T + 72 * 3600 - 1, SETTLE)).toEqual({ final: false, reason: 'in-progress' });
+    expect(finality(call, T + 72 * 3600, SETTLE)).toEqual({ final: true }); // decided as it stands
+    expect(finality(call, T + 3600, SETTLE, 1)).toEqual({ final: true });
   });
 
-  it('a callback with legs 2/0 is scheduled, however old', () => {
+  it('a callback with legs 2/0 is scheduled, until it has waited maxWaitHours', () => {
     const call = aCall({ serviceType: 'callback', statusFirst: 2, statusSecond: 0 });
     expect(finality(call, T + 86400, SETTLE)).toEqual({ final: false, reason: 'scheduled' });
+    expect(finality(call, T + 72 * 3600, SETTLE)).toEqual({ final: true });
+  });
+
+  it('a callback with legs 707/0 is awaiting a status update (CallKeeper: «в ожидании обновления статуса»)', () => {
+    const call = aCall({ serviceType: 'callback', statusFirst: 707, statusSecond: 0, duration: 0 });
+    expect(finality(call, T + 86400, SETTLE)).toEqual({ final: false, reason: 'awaiting-status' });
+    // 707 on the second leg, or 706/0 («попытка создать новую цепочку») and 708/0 (cancelled), are final
+    for (const [first, second] of [
+      [200, 707],
+      [706, 0],
+      [708, 0],
+    ]) {
+      expect(finality(aCall({ serviceType: 'callback', statusFirst: first, statusSecond: second, duration: 0 }), T + 600, SETTLE)).toEqual({ final: true });
+    }
   });
 
   it('future wins over in-progress', () => {

@@ -2,10 +2,12 @@
  * `ckym login` end to end against the CallKeeper, Metrica and Yandex OAuth emulators: every flow,
  * PKCE checked by the emulator, the state check, consent denied, the device flow, token refresh by sync.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { API_KEY, ROOT, TOKEN, freePort, makeWorld, until, type World } from '../support/harness.js';
+import { canMountTmpfs, runVia } from '../support/reliability.js';
 import { SEEDS } from '../support/seeds.js';
 
 const CLIENT_ID = 'ckym-test-client-id-0001';
@@ -211,5 +213,101 @@ describe('ckym login', () => {
     expect(sync.code).toBe(3);
     expect(sync.stderr).toMatch(/run "ckym login"/);
   });
+
+  it('the value - reads the key and the token from standard input: never in the command line ps shows', async () => {
+    await loginWorld();
+    const { child, done } = world.start(['login', '--callkeeper-key', '-', '--yandex-token', '-'], NO_ENV_CREDS, { keepStdin: true });
+    // while it waits for them, the command line other users can read holds neither
+    const cmdline = fs.existsSync(`/proc/${child.pid}/cmdline`) ? fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8') : null;
+    if (cmdline !== null) {
+      expect(cmdline.split('\0')).toContain('--callkeeper-key');
+      expect(cmdline).not.toContain(API_KEY);
+      expect(cmdline).not.toContain(TOKEN);
+    }
+    child.stdin!.end(`${API_KEY}\n${TOKEN}\n`);
+    const result = await done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('connected: CallKeeper key k3y9…t7, Yandex account marketer.ivanova\n');
+    expect(stored()).toEqual({ version: 1, callkeeper: { key: API_KEY }, yandex: { accessToken: TOKEN, login: 'marketer.ivanova' } });
+  });
+
+  it('the value - with nothing on standard input: exit 2 naming the flag; nothing stored', async () => {
+    await loginWorld();
+    const result = await world.run(['login', '--callkeeper-key', '-', '--yandex-token', TOKEN], NO_ENV_CREDS);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('ckym: --callkeeper-key -: no CallKeeper API key on standard input (give it as one line, e.g. ckym login --callkeeper-key - < file)\n');
+    expect(fs.existsSync(credentialsFile())).toBe(false);
+  });
+
+  it('--help says a flag is visible in ps, and how to keep it out', async () => {
+    await loginWorld();
+    const help = await world.run(['login', '--help']);
+    expect(help.stdout).toMatch(/A flag's value is visible to every user of this machine \(in ps\)/);
+    expect(help.stdout).toMatch(/--callkeeper-key - --yandex-token -/);
+  });
 });
 
+describe('ckym login and logout when the home cannot be written', () => {
+  const readOnly = (dir: string): (() => void) | null => {
+    if (process.getuid?.() !== 0) {
+      fs.chmodSync(dir, 0o555);
+      return () => fs.chmodSync(dir, 0o700);
+    }
+    try {
+      execFileSync('chattr', ['+i', dir], { stdio: 'ignore' });
+      return () => execFileSync('chattr', ['-i', dir], { stdio: 'ignore' });
+    } catch {
+      return null;
+    }
+  };
+
+  it('a read-only home: login and logout say so in one line (exit 1), no stack, nothing half-written', async () => {
+    await loginWorld();
+    const home = path.join(world.home, 'state');
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+    const undo = readOnly(home);
+    if (!undo) return; // (neither chmod nor chattr can make it read-only here)
+    try {
+      const login = await world.run(['login', '--callkeeper-key', API_KEY, '--yandex-token', TOKEN], NO_ENV_CREDS);
+      expect(login.code).toBe(1);
+      // (the two checks that passed, then one line; no stack)
+      expect(login.stderr).toMatch(/\nckym: cannot save the credentials to \S+credentials\.json: (permission denied|the operation is not permitted)[^\n]*; nothing was saved\n$/);
+      expect(login.stderr).not.toMatch(/internal error|\n\s+at /);
+      expect(fs.readdirSync(home)).toEqual([]);
+    } finally {
+      undo();
+    }
+    expect((await world.run(['login', '--callkeeper-key', API_KEY, '--yandex-token', TOKEN], NO_ENV_CREDS)).code).toBe(0);
+    const again = readOnly(home)!;
+    try {
+      const logout = await world.run(['logout'], NO_ENV_CREDS);
+      expect(logout.code).toBe(1);
+      expect(logout.stderr).toMatch(/^ckym: cannot remove \S+credentials\.json: [^\n]+; the credentials are still stored\n$/);
+    } finally {
+      again();
+    }
+    expect(fs.existsSync(credentialsFile())).toBe(true);
+  });
+
+  it.runIf(canMountTmpfs())('a full disk during login: one line (exit 1), no credentials.json.PID.tmp left behind', async () => {
+    await loginWorld();
+    const home = path.join(world.home, 'state');
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+    // a 4 KiB tmpfs over the home, filled up: the credentials' write fails with ENOSPC, in a private mount namespace
+    const script = [
+      'set -e',
+      'home="$1"; shift',
+      'mount -t tmpfs -o size=4k,mode=0700 tmpfs "$home"',
+      'head -c 4096 /dev/zero > "$home/fill" || true',
+      'set +e',
+      '"$@"; rc=$?',
+      'echo "left: $(ls -A "$home" | tr "\n" " ")"',
+      'exit $rc',
+    ].join('\n');
+    const r = await runVia(world, ['unshare', '-m', 'bash', '-c', script, 'ckym-full-disk', home], ['login', '--callkeeper-key', API_KEY, '--yandex-token', TOKEN], NO_ENV_CREDS);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\nckym: cannot save the credentials to \S+credentials\.json: the disk is full; free some space and try again \(ENOSPC\); nothing was saved\n$/);
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(r.stdout).toMatch(/^left: fill $/m);
+  });
+});

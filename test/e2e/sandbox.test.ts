@@ -23,7 +23,7 @@ describe('ckym sandbox', () => {
     child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
     const start = Date.now();
-    while (!/# CKYM_HOME starts empty/.test(screen)) {
+    while (!/# device codes are approved at \S+\/device/.test(screen)) {
       if (Date.now() - start > 60_000) throw new Error(`the sandbox did not start:\n${screen}`);
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -28,6 +28,8 @@ interface Case {
   line: RegExp;
   /** Set when the case shows a bug: the test is expected to fail until it is fixed (see docs/RELIABILITY.md). */
   bug?: string;
+  /** A credentials.json to put in CKYM_HOME first (0600), as text. */
+  credentials?: string;
 }
 
 const sync = ['sync'];
@@ -84,8 +86,12 @@ const cases: Case[] = [
   configCase(
     'timeoutSeconds 0',
     { network: { timeoutSeconds: 0 }, ...good },
-    'network.timeoutSeconds: expected a value > 0; got 0',
+    'network.timeoutSeconds: expected a value ≥ 1; got 0',
   ),
+  configCase('timeoutSeconds 1e-9', { network: { timeoutSeconds: 1e-9 }, ...good }, 'network.timeoutSeconds: expected a value ≥ 1; got 1e-9'),
+  configCase('id 1e300', { counters: [{ id: 1e300 }] }, 'counters[0].id: expected a value ≤ 9007199254740991; got 1e+300'),
+  configCase('id above 2^53', '{"counters": [{"id": 9007199254740993}]}', 'counters[0].id: expected a value ≤ 9007199254740991; got 9007199254740992'),
+  configCase('minDuration 1e308', { counters: [{ id: 1, minDuration: 1e308 }] }, 'counters[0].minDuration: expected a value ≤ 86400; got 1e+308'),
   configCase('redirectPort 80', { yandex: { redirectPort: 80 }, ...good }, 'yandex.redirectPort: expected a value ≥ 1024; got 80'),
   {
     name: 'config: not JSON',
@@ -117,6 +123,31 @@ const cases: Case[] = [
   { name: 'flag: --since without a value', args: ['sync', '--since'], code: 2, line: /^ckym: option '--since <iso-date>' argument missing$/ },
   { name: 'flag: --counter not a number', args: ['sync', '--counter', 'abc'], code: 2, line: /^ckym: --counter: expected a Metrica counter id \(a positive number\); got "abc"$/ },
   { name: 'flag: --counter 0', args: ['sync', '--counter', '0'], code: 2, line: /^ckym: --counter: expected a Metrica counter id \(a positive number\); got "0"$/ },
+  { name: 'flag: --counter 1e300', args: ['sync', '--counter', '1e300'], code: 2, line: /^ckym: --counter: expected a Metrica counter id \(a positive number\); got "1e300"$/ },
+  {
+    name: 'flag: --counter above 2^53',
+    args: ['stats', '--counter', '9007199254740993'],
+    code: 2,
+    line: /^ckym: --counter: expected a Metrica counter id \(a positive number\); got "9007199254740993"$/,
+  },
+  {
+    name: 'flag: counters add with an id above 2^53',
+    args: ['counters', 'add', '9007199254740993', '--yes'],
+    code: 2,
+    line: /^ckym: counter id: expected a Metrica counter id \(a positive number\); got "9007199254740993"$/,
+  },
+  {
+    name: 'flag: counters add --min-duration 1e308',
+    args: ['counters', 'add', '11', '--min-duration', '1e308', '--yes'],
+    code: 2,
+    line: /^ckym: --min-duration: expected (number|a whole number)[^;]*; got "1e308"$/,
+  },
+  {
+    name: 'flag: counters add --min-duration 99999999999999999999',
+    args: ['counters', 'add', '11', '--min-duration', '99999999999999999999', '--yes'],
+    code: 2,
+    line: /^ckym: --min-duration: expected a value ≤ 86400; got "99999999999999999999"$/,
+  },
   {
     name: 'flag: --counter not configured',
     args: ['sync', '--counter', '999'],
@@ -185,6 +216,13 @@ const cases: Case[] = [
     code: 2,
     line: /^ckym: counters remove 11: pass --yes to confirm \(there is no terminal to ask on\)$/,
   },
+  ...(
+    [
+      ['null', /^ckym: \S+credentials\.json: \(top level\): expected an object; got null\. Run "ckym login" to write it again$/],
+      ['{"callkeeper": {"key": 12345678}}', /^ckym: \S+credentials\.json: callkeeper\.key: expected a non-empty string; got number\. Run "ckym login" to write it again$/],
+      ['{"yandex": "y0_token"}', /^ckym: \S+credentials\.json: yandex: expected an object; got string\. Run "ckym login" to write it again$/],
+    ] as const
+  ).map(([text, line]) => ({ name: `credentials file of the wrong shape: ${text}`, args: sync, env: { CKYM_CALLKEEPER_KEY: '', CKYM_YANDEX_TOKEN: '' }, credentials: text, code: 2, line })),
   {
     name: 'flag: stats --since not a date',
     args: ['stats', '--since', 'yesterday'],
@@ -221,7 +259,13 @@ describe('bad input: one line, the right exit code, nothing else', () => {
       const config = c.config === undefined ? good : c.config;
       fs.writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config));
       // no credentials and no reachable service: a case that got past validation would fail loudly, not hang
-      const io = memoryIO({ CKYM_HOME: path.join(dir, 'home'), CKYM_CALLKEEPER_URL: 'http://127.0.0.1:9/api/', CKYM_METRIKA_URL: 'http://127.0.0.1:9', ...c.env });
+      const home = path.join(dir, 'home');
+      fs.rmSync(path.join(home, 'credentials.json'), { force: true });
+      if (c.credentials !== undefined) {
+        fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+        fs.writeFileSync(path.join(home, 'credentials.json'), c.credentials, { mode: 0o600 });
+      }
+      const io = memoryIO({ CKYM_HOME: home, CKYM_CALLKEEPER_URL: 'http://127.0.0.1:9/api/', CKYM_METRIKA_URL: 'http://127.0.0.1:9', ...c.env });
       const args = c.args[0] === '--config' ? c.args : ['--config', file, ...c.args];
       const code = await run(['node', 'ckym', ...args], io);
       const [first, ...rest] = io.err().replace(/\n$/, '').split('\n');

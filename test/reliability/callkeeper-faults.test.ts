@@ -3,6 +3,8 @@
  * while paging, an empty page in the middle, fields of the wrong type, the same universalId on two pages, calls
  * that change between runs. Against the loopback emulator, with the fault proxy for the exact page.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateCalls } from '../../src/sandbox/generate.js';
 import type { OracleCounter } from '../support/oracle.js';
@@ -133,6 +135,68 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
       exactlyOnce(PAGED);
     }));
 
+  it('an empty array for page 0 (not "No rows found"): the run moves no cursor, and the next one delivers everything once', () =>
+    scenario(SMALL, async ({ world, exactlyOnce, count }) => {
+      // page 0 answers [] every time; page 1 says "Incorrect page is set": the end, but told by an empty array
+      world.callkeeper.inject({ type: 'empty-page', page: 0, times: 1 });
+      const first = await world.run(['sync']);
+      expect(first.code, first.stderr).toBe(0);
+      expect(count(`SELECT COUNT(*) FROM cursors`)).toBe(0);
+      expect(world.metrika.uploads).toEqual([]);
+      // had the cursor moved to "now", this run would fetch only the 24 h look-back: every older call lost
+      const r = await world.run(['sync']);
+      expect(r.code, r.stderr).toBe(0);
+      exactlyOnce(SMALL);
+    }));
+
+  it('a server that ignores the page number: exit 4 at page 1, nothing advanced; the next run delivers once', () =>
+    scenario(PAGED, async ({ world, exactlyOnce, count }) => {
+      // (page 0 and page 1 each answered with page 0: the fault is used up by exactly those two requests)
+      world.callkeeper.inject({ type: 'ignore-page', times: 2 });
+      const started = Date.now();
+      const r = await world.run(['sync']);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/^ckym: CallKeeper answered page 1 with the same calls as page 0: it seems to ignore the page number; stopped instead of paging on/m);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(world.callkeeper.requests.map((q) => q.page)).toEqual([0, 1]);
+      expect(count(`SELECT COUNT(*) FROM cursors`)).toBe(0);
+      expect(world.metrika.uploads).toEqual([]);
+      const again = await world.run(['sync']);
+      expect(again.code, again.stderr).toBe(0);
+      exactlyOnce(PAGED);
+    }));
+
+  it("CallKeeper's Retry-After is waited for; a redirect to another host is refused (exit 2) and the key goes nowhere", async () => {
+    const stranger = http.createServer((req, res) => {
+      strangers.push(req.url ?? '');
+      res.end('[]');
+    });
+    const strangers: string[] = [];
+    await new Promise<void>((r) => stranger.listen(0, '127.0.0.1', r));
+    const port = (stranger.address() as AddressInfo).port;
+    try {
+      await scenario(SMALL, async ({ world, exactlyOnce }) => {
+        world.callkeeper.inject({ type: 'status', status: 503, retryAfter: 1, times: 1 });
+        const started = Date.now();
+        const waited = await world.run(['sync']);
+        expect(waited.code, waited.stderr).toBe(0);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+        expect(waited.stderr).toMatch(/^CallKeeper: CallKeeper answered HTTP 503 at \S+ — retry 1\/2 in 1\.0 s$/m);
+        exactlyOnce(SMALL);
+
+        world.callkeeper.inject({ type: 'redirect', status: 302, location: `http://127.0.0.1:${port}/api/?json/v3/${world.env.CKYM_CALLKEEPER_KEY}/call/get/0/1/2` });
+        const moved = await world.run(['sync']);
+        expect(moved.code).toBe(2);
+        expect(moved.stderr).toBe(
+          `ckym: CallKeeper answered HTTP 302, a redirect to http://127.0.0.1:${port}/api/; ckym does not follow redirects (the API key is in the URL). If CallKeeper moved, set CKYM_CALLKEEPER_URL to its new address\n`,
+        );
+        expect(strangers).toEqual([]);
+      });
+    } finally {
+      await new Promise((r) => stranger.close(r));
+    }
+  });
+
   it('fields of the wrong type: normalised where the spec allows, the unreadable calls skipped with a warning, the rest delivered', () => {
     const at = moscow(NOW_UNIX - 7200);
     const readable = [
@@ -166,6 +230,34 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
       expect(rows.find((x) => x.PhoneNumber === '+79990001122')).toMatchObject({ TalkDuration: '0', CallMissed: '1' });
       expect((await world.run(['sync'])).code).toBe(0);
       exactlyOnce([...SMALL, ...readable]);
+    });
+  });
+
+  it('numbers a double cannot hold: a yaClid past 2^53 keeps every digit; a duration of 1e308 is malformed', () => {
+    const at = moscow(NOW_UNIX - 7200);
+    const big = { universalId: 'big-clid', serviceType: 'calltracking', status: 'success', duration: 61, clientNumber: '79997770001', callTime: at, yaClid: '1716195600123456789' };
+    // what CallKeeper's JSON says, as text: the ClientID as a bare number, the duration as a number no call has
+    const raw = [
+      JSON.stringify(big).replace('"yaClid":"1716195600123456789"', '"yaClid": 1716195600123456789'),
+      JSON.stringify({ ...big, universalId: 'huge-duration', yaClid: '', clientNumber: '79997770002' }).replace('"duration":61', '"duration":1e308'),
+      JSON.stringify({ ...big, universalId: 'rounded-clid', clientNumber: '79997770003' }).replace('"yaClid":"1716195600123456789"', '"yaClid":1.7161956001234568e18'),
+    ];
+    return scenario(SMALL, async ({ world, exactlyOnce }) => {
+      world.ck.rule({
+        match: (r) => r.info.page === 0,
+        action: { type: 'transform', body: (text) => `${text.replace(/\]\s*$/, '')},${raw.join(',')}]` },
+        times: Infinity,
+      });
+      const r = await world.run(['sync']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/fetched 303 calls \(\d+ new\) in 1 page · 2 malformed ·/);
+      expect(r.stderr).toMatch(/a call from CallKeeper was skipped: call huge-duration has a duration that is not a talk time in seconds: "1e\+308"/);
+      expect(r.stderr).toMatch(/a call from CallKeeper was skipped: call rounded-clid has a yaClid that lost digits as a JSON number \(1716195600123456800\)/);
+      expect(world.metrika.rows(11, 'calls').filter((x) => x.PhoneNumber?.startsWith('+7999777'))).toEqual([
+        expect.objectContaining({ PhoneNumber: '+79997770001', ClientId: '1716195600123456789', StaticCall: '0' }),
+      ]);
+      expect(world.metrika.rows(11, 'conversions').filter((x) => x.ClientId === '1716195600123456789')).toHaveLength(1);
+      exactlyOnce([...SMALL, big]);
     });
   });
 
@@ -216,18 +308,25 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
       tags: [],
     };
     const scheduled = { ...inProgress, universalId: 'cb-scheduled', statusFirst: 2, clientNumber: '79995550002', callTime: moscow(NOW_UNIX - 2 * 3600) };
-    return scenario([...SMALL, inProgress, scheduled], async ({ world, setClock }) => {
+    // 707/0: «Звонок в ожидании обновления статуса» (telephony/callstatus.md) — not final either
+    const awaiting = { ...inProgress, universalId: 'cb-awaiting', statusFirst: 707, clientNumber: '79995550003', callTime: moscow(NOW_UNIX - 3 * 3600), yaClid: '' };
+    return scenario([...SMALL, inProgress, scheduled, awaiting], async ({ world, setClock }) => {
       const run = async (hours: number) => {
         setClock((NOW_UNIX + hours * 3600) * 1000);
         const r = await world.run(['sync'], { CKYM_NOW: new Date((NOW_UNIX + hours * 3600) * 1000).toISOString() });
         expect(r.code, r.stderr).toBe(0);
       };
-      const mine = () => world.metrika.rows(11, 'calls').filter((x) => x.PhoneNumber?.startsWith('+7999555000'));
+      const mine = () =>
+        world.metrika
+          .rows(11, 'calls')
+          .filter((x) => x.PhoneNumber?.startsWith('+7999555000'))
+          .sort((a, b) => (a.PhoneNumber! < b.PhoneNumber! ? -1 : 1));
 
       await run(0);
       expect(
         world.query(`SELECT call_id, reason FROM delivery_view WHERE call_id LIKE 'cb-%' AND counter_id = 11 AND kind = 'call' ORDER BY call_id`),
       ).toEqual([
+        { call_id: 'cb-awaiting', reason: 'awaiting-status' },
         { call_id: 'cb-in-progress', reason: 'in-progress' },
         { call_id: 'cb-scheduled', reason: 'scheduled' },
       ]);
@@ -235,10 +334,12 @@ describe.concurrent('CallKeeper faults', { timeout: 90_000 }, () => {
 
       world.callkeeper.updateCall('cb-in-progress', { statusFirst: 200, statusSecond: 200, status: 'success', duration: 77, tags: ['итог'] });
       world.callkeeper.updateCall('cb-scheduled', { statusFirst: 200, statusSecond: 200, status: 'success', duration: 12 });
+      world.callkeeper.updateCall('cb-awaiting', { statusFirst: 200, statusSecond: 487, status: 'fail' });
       await run(1);
       const sent = [
         expect.objectContaining({ PhoneNumber: '+79995550001', TalkDuration: '77', CallMissed: '0', Tag: 'итог' }),
         expect.objectContaining({ PhoneNumber: '+79995550002', TalkDuration: '12' }),
+        expect.objectContaining({ PhoneNumber: '+79995550003', TalkDuration: '0', CallMissed: '1' }),
       ];
       expect(mine()).toEqual(sent);
 

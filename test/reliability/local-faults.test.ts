@@ -4,6 +4,8 @@
  * disagree. Nothing lost, nothing twice, and a clear sentence (never a stack trace) when ckym cannot go on.
  */
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateCalls } from '../../src/sandbox/generate.js';
@@ -255,6 +257,142 @@ describe.concurrent('the state directory and the disk', { timeout: 90_000 }, () 
       expect(snapshot()).toEqual(before);
       expect(r.code).toBe(1);
       oneClearLine(r, /CKYM_HOME|permission|read-only|cannot be opened/);
+    }));
+});
+
+describe.concurrent("ckym's own files: modes, links, a damaged database", { timeout: 90_000 }, () => {
+  const DAMAGED = /ckym will not start a new one in its place, which would send again every call of the look-back window\. Move it aside \(mv \S+ckym\.db \S+ckym\.db\.damaged\), then run "ckym sync --since DATE" with the day after the last upload you know of, or "ckym sync --adopt" to go on after the uploads Metrica already has\n$/;
+
+  it('an emptied database (: > ckym.db) is refused as damaged by sync, a dry run, stats and doctor — nothing sent again', () =>
+    scenario({}, async ({ world, runAt, exactlyOnce }) => {
+      expect((await runAt(NOW_UNIX)).code).toBe(0);
+      const uploads = world.metrika.uploads.length;
+      fs.truncateSync(world.database, 0);
+      for (const f of ['-wal', '-shm']) fs.rmSync(`${world.database}${f}`, { force: true });
+      for (const args of [['sync'], ['sync', '--dry-run'], ['stats'], ['stats', '--json']]) {
+        const r = await world.run(args);
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.stderr, args.join(' ')).toMatch(/^ckym: database \S+ckym\.db is empty \(0 bytes\): /);
+        expect(r.stderr).toMatch(DAMAGED);
+      }
+      const doctor = await world.run(['doctor']);
+      expect(doctor.code).toBe(1);
+      expect(doctor.stdout).toMatch(/^✗ database: \S+ckym\.db: database \S+ckym\.db is empty \(0 bytes\): .* → check the file and CKYM_HOME \(move a damaged file aside\)$/m);
+      expect(fs.statSync(world.database).size).toBe(0); // left as it was
+      expect(world.metrika.uploads.length).toBe(uploads); // the 25-duplicates bug: nothing went out again
+      exactlyOnce(CALLS);
+    }));
+
+  it('a truncated or read-only database: stats and a dry run say so in one line, no stack', () =>
+    scenario({}, async ({ world, runAt, undo }) => {
+      expect((await runAt(NOW_UNIX)).code).toBe(0);
+      const copy = `${world.database}.good`;
+      fs.copyFileSync(world.database, copy);
+      const restore = makeReadOnly(world.database);
+      if (restore) {
+        undo.push(restore);
+        for (const args of [['stats'], ['stats', '--refresh'], ['sync', '--dry-run']]) {
+          const r = await world.run(args);
+          expect(r.stderr, args.join(' ')).not.toMatch(/internal error|\n\s+at /);
+          if (r.code !== 0) oneClearLine(r, /^ckym: database \S+ckym\.db: /);
+        }
+        undo.pop()!();
+      }
+      // cut to its first 8 KiB: the header promises pages that are not there
+      const size = fs.statSync(world.database).size;
+      expect(size).toBeGreaterThan(16_384);
+      fs.truncateSync(world.database, 8192);
+      for (const args of [['stats'], ['stats', '--json'], ['sync', '--dry-run'], ['sync']]) {
+        const r = await world.run(args);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+        oneClearLine(r, /^ckym: database \S+ckym\.db (is damaged \(SQLITE_CORRUPT\)|has no ckym tables)/);
+        expect(r.stderr).toMatch(DAMAGED);
+      }
+    }));
+
+  it('the database and the lock are created 0600; one others can read is flagged by doctor and sync; dry-run CSVs are 0600', () =>
+    scenario({}, async ({ world, runAt }) => {
+      // a dry run first (before anything is sent, so it has rows to write)
+      const out = path.join(world.home, 'preview');
+      fs.mkdirSync(out);
+      fs.writeFileSync(path.join(out, 'old.csv'), 'x', { mode: 0o644 });
+      const dry = await world.run(['sync', '--dry-run', '--out', out, '--since', '2024-05-15']);
+      expect(dry.code, dry.stderr).toBe(0);
+      const written = fs.readdirSync(out).filter((f) => f !== 'old.csv');
+      expect(written.length).toBeGreaterThan(0);
+      for (const f of written) expect((fs.statSync(path.join(out, f)).mode & 0o777).toString(8), f).toBe('600');
+      const fresh = path.join(world.home, 'new-preview');
+      expect((await world.run(['sync', '--dry-run', '--out', fresh, '--since', '2024-05-15'])).code).toBe(0);
+      expect((fs.statSync(fresh).mode & 0o777).toString(8)).toBe('700');
+      expect((await runAt(NOW_UNIX)).code).toBe(0);
+      const state = world.env.CKYM_HOME!;
+      const mode = (f: string) => (fs.statSync(path.join(state, f)).mode & 0o777).toString(8);
+      expect([mode('.'), mode('ckym.db'), mode('sync.lock')]).toEqual(['700', '600', '600']);
+      fs.chmodSync(world.database, 0o644); // as an older ckym created it under umask 022
+      const doctor = await world.run(['doctor']);
+      expect(doctor.stdout).toContain(`✗ database file mode: ${world.database} is readable by other users (mode 644); it holds callers' phone numbers and ClientIDs → run "chmod 600 ${world.database}*"`);
+      const sync = await world.run(['sync']);
+      expect(sync.code).toBe(0);
+      expect(sync.stderr).toBe(`ckym: warning: database ${world.database} is readable by other users (mode 644) and holds callers' phone numbers; run "chmod 600 ${world.database}*"\n`);
+      fs.chmodSync(world.database, 0o600);
+      expect((await world.run(['doctor'])).stdout).toMatch(/^✓ database file mode: 0600: yours alone$/m);
+
+    }));
+
+  it('a link planted at sync.lock or ckym.db is refused (exit 1), its target untouched, nothing sent', () =>
+    scenario({}, async ({ world }) => {
+      const state = world.env.CKYM_HOME!;
+      fs.mkdirSync(state, { recursive: true, mode: 0o700 });
+      const target = path.join(world.home, 'victim');
+      fs.symlinkSync(target, path.join(state, 'sync.lock'));
+      const lock = await world.run(['sync']);
+      expect(lock.code).toBe(1);
+      oneClearLine(lock, /^ckym: sync lock \S+sync\.lock is a symbolic link; ckym does not follow links for its own files/);
+      fs.rmSync(path.join(state, 'sync.lock'));
+      fs.symlinkSync(target, world.database);
+      const db = await world.run(['sync']);
+      expect(db.code).toBe(1);
+      oneClearLine(db, /^ckym: database \S+ckym\.db is a symbolic link; ckym does not follow links for its own files/);
+      expect(fs.existsSync(target)).toBe(false);
+      expect(world.metrika.uploads).toEqual([]);
+    }));
+
+  it.runIf(process.getuid?.() === 0)("a lock file that is not ours, or held by another user's process: refused loudly (exit 1), not \"already running\" (exit 0)", () =>
+    scenario({}, async ({ world, runAt }) => {
+      expect((await runAt(NOW_UNIX)).code).toBe(0);
+      const state = world.env.CKYM_HOME!;
+      const lockFile = path.join(state, 'sync.lock');
+      fs.chownSync(lockFile, 65534, 65534);
+      const foreign = await world.run(['sync']);
+      expect(foreign.code).toBe(1);
+      oneClearLine(foreign, /^ckym: sync lock \S+sync\.lock belongs to another user \(uid 65534\), who could hold or change it; remove it and run again/);
+      // as an older ckym left things: a home others can enter, a lock file others can read, and a process of
+      // another user holding a read lock on it — every sync used to say "already running" and exit 0
+      fs.rmSync(lockFile);
+      fs.writeFileSync(lockFile, '');
+      fs.chmodSync(lockFile, 0o644);
+      fs.chmodSync(state, 0o755);
+      fs.chmodSync(world.home, 0o755);
+      const holder = spawn(
+        process.execPath,
+        ['-e', `const D = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))}); const db = new D(${JSON.stringify(lockFile)}, { readonly: true }); db.exec('BEGIN'); db.prepare('SELECT 1 FROM sqlite_master').all(); console.log('held'); setInterval(() => {}, 1000);`],
+        { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      try {
+        await new Promise((resolve, reject) => {
+          holder.stdout!.once('data', resolve);
+          holder.once('exit', (code) => reject(new Error(`the lock holder exited (${code})`)));
+        });
+        const held = await world.run(['sync']);
+        expect(held.code).toBe(1);
+        oneClearLine(held, new RegExp(`^ckym: sync lock \\S+sync\\.lock is held by another user's process \\(pid ${holder.pid}, uid 65534\\), not by a ckym sync of yours`));
+        expect(held.stdout).toBe('');
+      } finally {
+        holder.kill('SIGKILL');
+      }
+      fs.rmSync(lockFile);
+      const ok = await world.run(['sync']);
+      expect(ok.code, ok.stderr).toBe(0);
     }));
 });
 

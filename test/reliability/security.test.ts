@@ -18,7 +18,7 @@ import { generateCalls } from '../../src/sandbox/generate.js';
 import { API_KEY, TOKEN, freePort, until } from '../support/harness.js';
 import { describePath, startFaultProxy, type FaultProxy } from '../support/proxy.js';
 import { FAST, counter, makeReliabilityWorld, runVia, seedsFor, type ReliabilityWorld } from '../support/reliability.js';
-import { scanSummary } from '../support/secrets.js';
+import { scanSummary, secretForms } from '../support/secrets.js';
 
 const NOW = '2024-05-20T09:00:00Z';
 const NOW_UNIX = Date.parse(NOW) / 1000;
@@ -162,6 +162,116 @@ describe('secrets never leave their place', () => {
     // what was sent where: the key only ever to CallKeeper, the token only ever to Metrica (in a header)
     for (const r of world.mk.requests) expect(`${r.captured?.query} ${r.captured?.body}`).not.toContain(API_KEY);
     expect(world.mk.requests.every((r) => !r.captured?.query.includes(TOKEN))).toBe(true);
+  });
+});
+
+describe('secrets that servers echo back', () => {
+  /** The issue's example: a key whose URL-encoded form differs from it (+, / and =). */
+  const ODD_KEY = 'Ab12+Cd/34=Ef56';
+
+  it('are masked before they are stored, in every form; stats --json prints none, with or without credentials', async () => {
+    world = await makeReliabilityWorld({
+      apiKey: ODD_KEY,
+      calls: CALLS,
+      counters: seedsFor(counters),
+      nowIso: NOW,
+      capture: true,
+      config: { ...FAST, counters },
+    });
+    worlds++;
+    // CallKeeper's error envelope echoes the request path, the key URL-encoded, as PHP writes JSON (`\/`).
+    const echoed = `Method does not exist: json/v3/${encodeURIComponent(ODD_KEY)}/call/get/0`;
+    world.ck.rule({
+      match: (r) => r.info.page === 0,
+      action: { type: 'respond', status: 200, body: JSON.stringify({ inbound: { error: echoed }, info: {}, payload: [] }).replace(/\//g, '\\/') },
+    });
+    const refused = await world.run(['sync']);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain('Ab12…56');
+
+    // Metrica's 400 echoes the token as it is, JSON-escaped and inside a base64 Basic header, and the key raw.
+    const basic = Buffer.from(`user:${TOKEN}`).toString('base64');
+    world.mk.rule({
+      match: (r) => Boolean(r.info.upload),
+      times: Infinity,
+      action: {
+        type: 'respond',
+        status: 400,
+        body: JSON.stringify({
+          errors: [{ error_type: 'invalid_parameter', message: `request OAuth ${TOKEN}, Basic ${basic}, key ${ODD_KEY}` }],
+          code: 400,
+        }),
+      },
+    });
+    const rejected = await world.run(['sync']);
+    expect(rejected.code, rejected.stderr).toBe(5);
+
+    // What was stored: the errors are there, with the masks in place of the secrets.
+    const runErrors = world.query<{ error: string | null }>('SELECT error FROM runs ORDER BY id').map((r) => r.error);
+    expect(runErrors[0]).toContain('json/v3/Ab12…56/call/get/0');
+    const batchErrors = world.query<{ error: string }>(`SELECT error FROM batches WHERE status = 'rejected'`).map((r) => r.error);
+    expect(batchErrors.length).toBeGreaterThan(0);
+    for (const error of batchErrors) expect(error).toContain(`request OAuth y0_A…89, Basic `);
+    for (const text of [...runErrors, ...batchErrors]) {
+      for (const secret of [ODD_KEY, TOKEN]) {
+        for (const { form, text: encoded } of secretForms(secret)) expect(text ?? '', form).not.toContain(encoded);
+      }
+    }
+
+    // stats --json: with the credentials in the environment, and with none anywhere (nothing to mask with).
+    for (const env of [{}, NO_ENV_CREDS]) {
+      const stats = await world.run(['stats', '--json'], env);
+      expect(stats.code, stats.stderr).toBe(0);
+      expect(stats.stdout).toContain('Ab12…56');
+      for (const secret of [ODD_KEY, TOKEN]) {
+        for (const { form, text } of secretForms(secret)) expect(stats.stdout, form).not.toContain(text);
+      }
+    }
+    // (and the world's close scans every output and file for every form of both)
+  });
+});
+
+describe('terminal injection', () => {
+  it('escape sequences in remote and config strings never reach the terminal: sync, stats, doctor, counters list', async () => {
+    const ESC = '\u001b]0;pwned\u0007\u001b[2K\u001b[1A\r\u009b2J\u202e';
+    const hostile = [counter(11, { name: `shop${ESC}.example`, goal: 'call' })];
+    const seeds = seedsFor(hostile).map((c) => ({
+      ...c,
+      name: `Metrica name${ESC}`,
+      goals: c.goals.map((g) => ({ ...g, name: `goal name${ESC}` })),
+    }));
+    world = await makeReliabilityWorld({ calls: CALLS, counters: seeds, nowIso: NOW, config: { ...FAST, counters: hostile } });
+    worlds++;
+    world.mk.rule({
+      match: (r) => r.info.upload === true && r.info.kind === 'conversions',
+      action: { type: 'respond', status: 400, body: JSON.stringify({ errors: [{ error_type: 'invalid_parameter', message: `bad file${ESC}` }], code: 400 }) },
+    });
+    world.ck.rule({
+      match: (r) => r.info.page === 0,
+      times: 1,
+      action: { type: 'respond', status: 200, body: JSON.stringify({ inbound: { error: `Entity does not exist${ESC}` }, info: {}, payload: [] }) },
+    });
+    const outputs = [
+      await world.run(['sync']), // CallKeeper's error text
+      await world.run(['sync']), // Metrica's refusal, the counter's name from the config
+      await world.run(['stats']),
+      await world.run(['doctor']), // Metrica's counter and goal names
+      await world.run(['counters', 'list']),
+      await world.run(['counters', 'show']),
+    ];
+    // (doctor's verdict is not the point here: only what it prints)
+    expect(outputs.map((r, i) => (i === 3 ? 'any' : r.code))).toEqual([2, 5, 0, 'any', 0, 0]);
+    const printed = outputs.map((r) => r.stdout + r.stderr).join('\n');
+    expect(printed).toContain('Entity does not exist');
+    expect(printed).toContain('bad file');
+    expect(printed).toContain('shop.example');
+    expect(printed).toContain('Metrica name');
+    expect(printed).toContain('goal name');
+    expect(printed).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(printed).not.toContain('pwned');
+    // --json stays one valid document, escapes and all
+    const json = await world.run(['stats', '--json']);
+    expect(JSON.parse(json.stdout).counters[0].name).toBe(`shop${ESC}.example`);
   });
 });
 

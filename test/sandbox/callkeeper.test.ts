@@ -247,6 +247,38 @@ describe('CallKeeper emulator: faults', () => {
     expect((await get(e, window(0))).json).toHaveLength(2);
   });
 
+  it('a window without calls is answered "No rows found" (the documented empty answer); empty-array answers [] instead', async () => {
+    const e = await start({ calls });
+    const empty = q(0, DAY + 86_400, DAY + 2 * 86_400);
+    expect((await get(e, empty)).json).toMatchObject({ inbound: { error: CALLKEEPER_ERRORS.noRows }, payload: [] });
+    e.inject({ type: 'empty-array' });
+    expect((await get(e, window(0))).json).toHaveLength(3); // not spent on a window that has calls
+    expect((await get(e, empty)).json).toEqual([]);
+    expect((await get(e, empty)).json).toMatchObject({ inbound: { error: CALLKEEPER_ERRORS.noRows } });
+  });
+
+  it('ignore-page: every page asked is answered with page 0', async () => {
+    const e = await start({ calls, pageSize: 2 });
+    e.inject({ type: 'ignore-page', times: 2 });
+    const ids = async (page: number) => ((await get(e, window(page))).json as { universalId: string }[]).map((c) => c.universalId);
+    expect(await ids(1)).toEqual(['a', 'b']);
+    expect(await ids(5)).toEqual(['a', 'b']);
+    expect(await ids(1)).toEqual(['c']);
+  });
+
+  it('status with retryAfter sends a Retry-After header; redirect answers 3xx with a Location', async () => {
+    const e = await start({ calls });
+    e.inject({ type: 'status', status: 429, retryAfter: 30 });
+    const limited = await fetch(`${e.url}?${window(0)}`);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('30');
+    e.inject({ type: 'redirect', status: 301, location: 'https://elsewhere.example/api/' });
+    const moved = await fetch(`${e.url}?${window(0)}`, { redirect: 'manual' });
+    expect(moved.status).toBe(301);
+    expect(moved.headers.get('location')).toBe('https://elsewhere.example/api/');
+    expect((await get(e, window(0))).json).toHaveLength(3);
+  });
+
   it('envelope: the older {inbound,info,payload} shape with pageLength and ofPages', async () => {
     const e = await start({ calls, pageSize: 2 });
     e.inject({ type: 'envelope', times: 2 });

@@ -184,15 +184,10 @@ describe('stats queries', () => {
     }
   });
 
-  it('an empty database file has no schema', () => {
+  it('an empty database file is refused as damaged (Store.open), never read as one without a schema', () => {
     const empty = path.join(dir, 'empty.db');
     fs.writeFileSync(empty, '');
-    const s = Store.open(empty, { readonly: true });
-    try {
-      expect(hasSchema(s)).toBe(false);
-    } finally {
-      s.close();
-    }
+    expect(() => Store.open(empty, { readonly: true })).toThrow(/empty\.db is empty \(0 bytes\)/);
     expect(hasSchema(store)).toBe(true);
   });
 });

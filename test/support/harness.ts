@@ -61,13 +61,16 @@ export interface WorldOptions {
   oauth?: OAuthEmulatorOptions;
   /** The emulators' clock (unix ms), for tests that move time on between runs; default: fixed at `nowIso`. */
   now?: () => number;
+  /** The CallKeeper API key (default API_KEY), e.g. one with characters URL-encoding changes. */
+  apiKey?: string;
 }
 
 export async function makeWorld(options: WorldOptions): Promise<World> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-e2e-'));
   const nowMs = Date.parse(options.nowIso);
   const now = options.now ?? (() => nowMs);
-  const callkeeper = await startCallKeeperEmulator({ apiKey: API_KEY, calls: options.calls, now });
+  const apiKey = options.apiKey ?? API_KEY;
+  const callkeeper = await startCallKeeperEmulator({ apiKey, calls: options.calls, now });
   const metrika = await startMetrikaEmulator({ token: TOKEN, counters: options.counters, now });
   const oauth = options.oauth ? await startOAuthEmulator({ now, ...options.oauth }) : null;
   const configPath = path.join(home, 'ckym.config.json');
@@ -76,7 +79,7 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
     PATH: process.env.PATH,
     HOME: home,
     CKYM_HOME: path.join(home, 'state'),
-    CKYM_CALLKEEPER_KEY: API_KEY,
+    CKYM_CALLKEEPER_KEY: apiKey,
     CKYM_YANDEX_TOKEN: TOKEN,
     CKYM_CALLKEEPER_URL: callkeeper.url,
     CKYM_METRIKA_URL: metrika.url,
@@ -93,7 +96,7 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
     nowIso: options.nowIso,
     env,
     transcript,
-    secrets: new Set([API_KEY, TOKEN]),
+    secrets: new Set([apiKey, TOKEN]),
     writeConfig(config) {
       fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
     },

@@ -108,7 +108,8 @@ export function isFinal(call: RawCall, callTimeUnix: number, opts: Pick<OracleOp
   if (text(call, 'serviceType') === 'callback') {
     const first = integer(call, 'statusFirst');
     const second = integer(call, 'statusSecond');
-    if (second === 0 && (first === 1 || first === 2)) return false; // in progress / scheduled
+    // in progress / scheduled / awaiting a status update — for at most 72 hours (sync.maxWaitHours), then as it stands
+    if (second === 0 && (first === 1 || first === 2 || first === 707) && opts.nowUnix - callTimeUnix < 72 * 3600) return false;
   }
   if (callTimeUnix > opts.nowUnix) return false; // a future call is never final
   const endedAt = callTimeUnix + Math.max(0, integer(call, 'duration'));

@@ -1,4 +1,4 @@
-import { canPrompt, writeDocument, type IO, type Printer } from '../../cli/io.js';
+import { canPrompt, terminalSafe, writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import { table } from '../../cli/render.js';
 import { ConfigError, MetrikaError } from '../../errors.js';
@@ -144,7 +144,8 @@ async function add(base: CommandBase, ids: string[], flags: CountersFlags, globa
     const { checkbox } = await import('@inquirer/prompts');
     const choices = account.filter(uploadable).map((c) => ({
       value: c.id,
-      name: `${c.id}  ${c.name}${c.site ? ` (${c.site})` : ''}${configured.has(c.id) ? '  — configured' : ''}`,
+      // (a prompt does not go through the printer: Metrica's names are made safe for the terminal here)
+      name: terminalSafe(`${c.id}  ${c.name}${c.site ? ` (${c.site})` : ''}${configured.has(c.id) ? '  — configured' : ''}`, false),
     }));
     if (choices.length === 0) throw new ConfigError('this Yandex account cannot upload to any counter (it needs "own" or "edit" permission)');
     chosen = await checkbox({ message: 'Counters to send calls to', choices, required: true, pageSize: 15 }, promptContext(io));
@@ -320,7 +321,7 @@ async function promptKit(
     goals,
     select: async (message, choices, current) => {
       explained();
-      return select({ message, default: current, choices: choices.map((c) => ({ value: c.value, name: c.label })) }, ctx);
+      return select({ message, default: current, choices: choices.map((c) => ({ value: c.value, name: terminalSafe(c.label, false) })) }, ctx);
     },
     number: async (message, current, min) => {
       explained();

@@ -284,6 +284,17 @@ export function databaseCheck(f: DatabaseFindings): Check {
   return ok(id, title, `${f.file} · schema ${v}`);
 }
 
+/** Null when there is no database. `mode`: its mode when group or others can read or write it, else null. */
+export function databaseModeCheck(file: string, exists: boolean, mode: string | null): Check | null {
+  if (!exists) return null;
+  const id = 'database-mode';
+  const title = 'database file mode';
+  if (mode) {
+    return fail(id, title, `${file} is readable by other users (mode ${mode}); it holds callers' phone numbers and ClientIDs`, `run "chmod 600 ${file}*"`);
+  }
+  return ok(id, title, '0600: yours alone');
+}
+
 export interface LastRunFindings {
   timeZone: string;
   lastRun: { startedAt: number; outcome: string; error: string | null; sentCalls: number; sentConversions: number } | null;

@@ -16,6 +16,7 @@ import { serverClock } from '../../clients/reachability.js';
 import { Store } from '../../store/store.js';
 import { SyncLock } from '../../store/lock.js';
 import { MIGRATIONS } from '../../store/migrations.js';
+import { openToOthers } from '../../files.js';
 import { failedCounts, hasSchema } from '../../store/stats.js';
 import type { HomePaths } from '../../paths.js';
 import {
@@ -25,6 +26,7 @@ import {
   configCheck,
   counterCheck,
   databaseCheck,
+  databaseModeCheck,
   doctorExitCode,
   goalCheck,
   lastSyncCheck,
@@ -195,6 +197,7 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
     }
   }
   emit(databaseCheck({ file, exists, error: dbError, schemaVersion, knownVersion: MIGRATIONS.length }));
+  emit(databaseModeCheck(file, exists, openToOthers(file)));
   if (exists && !dbError) emit(lastSyncCheck({ timeZone: config.callkeeper.timezone, lastRun, quarantined }));
 
   const neverRan = !fs.existsSync(ctx.home.dataDir);

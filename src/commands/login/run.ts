@@ -15,10 +15,17 @@ import { openEditable, saveEditable } from '../../config/write.js';
 import type { LoginFlags } from './flags.js';
 
 /** `ckym login`: CallKeeper key first (validated), then the Yandex account; nothing is stored unless both work. */
-export async function runLogin(flags: LoginFlags, globals: GlobalOptions, io: IO): Promise<number> {
+export async function runLogin(given: LoginFlags, globals: GlobalOptions, io: IO): Promise<number> {
   const base = await commandBase(globals, io);
   const { printer } = base;
-  const timeoutMs = parseTimeout(flags.timeout);
+  const timeoutMs = parseTimeout(given.timeout);
+  // `-` reads a secret from standard input (a flag's value is visible to every user in `ps`), before anything else.
+  const lines = stdinLines(io);
+  const flags: LoginFlags = {
+    ...given,
+    ...(given.callkeeperKey === '-' ? { callkeeperKey: await secretFromStdin('--callkeeper-key', 'CallKeeper API key', io, lines) } : {}),
+    ...(given.yandexToken === '-' ? { yandexToken: await secretFromStdin('--yandex-token', 'Yandex OAuth token', io, lines) } : {}),
+  };
   if ([flags.device, flags.code, flags.yandexToken !== undefined].filter(Boolean).length > 1) {
     throw new ConfigError('choose one way to connect Yandex: --device, --code or --yandex-token');
   }
@@ -28,7 +35,7 @@ export async function runLogin(flags: LoginFlags, globals: GlobalOptions, io: IO
   const stored = store.read();
 
   const key = await callkeeperKey(flags, stored, base);
-  const yandex = await yandexAccount(flags, stored, base, timeoutMs, app.clientId);
+  const yandex = await yandexAccount(flags, stored, base, timeoutMs, app.clientId, lines);
 
   // Nothing is written before every question was answered and both accounts worked.
   if (app.asked) {
@@ -135,7 +142,14 @@ interface YandexAccount {
   clientSecret: string | undefined;
 }
 
-async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base: CommandBase, timeoutMs: number, clientId: string): Promise<YandexAccount> {
+async function yandexAccount(
+  flags: LoginFlags,
+  stored: StoredCredentials,
+  base: CommandBase,
+  timeoutMs: number,
+  clientId: string,
+  lines: LineReader,
+): Promise<YandexAccount> {
   const { printer, loaded } = base;
   const clientSecret = await secret(stored, base, Boolean(flags.yandexToken));
   const oauth = new YandexOAuthClient({
@@ -158,7 +172,7 @@ async function yandexAccount(flags: LoginFlags, stored: StoredCredentials, base:
   const tokens = flags.device
     ? await deviceFlow(oauth, printer, timeoutMs, base)
     : flags.code
-      ? await pasteFlow(oauth, flags, base)
+      ? await pasteFlow(oauth, flags, base, lines)
       : await browserFlow(oauth, flags, base, timeoutMs);
   registerSecret(tokens.accessToken);
   registerSecret(tokens.refreshToken);
@@ -221,7 +235,7 @@ async function browserFlow(oauth: YandexOAuthClient, flags: LoginFlags, base: Co
 }
 
 /** The documented console flow: Yandex shows a code, the user pastes it here. */
-async function pasteFlow(oauth: YandexOAuthClient, flags: LoginFlags, base: CommandBase): Promise<TokenSet> {
+async function pasteFlow(oauth: YandexOAuthClient, flags: LoginFlags, base: CommandBase, lines: LineReader): Promise<TokenSet> {
   const { printer, io } = base;
   const pkce = makePkce();
   const url = oauth.authorizeUrl({ redirectUri: VERIFICATION_CODE_URI, state: makeState(), codeChallenge: pkce.challenge });
@@ -240,7 +254,7 @@ async function pasteFlow(oauth: YandexOAuthClient, flags: LoginFlags, base: Comm
     code = await input({ message: 'Verification code', required: true }, { input: io.stdin, output: io.stderr });
   } else {
     printer.info('Verification code (one line on standard input):');
-    code = await readLine(io);
+    code = (await lines.next()) ?? '';
   }
   code = code.trim();
   if (!code) throw new ConfigError('no verification code was given; run "ckym login --code" again');
@@ -286,17 +300,54 @@ async function deviceFlow(oauth: YandexOAuthClient, printer: Printer, timeoutMs:
   }
 }
 
-function readLine(io: IO): Promise<string> {
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: io.stdin });
-    let answered = false;
-    rl.once('line', (line) => {
-      answered = true;
-      rl.close();
-      resolve(line);
+/** Lines of standard input, read through one reader (two readers in turn could lose what the first one buffered). */
+interface LineReader {
+  /** The next line, or null at the end of the input. */
+  next(): Promise<string | null>;
+}
+
+function stdinLines(io: IO): LineReader {
+  let rl: ReturnType<typeof createInterface> | null = null;
+  const queued: string[] = [];
+  const waiting: ((line: string | null) => void)[] = [];
+  let ended = false;
+  const start = () => {
+    if (rl) return;
+    rl = createInterface({ input: io.stdin, terminal: false });
+    rl.on('line', (line) => {
+      const w = waiting.shift();
+      if (w) w(line);
+      else queued.push(line);
     });
     rl.once('close', () => {
-      if (!answered) resolve('');
+      ended = true;
+      for (const w of waiting.splice(0)) w(null);
     });
-  });
+  };
+  return {
+    next() {
+      start();
+      if (queued.length > 0) return Promise.resolve(queued.shift()!);
+      if (ended) return Promise.resolve(null);
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+}
+
+/**
+ * `--callkeeper-key -` / `--yandex-token -`: the secret from a prompt without echo on a terminal, else one line of
+ * standard input (both `-`: the key's line first, then the token's).
+ */
+async function secretFromStdin(flag: string, what: string, io: IO, lines: LineReader): Promise<string> {
+  let value: string;
+  if (canPrompt(io)) {
+    const { password } = await import('@inquirer/prompts');
+    value = await password({ message: what, mask: false }, { input: io.stdin, output: io.stderr });
+  } else {
+    value = (await lines.next()) ?? '';
+  }
+  value = value.trim();
+  if (!value) throw new ConfigError(`${flag} -: no ${what} on standard input (give it as one line, e.g. ckym login ${flag} - < file)`);
+  registerSecret(value);
+  return value;
 }

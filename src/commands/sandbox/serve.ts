@@ -8,6 +8,11 @@ import { shellQuote } from '../../cli/shell.js';
 
 /** Resolves when stopped. */
 export async function serveSandbox(sandbox: Sandbox, out: NodeJS.WritableStream, days: number, home: string): Promise<void> {
+  // Listen for Ctrl-C before the exports are printed: a user (or a test) may press it the moment they appear.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
   out.write(`# ckym sandbox: ${sandbox.calls} generated calls over ${days} days; Ctrl-C stops it. In another terminal:\n`);
   for (const [name, value] of Object.entries({ CKYM_HOME: home, ...sandbox.env })) out.write(`export ${name}=${shellQuote(value)}\n`);
   out.write(`# CKYM_HOME starts empty each time, as the emulators do. Yandex sign-in: yandex.clientId "${SANDBOX_CLIENT_ID}";\n`);
@@ -19,11 +24,7 @@ export async function serveSandbox(sandbox: Sandbox, out: NodeJS.WritableStream,
     }
     reported = sandbox.metrika.uploads.length;
   }, 200);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopped;
   clearInterval(timer);
   await sandbox.close();
 }

@@ -1,15 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
-import { writeDocument, type IO, type Printer } from '../../cli/io.js';
+import { terminalSafe, writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
-import { ConfigError, ExitCode } from '../../errors.js';
+import { ConfigError, ExitCode, LocalError } from '../../errors.js';
 import { requireCallKeeperKey } from '../../credentials.js';
 import { CallKeeperClient } from '../../clients/callkeeper.js';
 import { MetrikaClient } from '../../clients/metrika.js';
 import { RetryBudget, retryPolicy, type RetryNotice } from '../../clients/retry.js';
 import { Store } from '../../store/store.js';
 import { SyncLock } from '../../store/lock.js';
+import { fileProblem, openToOthers, writePrivateFile } from '../../files.js';
 import { sync } from '../../engine/run.js';
 import { DryRunUploader, MetricaUploader } from '../../engine/upload.js';
 import type { DryRunBatch, SyncEvents, SyncReport, Uploader } from '../../engine/types.js';
@@ -80,6 +81,10 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
   let dryRun: DryRunUploader | null = null;
   // A dry run works on a private copy of the database: it decides exactly like a real run and changes nothing.
   const store = flags.dryRun ? await Store.openCopy(base.home.database) : Store.open(base.home.database);
+  const mode = openToOthers(base.home.database);
+  if (mode) {
+    printer.warn(`database ${base.home.database} is readable by other users (mode ${mode}) and holds callers' phone numbers; run "chmod 600 ${base.home.database}*"`);
+  }
   try {
     let uploader: Uploader;
     if (token === null) {
@@ -103,7 +108,8 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
     writeDocument(io, syncDocument(report, durationMs, dryBatches));
     return report.exitCode;
   }
-  if (dryBatches && !flags.out) io.stdout.write(dryRunText(dryBatches));
+  // The CSV's cells are CallKeeper's text (tags, pages): on a terminal, made as safe as every other line.
+  if (dryBatches && !flags.out) io.stdout.write(terminalSafe(dryRunText(dryBatches), false));
   for (const c of report.counters) {
     if (c.error) printer.error(counterErrorText(c));
     for (const line of refusalTexts(c)) printer.error(line);
@@ -193,12 +199,17 @@ function progress(printer: Printer, timeZone: string, backfill: boolean): SyncEv
   };
 }
 
+/** The CSVs hold callers' phone numbers: each file is the user's alone (0600), in a folder created 0700. */
 function writeDryRunFiles(dir: string, cwd: string, batches: readonly DryRunBatch[], printer: Printer): void {
   const target = path.resolve(cwd, dir);
-  fs.mkdirSync(target, { recursive: true });
+  try {
+    fs.mkdirSync(target, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new LocalError(`--out ${target}: ${fileProblem(error)}`, { cause: error });
+  }
   for (const b of batches) {
     const file = path.join(target, dryRunFileName(b));
-    fs.writeFileSync(file, csvDocument(b.header, b.rows));
+    writePrivateFile(file, csvDocument(b.header, b.rows));
     printer.info(`wrote ${file} (${b.rows.length} rows)`);
   }
 }

@@ -1,0 +1,70 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { makePrinter, terminalSafe, type IO } from '../../src/cli/io.js';
+import { reportError } from '../../src/cli/main.js';
+import { RemoteError } from '../../src/errors.js';
+
+function memoryIO(tty = false): IO & { out: () => string; err: () => string } {
+  const stdout = Object.assign(new PassThrough(), { isTTY: tty });
+  const stderr = Object.assign(new PassThrough(), { isTTY: tty });
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return { stdin: new PassThrough(), stdout, stderr, env: {}, cwd: '/', out: () => out, err: () => err };
+}
+
+/** What a hostile name or message may carry, each with what must be left of it. */
+const HOSTILE: [string, string, string][] = [
+  ['retitle the window (OSC … BEL)', 'shop\u001b]0;pwned\u0007.example', 'shop.example'],
+  ['retitle the window (OSC … ST)', 'shop\u001b]2;pwned\u001b\\.example', 'shop.example'],
+  ['erase the line and move up (CSI)', 'ok\u001b[2K\u001b[1Aok', 'okok'],
+  ['a carriage return that overwrites', 'sent 0 calls\r✓ sent 100 calls', 'sent 0 calls✓ sent 100 calls'],
+  ['a C1 CSI (U+009B)', 'a\u009b2Jb', 'a2Jb'],
+  ['reset the terminal (ESC c)', 'x\u001bcy', 'xy'],
+  ['a device control string', 'a\u001bP1$qm\u001b\\b', 'ab'],
+  ['bell, backspace, DEL, NUL', 'a\u0007\u0008\u007f\u0000b', 'ab'],
+  ['a bidirectional override', 'evil\u202etxt.exe', 'eviltxt.exe'],
+  ['a colour code from outside', '\u001b[30;40mhidden\u001b[0m', 'hidden'],
+  ['a lone ESC at the end', 'tail\u001b', 'tail'],
+];
+
+describe('terminalSafe', () => {
+  for (const [what, text, left] of HOSTILE) {
+    it(`strips ${what}`, () => expect(terminalSafe(text, false)).toBe(left));
+  }
+
+  it('keeps tabs, newlines, Cyrillic and emoji; keeps colour codes only when colour is on', () => {
+    expect(terminalSafe('Звонок\tзвонки\n✓ 📞', false)).toBe('Звонок\tзвонки\n✓ 📞');
+    expect(terminalSafe('\u001b[32m✓\u001b[39m ok', true)).toBe('\u001b[32m✓\u001b[39m ok');
+    expect(terminalSafe('\u001b[32m✓\u001b[39m ok', false)).toBe('✓ ok');
+    // with colour on, a colour code survives, but nothing that moves the cursor or retitles
+    expect(terminalSafe('\u001b[31ma\u001b[2Kb\u001b]0;t\u0007', true)).toBe('\u001b[31mab');
+  });
+});
+
+describe('every line ckym prints is made safe', () => {
+  it('the printer: out, info, warn, error and the status line', () => {
+    const io = memoryIO(true);
+    const printer = makePrinter(io, { color: false });
+    const hostile = 'counter\u001b]0;pwned\u0007 name\u001b[2K';
+    printer.out(hostile);
+    printer.info(hostile);
+    printer.warn(hostile);
+    printer.error(hostile);
+    printer.status(hostile);
+    printer.clearStatus();
+    expect(io.out()).toBe('counter name\n');
+    // the status line's own \r and erase-line codes are ckym's; nothing of the hostile text's survives
+    expect(io.err().replace(/\r\u001b\[2K/g, '')).toBe(
+      'counter name\nckym: warning: counter name\nckym: counter name\ncounter name',
+    );
+  });
+
+  it("main's error lines (a remote message inside a CkymError)", () => {
+    const io = memoryIO();
+    const code = reportError(new RemoteError('Metrica answered: \u001b]0;owned\u0007bad\u001b[1A\u001b[2K request'), io);
+    expect(code).toBe(4);
+    expect(io.err()).toBe('ckym: Metrica answered: bad request\n');
+  });
+});
