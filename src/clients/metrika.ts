@@ -4,7 +4,8 @@ import https from 'node:https';
 import type { Got } from 'got';
 import { AuthError, MetrikaError, RemoteError } from '../errors.js';
 import { parseJsonObject } from '../json.js';
-import { createHttp, headerValue, networkReason, neverSent } from './http.js';
+import { namedLine, refusalScope } from '../domain/refusal.js';
+import { createHttp, headerValue, hostOf, networkReason, neverSent } from './http.js';
 import { Retrier, type OnRetry, type RetryBudget, type RetryPolicy, type Timer } from './retry.js';
 
 export const METRIKA_DEFAULT_URL = 'https://api-metrika.yandex.net';
@@ -46,6 +47,13 @@ export interface UploadRequest {
   counterId: number;
   kind: UploadKind;
   comment: string;
+  /** The file's identifier column: `CLIENT_ID` (ClientId) or `YCLID` (Yclid). Default CLIENT_ID. */
+  clientIdType?: 'CLIENT_ID' | 'YCLID' | undefined;
+  /**
+   * Rows dated before the counter's linking threshold: sent with `ignore_calls_visit_join_threshold=1` (calls) or
+   * `ignore_visit_join_threshold=1` (conversions), as Yandex's own API tests upload old dates.
+   */
+  ignoreThreshold?: boolean | undefined;
   newGoalName?: string | undefined;
   /** Produces the CSV text from the start, in chunks (called again for every attempt). */
   csv: () => AsyncIterable<string> | Iterable<string>;
@@ -54,24 +62,30 @@ export interface UploadRequest {
 /**
  * The result of ONE upload attempt, classified once, here, for the exactly-once protocol:
  * - `accepted`: Metrica answered with the uploading.
- * - `refused`: Metrica certainly did not take it; retrying may help (429 quota, 503 backend busy, a connection
- *   refused or a host not found: the request never left).
- * - `unknown`: no usable answer (timeout, reset, 504 and other 5xx): Metrica may or may not have it — ask its list
- *   before resending.
- * - `too-early`: HTTP 400 «Загрузить данные сейчас невозможно…»: call linking is not on or not warmed up yet. The
- *   file is fine; it may go on a later run.
+ * - `refused`: Metrica certainly did not take it; retrying may help (a quota: 429, or 420 as the English quotas page
+ *   has it; a connection refused or a host not found: the request never left).
+ * - `unknown`: no usable answer (a timeout, a reset, 408, and a 404 or 5xx after the file went out): Metrica may or
+ *   may not have it — ask its list before resending.
+ * - `redirected`: a 3xx: ckym follows no redirect (it would carry the token to another host); Metrica did not
+ *   process the request. Nothing to retry: the URL is wrong.
+ * - `too-large`: 413: the file is too big for Metrica; split it.
+ * - `too-early`: HTTP 400 «Загрузить данные сейчас невозможно…»: the linking switch is off or its threshold not met.
+ *   The file is fine; it may go on a later run.
  * - `clock-behind`: HTTP 400, a DateTime "in the future" for Metrica: its clock is behind this machine's. The rows
  *   are fine; they may go on a later run.
- * - `rejected`: any other 4xx: the file is wrong; never retried as is.
+ * - `rejected`: any other 4xx: the file (or some row of it: `line`, as Metrica numbers lines) is wrong; never retried
+ *   as is. `scope` says whether the request as a whole was refused (a parameter, the comment, a column) or rows.
  * A refused token (401/403) is thrown as an AuthError.
  */
 export type UploadOutcome =
   | { kind: 'accepted'; uploading: Uploading }
   | { kind: 'refused'; status: number | null; retryAfter: string | undefined; message: string }
   | { kind: 'unknown'; status: number | null; retryAfter: string | undefined; message: string }
+  | { kind: 'redirected'; status: number; message: string }
+  | ({ kind: 'too-large' } & Refusal)
   | ({ kind: 'too-early' } & Refusal)
   | ({ kind: 'clock-behind' } & Refusal)
-  | ({ kind: 'rejected' } & Refusal);
+  | ({ kind: 'rejected'; scope: 'request' | 'rows'; line: number | null } & Refusal);
 
 /** Metrica's HTTP 4xx answer to an upload. */
 interface Refusal {
@@ -80,8 +94,10 @@ interface Refusal {
   message: string;
 }
 
-/** Metrica's answer to an upload before call linking has warmed up (or while it is off). */
-const TOO_EARLY = /невозможно|not possible|cannot be uploaded now|threshold/i;
+/** Metrica's answer to an upload while the linking switch is off or its threshold is not met («…Загрузка станет доступна <date>»). */
+const TOO_EARLY = /Загрузить данные сейчас невозможно|невозможно|not possible|cannot be uploaded now|threshold/i;
+/** Quotas: 429 (the Russian docs) and 420 (the English quotas page). */
+const QUOTA = new Set([420, 429]);
 /** Metrica's refusal of a DateTime after its own "now". */
 const IN_THE_FUTURE = /in the future|в будущем|будущ/i;
 
@@ -151,20 +167,24 @@ export class MetrikaClient {
     return json.goal as Goal;
   }
 
-  /** Turns on linking calls to visits (legacy endpoint, still used by clients). */
-  async enableCallLinking(counterId: number): Promise<void> {
-    const res = await this.send('POST', `/management/v1/counter/${counterId}/offline_conversions/calls_extended_threshold`, {});
-    this.expectOk(res, `enabling call linking on counter ${counterId}`);
+  /**
+   * Turns on one of the counter's two linking switches (legacy endpoints, still used by clients): calls
+   * (`calls_extended_threshold`) or offline conversions (`extended_threshold`).
+   */
+  async enableLinking(counterId: number, kind: UploadKind): Promise<void> {
+    const res = await this.send('POST', `/management/v1/counter/${counterId}/offline_conversions/${LINKING[kind].enable}`, {});
+    this.expectOk(res, `enabling ${LINKING[kind].name} on counter ${counterId}`);
   }
 
   /**
-   * The date from which uploaded calls can be joined to visits, or null while call linking is off.
-   * The answer's shape is unconfirmed: `date` (as public clients read it), or the first date-like string.
+   * The date from which uploaded calls (`call`) or conversions (`conversion`) can be joined to visits, or null while
+   * that switch is off. The answer's shape is unconfirmed: `date` (as public clients read it), or the first date-like
+   * string.
    */
-  async callJoinThreshold(counterId: number): Promise<string | null> {
+  async joinThreshold(counterId: number, kind: UploadKind): Promise<string | null> {
     const json = await this.getJson(
-      `/management/v1/counter/${counterId}/offline_conversions/calls_visit_join_threshold`,
-      `the call linking threshold of counter ${counterId}`,
+      `/management/v1/counter/${counterId}/offline_conversions/${LINKING[kind].read}`,
+      `the ${LINKING[kind].name} threshold of counter ${counterId}`,
     );
     const direct = json.date ?? json.threshold ?? json.visit_join_threshold;
     if (typeof direct === 'string') return direct;
@@ -218,8 +238,9 @@ export class MetrikaClient {
 
   private async uploadOnce(request: UploadRequest): Promise<UploadOutcome> {
     const endpoint = request.kind === 'call' ? 'upload_calls' : 'upload';
-    const query = new URLSearchParams({ client_id_type: 'CLIENT_ID', comment: request.comment });
+    const query = new URLSearchParams({ client_id_type: request.clientIdType ?? 'CLIENT_ID', comment: request.comment });
     if (request.kind === 'call' && request.newGoalName) query.set('new_goal_name', request.newGoalName);
+    if (request.ignoreThreshold) query.set(LINKING[request.kind].ignore, '1');
     const boundary = `ckym-${randomBytes(12).toString('hex')}`;
     let res: RawResponse;
     try {
@@ -239,15 +260,17 @@ export class MetrikaClient {
       if (uploading && typeof uploading.id === 'number') return { kind: 'accepted', uploading };
       return { kind: 'unknown', status: 200, retryAfter, message: 'Metrica answered 200 without an uploading' };
     }
+    if (res.status >= 300 && res.status < 400) return { kind: 'redirected', status: res.status, message: redirectText(res, this.options.baseUrl) };
     const { errorType, message } = errorOf(res);
     if (res.status === 401 || res.status === 403) throw authError(res.status, errorType, message);
-    // 429 (quota) and 503 (backend_error) are answers that the file was not taken; a 504 or another 5xx may hide one that was.
-    if (res.status === 429 || res.status === 503) return { kind: 'refused', status: res.status, retryAfter, message };
-    if (res.status >= 400 && res.status < 500) {
-      const kind = res.status !== 400 ? 'rejected' : TOO_EARLY.test(message) ? 'too-early' : IN_THE_FUTURE.test(message) ? 'clock-behind' : 'rejected';
-      return { kind, status: res.status, errorType, message };
-    }
-    return { kind: 'unknown', status: res.status, retryAfter, message };
+    // A quota is an answer that the file was not taken. A 408, a 404 or a 5xx (503 included) may hide one that was.
+    if (QUOTA.has(res.status)) return { kind: 'refused', status: res.status, retryAfter, message };
+    if (res.status === 408 || res.status === 404 || res.status >= 500) return { kind: 'unknown', status: res.status, retryAfter, message };
+    if (res.status === 413) return { kind: 'too-large', status: res.status, errorType, message };
+    if (res.status === 400 && TOO_EARLY.test(message)) return { kind: 'too-early', status: res.status, errorType, message };
+    if (res.status === 400 && IN_THE_FUTURE.test(message)) return { kind: 'clock-behind', status: res.status, errorType, message };
+    const scope = res.status === 400 ? refusalScope(errorType, message) : 'request';
+    return { kind: 'rejected', scope, line: scope === 'rows' ? namedLine(message) : null, status: res.status, errorType, message };
   }
 
   // ── plumbing ────────────────────────────────────────────────────────────
@@ -269,9 +292,12 @@ export class MetrikaClient {
           const reason = 'an answer that is not JSON';
           return { ok: false, retry: true, reason, error: new RemoteError(reason) };
         }
+        if (res.status >= 300 && res.status < 400) {
+          return { ok: false, retry: false, error: new RemoteError(`Metrica unavailable while reading ${what}: ${redirectText(res, this.options.baseUrl)}`) };
+        }
         const { errorType, message } = errorOf(res);
         if (res.status === 401 || res.status === 403) return { ok: false, retry: false, error: authError(res.status, errorType, message) };
-        if (res.status !== 429 && res.status < 500) {
+        if (!QUOTA.has(res.status) && res.status !== 408 && res.status < 500) {
           const error = new MetrikaError(`Metrica refused reading ${what}: HTTP ${res.status} ${errorType}: ${message}`, res.status, errorType);
           return { ok: false, retry: false, error };
         }
@@ -290,6 +316,7 @@ export class MetrikaClient {
       const json = parseJsonObject(res.body);
       if (json) return json;
     }
+    if (res.status >= 300 && res.status < 400) throw new RemoteError(`Metrica refused ${what}: ${redirectText(res, this.options.baseUrl)}`);
     const { errorType, message } = errorOf(res);
     if (res.status === 401 || res.status === 403) throw authError(res.status, errorType, message);
     throw new MetrikaError(`Metrica refused ${what}: HTTP ${res.status} ${errorType}: ${message}`, res.status, errorType);
@@ -317,7 +344,8 @@ export class MetrikaClient {
   }
 
   private async client(): Promise<Got> {
-    this.http ??= await createHttp({ timeoutMs: this.options.policy.timeoutMs, userAgent: this.options.userAgent });
+    // Never a redirect: it would carry the token (and the file) to wherever the answer points.
+    this.http ??= await createHttp({ timeoutMs: this.options.policy.timeoutMs, userAgent: this.options.userAgent, followRedirect: false });
     return this.http;
   }
 }
@@ -342,6 +370,36 @@ export function errorOf(res: { status: number; body: string }): { errorType: str
   const errorType = first?.error_type ?? '';
   const message = first?.message ?? (typeof json?.message === 'string' ? json.message : '') ?? '';
   return { errorType, message: message || `HTTP ${res.status}` };
+}
+
+/** The two linking switches: how each is turned on, read, and bypassed for old rows. */
+const LINKING: Record<UploadKind, { name: string; enable: string; read: string; ignore: string }> = {
+  call: {
+    name: 'call linking',
+    enable: 'calls_extended_threshold',
+    read: 'calls_visit_join_threshold',
+    ignore: 'ignore_calls_visit_join_threshold',
+  },
+  conversion: {
+    name: 'conversion linking',
+    enable: 'extended_threshold',
+    read: 'visit_join_threshold',
+    ignore: 'ignore_visit_join_threshold',
+  },
+};
+
+/** A 3xx answer, said plainly: ckym does not follow it (the token would go with it). */
+function redirectText(res: RawResponse, baseUrl: string): string {
+  const location = headerValue(res.headers, 'location');
+  let where = '';
+  if (location) {
+    try {
+      where = ` to ${new URL(location, baseUrl).host}`;
+    } catch {
+      where = '';
+    }
+  }
+  return `${hostOf(baseUrl)} answered HTTP ${res.status} (a redirect${where}); ckym follows no redirect, so that the token goes to no other host — check CKYM_METRIKA_URL`;
 }
 
 function authError(status: number, errorType: string, message: string): AuthError {

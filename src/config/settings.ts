@@ -66,6 +66,11 @@ export interface Setting<T> {
   fromFlags?: (opts: Record<string, unknown>, current: T) => unknown;
   /** The question; absent for settings only a flag or the file sets. */
   ask?: (current: T, kit: AskKit) => Promise<T>;
+  /**
+   * Asked on a terminal only: without one the default is taken (a setting added after scripts were written, so
+   * that `counters add` with the contract's flags keeps working without it).
+   */
+  terminalOnly?: boolean;
   /** The value as `counters show` prints it. */
   show: (value: T) => string;
 }
@@ -174,6 +179,16 @@ const CALL_GOAL_NAME_FLAG: FlagSpec = { flags: '--call-goal-name <name>', help: 
 const SITE_FLAG: FlagSpec = { flags: '--site <host>', help: 'only calls from this site (repeatable; default: the counter\'s own site)', repeatable: true };
 const PRICE_FLAG: FlagSpec = { flags: '--price <amount>', help: 'Price column for every call ("none" for no price)' };
 const CURRENCY_FLAG: FlagSpec = { flags: '--currency <code>', help: 'ISO 4217 currency of the price, e.g. RUB' };
+const IDENTIFIERS_FLAG: FlagSpec = {
+  flags: '--identifiers <list>',
+  help: 'identifiers a row may carry, in order of preference: clientId (the visitor\'s Metrica ClientID), yclid (the Direct click in the landing URL); e.g. clientId,yclid',
+};
+const IDENTIFIER_NAMES = ['clientId', 'yclid'] as const;
+const IDENTIFIER_CHOICES = [
+  { value: 'clientId,yclid', label: "ClientID, else the Direct click's yclid — links the most calls and conversions" },
+  { value: 'clientId', label: 'ClientID only — a call without one goes as unlinked' },
+  { value: 'yclid,clientId', label: "the Direct click's yclid first, else ClientID" },
+] as const satisfies readonly Choice<string>[];
 const TAG_FLAGS = {
   source: { flags: '--tags <source>', help: "Тегирование, the Tag column: call (the call's own tags) | none", field: 'source' },
   include: { flags: '--tag-include <tag>', help: "send only these of the call's tags (repeatable)", repeatable: true, field: 'include' },
@@ -350,6 +365,25 @@ export const SETTINGS = {
     flags: [CURRENCY_FLAG],
     fromFlags: plainFlag(CURRENCY_FLAG),
     show: (v) => v,
+  }),
+  identifiers: setting<('clientId' | 'yclid')[]>({
+    key: 'identifiers',
+    label: 'identifiers',
+    explain: "Identifiers — how a call is linked to its visit: Metrica's ClientID, or Yandex Direct's click id (yclid) in the landing URL",
+    type: z
+      .array(z.enum(IDENTIFIER_NAMES))
+      .min(1, 'at least one of "clientId", "yclid"')
+      .refine((list) => new Set(list).size === list.length, 'each identifier once'),
+    default: ['clientId', 'yclid'],
+    flags: [IDENTIFIERS_FLAG],
+    fromFlags: plainFlag(IDENTIFIERS_FLAG, splitList),
+    ask: async (current, kit) => {
+      const now = current.join(',');
+      const choices = IDENTIFIER_CHOICES.some((c) => c.value === now) ? IDENTIFIER_CHOICES : [...IDENTIFIER_CHOICES, { value: now, label: `${now} — as configured` }];
+      return (await kit.select('Identifiers', choices, now)).split(',') as ('clientId' | 'yclid')[];
+    },
+    terminalOnly: true,
+    show: (v) => v.map((id) => (id === 'clientId' ? 'ClientID' : 'yclid')).join(', then '),
   }),
 };
 

@@ -103,6 +103,7 @@ export function normaliseCall(raw: RawCall, timeZone: string): NormaliseResult {
       clientId: clientId === '0' ? '' : clientId,
       callPage: text(raw['callPage']),
       entryPoint: text(raw['entryPoint']),
+      entryPointQuery: text(raw['entryPointQuery']),
       recordUrl: text(raw['recordUrl']),
       tags: tagList(raw['tags']),
     },

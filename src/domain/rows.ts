@@ -2,7 +2,8 @@
  * How a call becomes a CSV row: upload_calls rows and goal-conversion rows (spec: "One call → one CSV row").
  */
 import { CALL_COLUMNS, CONVERSION_COLUMNS, PRICE_COLUMNS } from './types.js';
-import type { Call, CounterSettings, DeliveryKind, Row } from './types.js';
+import type { Call, CounterSettings, DeliveryKind, IdentifierType, Row } from './types.js';
+import { ID_COLUMN, identifierOf, type Identifier } from './identifiers.js';
 
 function hasPrice(counter: CounterSettings): boolean {
   return counter.price !== null;
@@ -40,19 +41,31 @@ function priceCells(counter: CounterSettings): string[] {
   return counter.price === null ? [] : [formatDecimal(counter.price), counter.currency];
 }
 
-/** Header of a counter's upload_calls CSV. */
-export function callHeader(counter: CounterSettings): string[] {
-  return hasPrice(counter) ? [...CALL_COLUMNS, ...PRICE_COLUMNS] : [...CALL_COLUMNS];
+/** The columns with the identifier column named for `idType` (the first column: `ClientId` or `Yclid`). */
+function withIdColumn(columns: readonly string[], idType: IdentifierType): string[] {
+  return [ID_COLUMN[idType], ...columns.slice(1)];
 }
 
-/** Header of a counter's goal-conversion CSV. */
-export function conversionHeader(counter: CounterSettings): string[] {
-  return hasPrice(counter) ? [...CONVERSION_COLUMNS, ...PRICE_COLUMNS] : [...CONVERSION_COLUMNS];
+/** Header of a counter's upload_calls CSV whose rows carry `idType`. */
+export function callHeader(counter: CounterSettings, idType: IdentifierType = 'clientId'): string[] {
+  return withIdColumn(hasPrice(counter) ? [...CALL_COLUMNS, ...PRICE_COLUMNS] : CALL_COLUMNS, idType);
 }
 
-/** The CSV header of a counter's batch of `kind`. */
-export function headerOf(counter: CounterSettings, kind: DeliveryKind): string[] {
-  return kind === 'call' ? callHeader(counter) : conversionHeader(counter);
+/** Header of a counter's goal-conversion CSV whose rows carry `idType`. */
+export function conversionHeader(counter: CounterSettings, idType: IdentifierType = 'clientId'): string[] {
+  return withIdColumn(hasPrice(counter) ? [...CONVERSION_COLUMNS, ...PRICE_COLUMNS] : CONVERSION_COLUMNS, idType);
+}
+
+/** The CSV header of a counter's batch of `kind` whose rows carry `idType`: one identifier type per file. */
+export function headerOf(counter: CounterSettings, kind: DeliveryKind, idType: IdentifierType = 'clientId'): string[] {
+  return kind === 'call' ? callHeader(counter, idType) : conversionHeader(counter, idType);
+}
+
+/** The identifier types a counter's batches of `kind` may have: calls always have the ClientId file (static calls go there). */
+export function idTypesOf(counter: CounterSettings, kind: DeliveryKind): IdentifierType[] {
+  const types = new Set<IdentifierType>(kind === 'call' ? ['clientId'] : []);
+  for (const t of counter.identifiers) types.add(t);
+  return [...types];
 }
 
 /**
@@ -106,12 +119,15 @@ export function tagText(call: Call, counter: CounterSettings): string {
   return [...seen].join(', ');
 }
 
-/** One upload_calls row, in `callHeader(counter)` order. */
-export function callRow(call: Call, counter: CounterSettings): Row {
+/**
+ * One upload_calls row, in `callHeader(counter, idType)` order, where `idType` is the identifier's type (ClientId
+ * when it has none: a static call, with an empty ClientId and StaticCall 1).
+ */
+export function callRow(call: Call, counter: CounterSettings, identifier: Identifier | null = identifierOf(call, counter.identifiers)): Row {
   const row: Row = [
-    call.clientId,
+    identifier?.value ?? '',
     String(call.callTime),
-    call.clientId === '' ? '1' : '0',
+    identifier ? '0' : '1',
     call.phone,
     String(call.duration),
     call.status === 'fail' ? '1' : '0',
@@ -125,10 +141,10 @@ export function callRow(call: Call, counter: CounterSettings): Row {
 }
 
 /**
- * One goal-conversion row, in `conversionHeader(counter)` order; null when the counter has no goal or
- * the call no ClientID (such a row could not be linked).
+ * One goal-conversion row, in `conversionHeader(counter, identifier.type)` order; null when the counter has no goal
+ * or the call no identifier (Metrica drops such a row without a word: it is never sent).
  */
-export function conversionRow(call: Call, counter: CounterSettings): Row | null {
-  if (!hasGoal(counter) || call.clientId === '') return null;
-  return [call.clientId, counter.goal.trim(), String(call.callTime), ...priceCells(counter)];
+export function conversionRow(call: Call, counter: CounterSettings, identifier: Identifier | null = identifierOf(call, counter.identifiers)): Row | null {
+  if (!hasGoal(counter) || identifier === null) return null;
+  return [identifier.value, counter.goal.trim(), String(call.callTime), ...priceCells(counter)];
 }

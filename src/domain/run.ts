@@ -58,21 +58,24 @@ export function linkCutoff(uploadAt: number): number {
 
 export type RunOutcome = 'ok' | 'partial' | 'failed';
 
-/** One counter at the end of a run: the rows delivered to it, and its error if it failed. */
+/** One counter at the end of a run: the rows delivered to it, its error if it failed, the rows Metrica refused. */
 export interface CounterResult {
   delivered: number;
   error: { exitCode: number } | null;
+  /** Rows Metrica refused in this run, kept aside (they need the user: fix the cause, `sync --retry-failed`). */
+  refused?: number | undefined;
 }
 
 /**
- * The outcome of a run that got through its fetch: `ok` (0) when no counter failed; `failed` (4) when counters
- * failed only for a service being unavailable and nothing was delivered anywhere — the run did not get through at
- * all; otherwise `partial` (5): some counters failed (a rejected file, or while others were delivered).
+ * The outcome of a run that got through its fetch: `ok` (0) when no counter failed and Metrica refused no row;
+ * `failed` (4) when counters failed only for a service being unavailable and nothing was delivered anywhere — the
+ * run did not get through at all; otherwise `partial` (5): some counters failed, or some rows were refused and kept
+ * aside, while the rest was delivered. Rows held (a linking switch off) or malformed do not change the outcome.
  */
 export function runOutcome(counters: readonly CounterResult[]): { outcome: RunOutcome; exitCode: number } {
-  const failed = counters.filter((c) => c.error !== null);
+  const failed = counters.filter((c) => c.error !== null || (c.refused ?? 0) > 0);
   if (failed.length === 0) return { outcome: 'ok', exitCode: 0 };
   const delivered = counters.some((c) => c.error === null && c.delivered > 0);
-  const unavailable = !delivered && failed.every((c) => c.error!.exitCode === 4);
+  const unavailable = !delivered && failed.every((c) => c.error !== null && c.error.exitCode === 4 && !c.refused);
   return unavailable ? { outcome: 'failed', exitCode: 4 } : { outcome: 'partial', exitCode: 5 };
 }

@@ -13,7 +13,7 @@ export const DEFAULT_DAYS = 14;
 /** At most this many days in the per-day table (a long `--since` keeps the newest). */
 export const MAX_DAYS = 92;
 
-export type DeliveryStateName = 'waiting' | 'skipped' | 'pending' | 'batched' | 'sent' | 'failed';
+export type DeliveryStateName = 'waiting' | 'skipped' | 'malformed' | 'pending' | 'batched' | 'sent' | 'failed';
 
 // ── what the store reads ────────────────────────────────────────────────────
 
@@ -54,6 +54,12 @@ export interface BatchRecord {
   runId: number;
   counterId: number;
   kind: DeliveryKind;
+  /** The file's identifier type (`clientId` or `yclid`). */
+  idType: string;
+  /** `fresh`, or `old`: rows dated before the counter's linking threshold, sent with the ignore flag. */
+  segment: string;
+  /** The refused batch this one was split from. */
+  splitFrom: number | null;
   rows: number;
   status: 'prepared' | 'sending' | 'sent' | 'rejected' | 'void';
   /** Unix seconds. */
@@ -102,9 +108,12 @@ export interface KindStats {
   sentOlderThan21Days: number;
   pending: number;
   batched: number;
-  /** Quarantined (Metrica rejected their file), by reason. */
+  /** Kept aside: Metrica refused them (`sync --retry-failed` sends them again), by reason. */
   failed: number;
   failedByReason: Record<string, number>;
+  /** Rows Metrica would refuse, found before they were batched: never sent, by reason. */
+  malformed: number;
+  malformedByReason: Record<string, number>;
   skipped: number;
   skippedByReason: Record<string, number>;
   waiting: number;
@@ -118,6 +127,7 @@ export interface StateTotals {
   /** pending + batched */
   pending: number;
   failed: number;
+  malformed: number;
 }
 
 export interface DayStats {
@@ -155,6 +165,10 @@ export interface UploadStats {
   runId: number;
   counterId: number;
   kind: DeliveryKind;
+  idType: string;
+  segment: string;
+  splitFrom: number | null;
+  /** Rows sent in the file. */
   rows: number;
   status: BatchRecord['status'];
   createdAt: number;
@@ -255,6 +269,8 @@ export function emptyKindStats(): KindStats {
     batched: 0,
     failed: 0,
     failedByReason: {},
+    malformed: 0,
+    malformedByReason: {},
     skipped: 0,
     skippedByReason: {},
     waiting: 0,
@@ -263,7 +279,7 @@ export function emptyKindStats(): KindStats {
 }
 
 export function emptyStateTotals(): StateTotals {
-  return { sent: 0, skipped: 0, waiting: 0, pending: 0, failed: 0 };
+  return { sent: 0, skipped: 0, waiting: 0, pending: 0, failed: 0, malformed: 0 };
 }
 
 function bump(map: Record<string, number>, key: string, n: number): void {
@@ -290,6 +306,10 @@ function addToKind(k: KindStats, state: DeliveryStateName, reason: string | null
       k.skipped += n;
       bump(k.skippedByReason, why, n);
       break;
+    case 'malformed':
+      k.malformed += n;
+      bump(k.malformedByReason, why, n);
+      break;
     case 'waiting':
       k.waiting += n;
       bump(k.waitingByReason, why, n);
@@ -308,6 +328,7 @@ function sumTotals(into: StateTotals, from: StateTotals): void {
   into.waiting += from.waiting;
   into.pending += from.pending;
   into.failed += from.failed;
+  into.malformed += from.malformed;
 }
 
 /** Orders reasons by count (largest first), then by name. */
@@ -342,14 +363,17 @@ export function uploadingFacts(uploading: Record<string, unknown> | null, status
   };
 }
 
-/** What should stand out about an upload: Metrica failed to link it, dropped lines, or refused the file. */
-export function uploadProblems(batch: Pick<BatchRecord, 'status'>, facts: MetrikaUploadingFacts | null): UploadProblem[] {
+/**
+ * What should stand out about an upload: Metrica failed to link it, kept fewer lines than it was sent (its
+ * `line_quantity` below its `source_quantity` or the rows ckym sent), or refused the file.
+ */
+export function uploadProblems(batch: Pick<BatchRecord, 'status'> & { rows?: number }, facts: MetrikaUploadingFacts | null): UploadProblem[] {
   const problems: UploadProblem[] = [];
   if (batch.status === 'rejected') problems.push('rejected');
   if (facts?.status === 'LINKAGE_FAILURE') problems.push('linkage-failure');
-  if (facts && facts.lineQuantity !== null && facts.sourceQuantity !== null && facts.lineQuantity < facts.sourceQuantity) {
-    problems.push('lines-dropped');
-  }
+  const kept = facts?.lineQuantity ?? null;
+  const sent = Math.max(facts?.sourceQuantity ?? 0, batch.status === 'sent' ? (batch.rows ?? 0) : 0);
+  if (kept !== null && kept < sent) problems.push('lines-dropped');
   return problems;
 }
 
@@ -424,6 +448,9 @@ export function buildStats(input: StatsInput, options: BuildStatsOptions): Stats
         runId: b.runId,
         counterId: b.counterId,
         kind: b.kind,
+        idType: b.idType,
+        segment: b.segment,
+        splitFrom: b.splitFrom,
         rows: b.rows,
         status: b.status,
         createdAt: b.createdAt,

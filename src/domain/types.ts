@@ -32,6 +32,8 @@ export interface Call {
   clientId: string;
   callPage: string;
   entryPoint: string;
+  /** The landing page with its query (may carry a Yandex Direct `yclid=`). */
+  entryPointQuery: string;
   recordUrl: string;
   tags: string[];
 }
@@ -68,7 +70,15 @@ export interface CounterSettings {
   sites: string[];
   price: number | null;
   currency: string;
+  /** Which identifiers a row may carry, in order of preference (the first the call has is used). */
+  identifiers: IdentifierType[];
 }
+
+/**
+ * How an uploaded row names the visitor: Metrica's ClientID (`yaClid`), or Yandex Direct's click id (`yclid=` in the
+ * landing URL). One identifier type per file (`client_id_type` CLIENT_ID / YCLID).
+ */
+export type IdentifierType = 'clientId' | 'yclid';
 
 /** Why a counter does not take a call: the first setting that stopped it. */
 export type SkipReason =
@@ -79,6 +89,14 @@ export type SkipReason =
   | 'site'
   /** conversion kind only: the call has no ClientID, so it cannot be linked to a goal. */
   | 'no-client-id';
+
+/** Why a row ckym would send is kept aside instead: Metrica would refuse (or silently drop) it. */
+export type MalformedReason =
+  | 'datetime-before-2000'
+  | 'datetime-outside-window'
+  | 'datetime-in-future'
+  | 'client-id-malformed'
+  | 'yclid-malformed';
 
 /** Why a call is not final yet. */
 /** Why a call is not final yet: a callback in progress (1/0), scheduled (2/0) or awaiting a status update (707/0), its settle time, or a date after now. */

@@ -9,8 +9,8 @@ import { PageWriter } from '../store/page-writer.js';
 import { normaliseCall } from '../domain/call.js';
 import { finality } from '../domain/finality.js';
 import { decideDeliveries } from '../domain/deliveries.js';
-import { deliveryKinds, headerOf } from '../domain/rows.js';
-import { fetchWindow, runOutcome, waitHorizon } from '../domain/run.js';
+import { deliveryKinds, headerOf, idTypesOf } from '../domain/rows.js';
+import { fetchWindow, runOutcome, waitHorizon, type FetchWindow } from '../domain/run.js';
 import type { CounterSettings, DeliveryKind, RawCall } from '../domain/types.js';
 import { deliver } from './upload.js';
 import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } from './types.js';
@@ -58,6 +58,14 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
       }
     }
 
+    // `--retry-failed`: the rows Metrica refused go back in line, to be decided and sent like any pending row.
+    if (options.retryFailed) {
+      for (const [counterId, rows] of store.requeueFailed(ids)) {
+        reports.get(counterId)!.requeued = rows;
+        events.onRequeued?.({ counterId, rows });
+      }
+    }
+
     // 2. The window, from the cursors and the calls still waited on (or still to send).
     const now = Math.floor(clock.now() / 1000);
     report.window = fetchWindow({
@@ -72,10 +80,12 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     events.onWindow?.(report.window);
 
     // 3. Fetch once for all counters, page by page; each page's decisions are recorded with it. A pending decision
-    //    goes straight into this run's batch of its counter and kind.
+    //    goes straight into this run's batch of its counter, kind and identifier type.
     const batching: Batching = { headers: {}, now: clock.now() };
     for (const counter of ctx.counters) {
-      for (const kind of deliveryKinds(counter)) batching.headers[batchKey(counter.id, kind)] = headerOf(counter, kind);
+      for (const kind of deliveryKinds(counter)) {
+        for (const idType of idTypesOf(counter, kind)) batching.headers[batchKey(counter.id, kind, idType)] = headerOf(counter, kind, idType);
+      }
     }
     const writer = new PageWriter(store, runId, batching);
     let reached: number | null = null;
@@ -83,7 +93,7 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     try {
       for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
         if (page.unverified) unverified = true;
-        const decided = decidePage(ctx, page.calls, now, reports);
+        const decided = decidePage(ctx, page.calls, now, report.window, reports);
         report.malformed += decided.malformed.length;
         for (const problem of decided.malformed) events.onMalformed?.(problem);
         if (decided.latest !== null && (reached === null || decided.latest > reached)) reached = decided.latest;
@@ -100,7 +110,8 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     // A fetch that ended on an empty array (not CallKeeper's documented "No rows found") moves no cursor.
     if (!unverified) store.setCursors(ids, report.window.to);
 
-    // 4. One batch per counter and kind with everything pending, each sent and recorded exactly once.
+    // 4. Per counter and kind, everything pending, in one batch per identifier type and segment, each sent and
+    //    recorded exactly once (a refused one split and sent in parts; conversions held while their switch is off).
     for (const counter of ctx.counters) {
       const r = reports.get(counter.id)!;
       if (r.error) continue;
@@ -128,7 +139,7 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
   }
 
   const { outcome, exitCode } = runOutcome(
-    report.counters.map((c) => ({ delivered: c.calls.sent + c.conversions.sent, error: c.error })),
+    report.counters.map((c) => ({ delivered: c.calls.sent + c.conversions.sent, error: c.error, refused: c.calls.failed + c.conversions.failed })),
   );
   report.outcome = outcome;
   report.exitCode = exitCode;
@@ -138,16 +149,23 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     exitCode,
     error:
       report.counters
-        .filter((c) => c.error)
-        .map((c) => `counter ${c.id}: ${c.error!.message}`)
+        .flatMap((c) => [
+          ...(c.error ? [`counter ${c.id}: ${c.error.message}`] : []),
+          ...(c.calls.refusal ? [`counter ${c.id}: ${c.calls.failed} calls kept aside: ${c.calls.refusal}`] : []),
+          ...(c.conversions.refusal ? [`counter ${c.id}: ${c.conversions.failed} conversions kept aside: ${c.conversions.refusal}`] : []),
+        ])
         .join('; ') || null,
     finishedAt: clock.now(),
   });
   return report;
 }
 
-/** One page: each call normalised, then decided for every counter (the report counts skips and waits). */
-function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, reports: Map<number, CounterReport>) {
+/**
+ * One page: each call normalised, then decided for every counter (the report counts skips, waits and rows kept
+ * aside as malformed). A row is checked against the window asked for and now.
+ */
+function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, window: FetchWindow, reports: Map<number, CounterReport>) {
+  const checks = { window, now };
   const seen: SeenCall[] = [];
   const records: DeliveryRecord[] = [];
   const malformed: string[] = [];
@@ -164,9 +182,10 @@ function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, re
     const fin = finality(call, now, ctx.config.sync.settleMinutes, ctx.config.sync.maxWaitHours);
     for (const counter of ctx.counters) {
       const r = reports.get(counter.id)!;
-      for (const d of decideDeliveries(call, counter, fin)) {
+      for (const d of decideDeliveries(call, counter, fin, checks)) {
         if (d.state === 'skipped' && d.kind === 'call') r.skipped[d.reason] = (r.skipped[d.reason] ?? 0) + 1;
         if (d.state === 'waiting' && d.kind === 'call') r.waiting[d.reason] = (r.waiting[d.reason] ?? 0) + 1;
+        if (d.state === 'malformed' && d.kind === 'call') r.malformed[d.reason] = (r.malformed[d.reason] ?? 0) + 1;
         records.push({
           counterId: counter.id,
           callId: call.id,
@@ -174,6 +193,7 @@ function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, re
           state: d.state,
           reason: d.state === 'pending' ? null : d.reason,
           row: d.state === 'pending' ? d.row : null,
+          idType: d.state === 'pending' ? d.idType : undefined,
           callTime: call.callTime,
         });
       }
@@ -188,8 +208,18 @@ function asCounterError(error: unknown): { message: string; exitCode: number } {
 }
 
 function emptyReport(counter: CounterSettings): CounterReport {
-  const kind = (): KindReport => ({ sent: 0, late: 0, batchId: null, uploadingId: null });
-  return { id: counter.id, name: counter.name, calls: kind(), conversions: kind(), skipped: {}, waiting: {}, error: null };
+  const kind = (): KindReport => ({ sent: 0, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: null, uploadingId: null });
+  return {
+    id: counter.id,
+    name: counter.name,
+    calls: kind(),
+    conversions: kind(),
+    skipped: {},
+    waiting: {},
+    malformed: {},
+    requeued: 0,
+    error: null,
+  };
 }
 
 function kindReport(r: CounterReport, kind: DeliveryKind): KindReport {

@@ -4,9 +4,10 @@
  */
 import type { Clock } from '../clock.js';
 import type { CallPage } from '../clients/callkeeper.js';
-import type { Batch, Store } from '../store/store.js';
+import type { Batch, Segment, Store } from '../store/store.js';
 import type { FetchWindow, RunOutcome } from '../domain/run.js';
-import type { CounterSettings, DeliveryKind, Row, SkipReason, WaitReason } from '../domain/types.js';
+import type { Linking } from '../domain/linking.js';
+import type { CounterSettings, DeliveryKind, IdentifierType, MalformedReason, Row, SkipReason, WaitReason } from '../domain/types.js';
 
 /** The settings a run goes by (the config's `callkeeper` and `sync` sections). */
 export interface RunSettings {
@@ -30,9 +31,24 @@ export interface Uploader {
    * Throws when it cannot be settled yet (the batch stays as it is for a later run).
    */
   reconcile(batch: Batch): Promise<ReconcileResult['result'] | null>;
-  /** Sends one prepared batch of `counter`: resolves once delivered (Metrica's uploading id; null in a dry run), throws if not. */
-  send(batch: Batch, counter: CounterSettings): Promise<{ uploadingId: number | null }>;
+  /**
+   * The counter's linking switch for `kind` (calls or conversions), asked once per run and only for a counter with
+   * rows of that kind to send. `unknown` when this mode asks no one (a dry run) or Metrica would not say.
+   */
+  linking(counterId: number, kind: DeliveryKind): Promise<Linking>;
+  /**
+   * Sends one prepared batch of `counter`. Resolves `sent` once delivered (Metrica's uploading id and the lines it
+   * kept; null in a dry run); `split` when Metrica refused the file and its rows went into new batches (to be sent
+   * in turn); `rejected` when it refused a file that cannot be split (its rows are kept aside, failed). Throws when
+   * the batch could not be delivered now (its rows wait).
+   */
+  send(batch: Batch, counter: CounterSettings): Promise<SendResult>;
 }
+
+export type SendResult =
+  | { result: 'sent'; uploadingId: number | null; kept: number | null }
+  | { result: 'split'; into: Batch[]; reason: string }
+  | { result: 'rejected'; reason: string };
 
 /** Progress, told as it happens; the command decides whether and how to show it. */
 export interface SyncEvents {
@@ -43,6 +59,14 @@ export interface SyncEvents {
   onReconciled?(result: ReconcileResult): void;
   onBatch?(batch: { counterId: number; kind: DeliveryKind; rows: number; batchId: number }): void;
   onUploaded?(result: { counterId: number; kind: DeliveryKind; rows: number; uploadingId: number | null }): void;
+  /** Metrica kept fewer lines of an upload than it was sent (it drops some rows without a word). */
+  onDropped?(dropped: { counterId: number; kind: DeliveryKind; batchId: number; rows: number; kept: number }): void;
+  /** Metrica refused a file: it was split (`split`), or its rows are kept aside. */
+  onRefused?(refused: { counterId: number; kind: DeliveryKind; batchId: number; rows: number; reason: string; split: boolean }): void;
+  /** A kind of a counter's rows is held (its linking switch is off): they stay pending. Told once per run per counter. */
+  onHeld?(held: { counterId: number; kind: DeliveryKind; rows: number; message: string }): void;
+  /** `--retry-failed` put refused rows back in line. */
+  onRequeued?(requeued: { counterId: number; rows: number }): void;
 }
 
 export interface SyncContext {
@@ -60,6 +84,8 @@ export interface SyncContext {
 export interface SyncOptions {
   /** `--since`: unix seconds; replaces the window's start. */
   since?: number | undefined;
+  /** `--retry-failed`: the rows Metrica refused go back in line first. */
+  retryFailed?: boolean | undefined;
 }
 
 export interface ReconcileResult {
@@ -76,6 +102,15 @@ export interface KindReport {
   sent: number;
   /** Of those, calls older than Metrica's linking window when sent: in the call reports, not linked to a visit. */
   late: number;
+  /** Of those, rows Metrica did not keep (its `line_quantity` below the rows sent). */
+  dropped: number;
+  /** Rows Metrica refused in this run, kept aside (failed) with the reason; `sync --retry-failed` sends them again. */
+  failed: number;
+  /** Metrica's reason for the first refusal, when some rows were kept aside. */
+  refusal: string | null;
+  /** Set when this kind was held (its linking switch is off): its rows stay pending. */
+  held: { rows: number; message: string } | null;
+  /** The last batch and uploading of this kind in this run. */
   batchId: number | null;
   uploadingId: number | null;
 }
@@ -89,6 +124,10 @@ export interface CounterReport {
   skipped: Partial<Record<SkipReason, number>>;
   /** Calls not final yet, by why. */
   waiting: Partial<Record<WaitReason, number>>;
+  /** Calls taken whose rows Metrica would refuse, kept aside by why (never sent). */
+  malformed: Partial<Record<MalformedReason, number>>;
+  /** `--retry-failed`: refused rows put back in line. */
+  requeued: number;
   error: { message: string; exitCode: number } | null;
 }
 
@@ -110,6 +149,8 @@ export interface DryRunBatch {
   counterId: number;
   counterName: string;
   kind: DeliveryKind;
+  idType: IdentifierType;
+  segment: Segment;
   header: string[];
   rows: Row[];
 }

@@ -1,11 +1,22 @@
 /**
  * A loopback emulator of the Yandex Metrica Management API endpoints ckym uses
  * (shared/spec/yandex-api.md): counters, goals, call uploads, offline-conversion uploads,
- * their uploadings lists, and the call-linking switch.
+ * their uploadings lists, and the two linking switches (calls and offline conversions).
  *
  * Strict on purpose: OAuth header only (a token in the URL is refused), a real multipart parser,
  * an RFC 4180 CSV parser and per-column validation, 3 parallel requests per user. It imports
- * nothing from ckym, so it cannot share ckym's bugs.
+ * nothing from ckym, so it cannot share ckym's bugs. It refuses what the documentation and Yandex's
+ * own API tests show Metrica refusing, with their messages:
+ * - a `comment` with anything but digits and Latin/Cyrillic letters: 400 «Комментарий содержит недопустимые символы.»;
+ * - an upload while the matching linking switch is off, or a row dated before the switch's threshold in a file
+ *   sent without `ignore_calls_visit_join_threshold=1` / `ignore_visit_join_threshold=1`:
+ *   400 «Загрузить данные сейчас невозможно. Загрузка станет доступна …» (an upload WITH the flag turns the switch on,
+ *   as Yandex's `OfflineConversionThresholdEnableTest` shows);
+ * - a malformed row: 400 «Неверный формат данных, ошибка в строке номер N…», N counting the header as line 1;
+ * - a missing column: «Отсутствует обязательная колонка …»; an empty file: «The file is empty»;
+ * - a file over `maxUploadBytes`: 413.
+ * A conversion row with an empty identifier is dropped without a word (`line_quantity` < `source_quantity`), as
+ * Yandex's tests show; an empty ClientId in a call upload is a static call.
  *
  * Uploadings lists answer newest first (highest id first); `offset` is 0-based.
  */
@@ -33,6 +44,8 @@ export interface MetrikaCounterSeed {
   goals?: MetrikaGoal[];
   /** Call linking (calls_extended_threshold) enabled. Default true. */
   callsLinking?: boolean;
+  /** Offline-conversion linking (extended_threshold) enabled. Default true. */
+  conversionsLinking?: boolean;
 }
 
 export interface MetrikaEmulatorOptions {
@@ -46,6 +59,8 @@ export interface MetrikaEmulatorOptions {
   parallelLimit?: number;
   /** Refuse conversions whose Target is not the identifier of one of the counter's JS-event goals. Default true. */
   checkTargets?: boolean;
+  /** Bodies larger than this are refused with 413. Default 100 MB (Metrica's limit is 1 GB a file). */
+  maxUploadBytes?: number;
 }
 
 export type UploadKind = 'calls' | 'conversions';
@@ -57,8 +72,13 @@ export interface ReceivedUpload {
   comment: string;
   clientIdType: string;
   newGoalName: string | null;
+  /** Sent with the ignore flag of its kind (rows before the linking threshold allowed). */
+  ignoreThreshold: boolean;
   header: string[];
+  /** The rows Metrica kept (a conversion without an identifier is dropped). */
   rows: Record<string, string>[];
+  /** Data rows in the file, kept or not. */
+  sourceRows: number;
   at: number;
 }
 
@@ -96,17 +116,31 @@ export interface MetrikaEmulator {
 }
 
 export type MetrikaFault =
-  | { on: 'upload' | 'list' | 'any'; status: 429 | 500 | 503 | 504; retryAfter?: number; times?: number; counterId?: number }
-  | { on: 'upload'; status: 400; errorType?: string; message: string; times?: number; counterId?: number }
+  | { on: 'upload' | 'list' | 'any'; status: 404 | 408 | 420 | 429 | 500 | 502 | 503 | 504; retryAfter?: number; times?: number; counterId?: number }
+  | { on: 'upload'; status: 400 | 413; errorType?: string; message: string; times?: number; counterId?: number }
   | { on: 'upload' | 'any'; status: 401 | 403; times?: number }
   | { on: 'upload'; hang: true; times?: number; counterId?: number }
   | { on: 'upload'; resetAfterAccept: true; times?: number; counterId?: number }
+  /** The upload is taken (stored, listed), then answered with this status: "a 404 or 5xx after the file went out". */
+  | { on: 'upload'; answerAfterAccept: 404 | 408 | 500 | 502 | 503 | 504; times?: number; counterId?: number }
+  /** The upload is taken, but its last `dropLines` rows are not kept (as Metrica drops rows it cannot use, without a word). */
+  | { on: 'upload'; dropLines: number; times?: number; counterId?: number }
   | { on: 'upload'; delayMs: number; times?: number };
 
+/** The start of Metrica's refusal while a linking switch is off or its threshold is not met (VISIT_JOIN_THRESHOLD_UNMET). */
+export const TOO_EARLY_PREFIX = 'Загрузить данные сейчас невозможно. Загрузка станет доступна ';
+
 /** The message Metrica gives when call linking is not enabled yet ("upload too early"). */
-export const UPLOAD_TOO_EARLY_MESSAGE =
-  'Загрузить данные сейчас невозможно: для счётчика не включена привязка звонков к визитам. ' +
-  'Включите её (POST offline_conversions/calls_extended_threshold) и повторите загрузку позже.';
+export const UPLOAD_TOO_EARLY_MESSAGE = `${TOO_EARLY_PREFIX}после включения привязки звонков к визитам (POST offline_conversions/calls_extended_threshold).`;
+
+/** The same for offline conversions: their own switch. */
+export const CONVERSIONS_TOO_EARLY_MESSAGE = `${TOO_EARLY_PREFIX}после включения привязки конверсий к визитам (POST offline_conversions/extended_threshold).`;
+
+/** Yandex's ManagementError.NOT_ALLOWED_SYMBOLS_IN_COMMENT. */
+export const COMMENT_REFUSED_MESSAGE = 'Комментарий содержит недопустимые символы.';
+
+/** Yandex's ManagementError.INVALID_UPLOADING: a bad line, named (the header is line 1). */
+export const BAD_LINE_PREFIX = 'Неверный формат данных, ошибка в строке номер ';
 
 const ID_COLUMNS = ['ClientId', 'UserId', 'Yclid'] as const;
 const ID_TYPE_OF: Record<string, string> = { ClientId: 'CLIENT_ID', UserId: 'USER_ID', Yclid: 'YCLID' };
@@ -129,14 +163,23 @@ const CONVERSION_COLUMNS = new Set([...ID_COLUMNS, 'Target', 'DateTime', 'Price'
 /** DateTime earlier than this (2010-01-01T00:00:00Z) is refused as absurdly old. */
 const OLDEST_DATETIME = 1_262_304_000;
 const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
+/** ClientId and Yclid are unsigned 64-bit numbers. */
+const MAX_ID = 18_446_744_073_709_551_615n;
+/** Digits and Latin or Cyrillic letters: what a comment may hold. */
+const COMMENT_CHARACTERS = /^[0-9A-Za-zА-Яа-яЁё]*$/;
+const DAY = 86_400;
 const TOKEN_QUERY_PARAMS = ['oauth_token', 'access_token', 'token'];
+
+/** One linking switch: off (`since` null) or on since a moment (unix seconds), its window growing from a day to 21. */
+interface Switch {
+  since: number | null;
+}
 
 interface CounterState {
   seed: MetrikaCounterSeed;
   permission: 'own' | 'edit' | 'view';
   goals: MetrikaGoal[];
-  callsLinking: boolean;
-  linkingSince: number | null;
+  linking: Record<UploadKind, Switch>;
 }
 
 interface Uploading {
@@ -160,8 +203,8 @@ type Route =
   | { name: 'upload'; counterId: number; kind: UploadKind }
   | { name: 'uploadings'; counterId: number; kind: UploadKind }
   | { name: 'uploading'; counterId: number; kind: UploadKind; uploadingId: number }
-  | { name: 'extended-threshold'; counterId: number }
-  | { name: 'join-threshold'; counterId: number };
+  | { name: 'extended-threshold'; counterId: number; kind: UploadKind }
+  | { name: 'join-threshold'; counterId: number; kind: UploadKind };
 
 const ALLOWED_METHODS: Record<Route['name'], string[]> = {
   counters: ['GET'],
@@ -189,8 +232,10 @@ function matchRoute(path: string): Route | null {
   if (tail === 'upload') return { name: 'upload', counterId, kind: 'conversions' };
   if (tail === 'calls_uploadings') return { name: 'uploadings', counterId, kind: 'calls' };
   if (tail === 'uploadings') return { name: 'uploadings', counterId, kind: 'conversions' };
-  if (tail === 'calls_extended_threshold') return { name: 'extended-threshold', counterId };
-  if (tail === 'calls_visit_join_threshold') return { name: 'join-threshold', counterId };
+  if (tail === 'calls_extended_threshold') return { name: 'extended-threshold', counterId, kind: 'calls' };
+  if (tail === 'calls_visit_join_threshold') return { name: 'join-threshold', counterId, kind: 'calls' };
+  if (tail === 'extended_threshold') return { name: 'extended-threshold', counterId, kind: 'conversions' };
+  if (tail === 'visit_join_threshold') return { name: 'join-threshold', counterId, kind: 'conversions' };
   const one = /^(calls_uploading|uploading)\/(\d{1,15})$/.exec(tail);
   if (one) {
     return {
@@ -222,8 +267,12 @@ function errorBody(status: number, errorType: string, message: string): unknown 
 }
 
 const STATUS_ERRORS: Record<number, { type: string; message: string }> = {
+  404: { type: 'not_found', message: 'Entity not found' },
+  408: { type: 'timeout', message: 'Request timeout' },
+  420: { type: 'quota_requests_by_uid', message: 'Quota exceeded for the user, retry later' },
   429: { type: 'quota_requests_by_uid', message: 'Превышен лимит количества запросов к API для пользователя. Quota exceeded, retry later' },
   500: { type: 'backend_error', message: 'Внутренняя ошибка сервера. Internal server error' },
+  502: { type: 'backend_error', message: 'Bad gateway' },
   503: { type: 'backend_error', message: 'Сервис временно недоступен. Backend error, retry later' },
   504: { type: 'timeout', message: 'Превышено время ожидания ответа. Query execution timeout' },
 };
@@ -232,8 +281,12 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
   const now = options.now ?? Date.now;
   const parallelLimit = options.parallelLimit ?? 3;
   const checkTargets = options.checkTargets ?? true;
+  const maxUploadBytes = options.maxUploadBytes ?? MAX_UPLOAD_BYTES;
   let token = options.token;
 
+  const nowSeconds = () => Math.floor(now() / 1000);
+  // A switch seeded on has been on for long: its window is the full 21 days.
+  const seeded = (on: boolean | undefined): Switch => ({ since: on === false ? null : nowSeconds() - 21 * DAY });
   const counters = new Map<number, CounterState>();
   for (const seed of options.counters) {
     if (counters.has(seed.id)) throw new Error(`counter ${seed.id} seeded twice`);
@@ -241,10 +294,21 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
       seed,
       permission: seed.permission ?? 'own',
       goals: structuredClone(seed.goals ?? []),
-      callsLinking: seed.callsLinking ?? true,
-      linkingSince: seed.callsLinking === false ? null : Math.floor(now() / 1000) - 21 * 86_400,
+      linking: { calls: seeded(seed.callsLinking), conversions: seeded(seed.conversionsLinking) },
     });
   }
+  /** Turning a switch on: the window starts about a day back and grows (to 21 days). */
+  const switchOn = (sw: Switch): void => {
+    if (sw.since === null) sw.since = nowSeconds() - DAY;
+  };
+  /** The threshold's date (Moscow, as the counter's zone), or null while the switch is off. */
+  const thresholdDate = (sw: Switch): string | null =>
+    sw.since === null ? null : formatIsoWithOffset(Math.max(sw.since, nowSeconds() - 21 * DAY), 'Europe/Moscow').slice(0, 10);
+  /** Rows dated before this (the start of the threshold's date in Moscow) need the ignore flag. */
+  const thresholdSeconds = (sw: Switch): number | null => {
+    const date = thresholdDate(sw);
+    return date === null ? null : Date.parse(`${date}T00:00:00+03:00`) / 1000;
+  };
   let nextGoalId = 1 + Math.max(300_000_000, ...options.counters.flatMap((c) => (c.goals ?? []).map((g) => g.id)));
   let nextUploadingId = 1_000_001;
 
@@ -283,6 +347,11 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
     status: 'Active',
     time_zone_name: 'Europe/Moscow',
   });
+  /** A counter's `offline_options`: both switches, as Yandex's OfflineConversionThresholdEnableTest reads them. */
+  const offlineOptions = (c: CounterState): Record<string, number> => ({
+    offline_conversion_extended_threshold: c.linking.conversions.since === null ? 0 : 1,
+    offline_calls_extended_threshold: c.linking.calls.since === null ? 0 : 1,
+  });
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const arrived = Date.now();
@@ -308,7 +377,7 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
       if (isUpload) uploadsInFlight -= 1;
     });
 
-    const { body, tooLarge } = await readBody(req, MAX_UPLOAD_BYTES);
+    const { body, tooLarge } = await readBody(req, maxUploadBytes);
     const reply = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
       log.status = status;
       sendJson(res, status, payload, headers);
@@ -349,7 +418,7 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
       }
       const pre = faults.take((f) => 'status' in f && onMatches(f.on) && counterMatches(f));
       if (pre && 'status' in pre) {
-        if (pre.status === 400) throw new ApiError(400, pre.errorType ?? 'invalid_uploading', pre.message);
+        if (pre.status === 400 || pre.status === 413) throw new ApiError(pre.status, pre.errorType ?? 'invalid_uploading', pre.message);
         if (pre.status === 401) throw new ApiError(401, 'unauthorized', 'Authorization required');
         if (pre.status === 403) throw new ApiError(403, 'access_denied', 'Access is denied');
         const known = STATUS_ERRORS[pre.status]!;
@@ -378,7 +447,7 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
 
       switch (route.name) {
         case 'counter':
-          return reply(200, { counter: { ...counterJson(counter), goals: counter.goals } });
+          return reply(200, { counter: { ...counterJson(counter), goals: counter.goals, offline_options: offlineOptions(counter) } });
 
         case 'goals': {
           if (method === 'GET') return reply(200, { goals: counter.goals });
@@ -391,24 +460,14 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
 
         case 'extended-threshold': {
           requireWrite();
-          if (method === 'POST') {
-            if (!counter.callsLinking) {
-              counter.callsLinking = true;
-              counter.linkingSince = Math.floor(now() / 1000) - 86_400;
-            }
-          } else {
-            counter.callsLinking = false;
-            counter.linkingSince = null;
-          }
+          const sw = counter.linking[route.kind];
+          if (method === 'POST') switchOn(sw);
+          else sw.since = null;
           return reply(200, { success: true });
         }
 
-        case 'join-threshold': {
-          const since = counter.linkingSince;
-          const floor = Math.floor(now() / 1000) - 21 * 86_400;
-          const date = since === null ? null : formatIsoWithOffset(Math.max(since, floor), 'Europe/Moscow').slice(0, 10);
-          return reply(200, { date });
-        }
+        case 'join-threshold':
+          return reply(200, { date: thresholdDate(counter.linking[route.kind]) });
 
         case 'uploadings': {
           const limit = intParam(url, 'limit', 100, 1, 10_000);
@@ -431,16 +490,25 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
 
         case 'upload': {
           requireWrite();
-          if (tooLarge) throw invalidUploading('Файл слишком большой (file too large)');
+          if (tooLarge) throw new ApiError(413, 'invalid_uploading', `Файл слишком большой: больше ${maxUploadBytes} байт (file too large)`);
           const clientIdTypeParam = url.searchParams.get('client_id_type');
           if (clientIdTypeParam !== null && !['CLIENT_ID', 'USER_ID', 'YCLID'].includes(clientIdTypeParam)) {
             throw invalidParameter(`client_id_type must be CLIENT_ID, USER_ID or YCLID, got "${clientIdTypeParam}"`);
           }
           const comment = url.searchParams.get('comment') ?? '';
           if ([...comment].length > 255) throw invalidParameter(`comment is ${[...comment].length} characters long, at most 255 allowed`);
+          if (!COMMENT_CHARACTERS.test(comment)) throw invalidParameter(COMMENT_REFUSED_MESSAGE);
           const newGoalName = url.searchParams.get('new_goal_name');
           if (newGoalName !== null && [...newGoalName].length > 255) throw invalidParameter('new_goal_name is longer than 255 characters');
-          if (route.kind === 'calls' && !counter.callsLinking) throw invalidUploading(UPLOAD_TOO_EARLY_MESSAGE);
+          // Each kind has its own flag; the other kind's flag changes nothing.
+          const ignoreName = route.kind === 'calls' ? 'ignore_calls_visit_join_threshold' : 'ignore_visit_join_threshold';
+          const ignoreParam = url.searchParams.get(ignoreName);
+          if (ignoreParam !== null && ignoreParam !== '0' && ignoreParam !== '1') throw invalidParameter(`${ignoreName} must be 0 or 1, got "${ignoreParam}"`);
+          const ignoreThreshold = ignoreParam === '1';
+          const sw = counter.linking[route.kind];
+          // An upload with the flag turns the switch on (OfflineConversionThresholdEnableTest.checkAfterUpload).
+          if (ignoreThreshold) switchOn(sw);
+          if (sw.since === null) throw invalidUploading(route.kind === 'calls' ? UPLOAD_TOO_EARLY_MESSAGE : CONVERSIONS_TOO_EARLY_MESSAGE);
 
           const csvText = extractCsv(req.headers['content-type'], body);
           const targets = new Set(
@@ -448,16 +516,20 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
           );
           const parsed = validateCsv(route.kind, csvText, {
             clientIdType: clientIdTypeParam,
-            nowSeconds: Math.floor(now() / 1000),
+            nowSeconds: nowSeconds(),
             targets: checkTargets ? targets : null,
+            threshold: ignoreThreshold ? null : thresholdSeconds(sw),
+            thresholdDate: thresholdDate(sw),
           });
+          const drop = faults.take((f) => 'dropLines' in f && counterMatches(f));
+          if (drop && 'dropLines' in drop) parsed.rows.splice(Math.max(0, parsed.rows.length - drop.dropLines));
 
           const uploading: Uploading = {
             id: nextUploadingId++,
             counterId: route.counterId,
             kind: route.kind,
-            createTime: Math.floor(now() / 1000),
-            sourceQuantity: parsed.rows.length,
+            createTime: nowSeconds(),
+            sourceQuantity: parsed.sourceRows,
             lineQuantity: parsed.rows.length,
             comment,
             clientIdType: clientIdTypeParam ?? ID_TYPE_OF[parsed.idColumn]!,
@@ -473,8 +545,10 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
             comment,
             clientIdType: uploading.clientIdType,
             newGoalName,
+            ignoreThreshold,
             header: parsed.header,
             rows: parsed.rows,
+            sourceRows: parsed.sourceRows,
             at: Date.now(),
           });
           if (route.kind === 'calls' && !counter.goals.some((g) => g.type === 'call')) {
@@ -482,11 +556,15 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
             counter.goals.push({ id: nextGoalId++, name: newGoalName || 'Звонок', type: 'call', conditions: [] });
           }
 
-          const post = faults.take((f) => ('hang' in f || 'resetAfterAccept' in f) && counterMatches(f));
+          const post = faults.take((f) => ('hang' in f || 'resetAfterAccept' in f || 'answerAfterAccept' in f) && counterMatches(f));
           if (post && 'hang' in post) return; // keep the socket open until the client or close() ends it
           if (post && 'resetAfterAccept' in post) {
             req.socket.destroy();
             return;
+          }
+          if (post && 'answerAfterAccept' in post) {
+            const known = STATUS_ERRORS[post.answerAfterAccept]!;
+            throw new ApiError(post.answerAfterAccept, known.type, known.message);
           }
           return reply(200, { uploading: uploadingJson(uploading) });
         }
@@ -615,22 +693,36 @@ function extractCsv(contentType: string | undefined, body: Buffer): string {
 
 interface ValidatedCsv {
   header: string[];
+  /** The rows kept. */
   rows: Record<string, string>[];
+  /** Data rows in the file, kept or dropped. */
+  sourceRows: number;
   idColumn: string;
   staticCalls: number;
 }
 
+/** A refusal naming a line, as Metrica words it (the header is line 1). */
+const badLine = (line: number, detail: string): ApiError => invalidUploading(`${BAD_LINE_PREFIX}${line}: ${detail}`);
+const missingColumn = (column: string): ApiError => invalidUploading(`Отсутствует обязательная колонка ${column}`);
+
 function validateCsv(
   kind: UploadKind,
   text: string,
-  ctx: { clientIdType: string | null; nowSeconds: number; targets: Set<string> | null },
+  ctx: {
+    clientIdType: string | null;
+    nowSeconds: number;
+    targets: Set<string> | null;
+    /** Rows dated before this need the ignore flag; null when the file was sent with it. */
+    threshold: number | null;
+    thresholdDate: string | null;
+  },
 ): ValidatedCsv {
-  if (text.trim() === '') throw invalidUploading('The file is empty: expected a header line and at least one row');
+  if (text.trim() === '') throw invalidUploading('The file is empty');
   let records: string[][];
   try {
     records = parseCsv(text);
   } catch (error) {
-    if (error instanceof CsvSyntaxError) throw invalidUploading(`Malformed CSV: ${error.message}`);
+    if (error instanceof CsvSyntaxError) throw badLine(error.line, `Malformed CSV: ${error.message}`);
     throw error;
   }
   const header = records[0] ?? [];
@@ -639,89 +731,93 @@ function validateCsv(
   const seen = new Set<string>();
   for (const column of header) {
     if (!allowed.has(column)) {
-      throw invalidUploading(
+      throw badLine(
+        1,
         `Unknown column ${JSON.stringify(column)} in the header; ${endpoint} accepts ${[...allowed].join(', ')} (comma-separated, names are case-sensitive)`,
       );
     }
-    if (seen.has(column)) throw invalidUploading(`Column ${column} appears twice in the header`);
+    if (seen.has(column)) throw badLine(1, `Column ${column} appears twice in the header`);
     seen.add(column);
   }
   const idColumns = ID_COLUMNS.filter((c) => seen.has(c));
-  if (idColumns.length === 0) throw invalidUploading('The header must have an identifier column: ClientId, UserId or Yclid');
-  if (idColumns.length > 1) throw invalidUploading(`The header must have exactly one identifier column, it has ${idColumns.join(', ')}`);
+  if (idColumns.length === 0) throw missingColumn('ClientId (или UserId, Yclid): the header must have an identifier column');
+  if (idColumns.length > 1) throw badLine(1, `The header must have exactly one identifier column, it has ${idColumns.join(', ')}`);
   const idColumn = idColumns[0]!;
   if (ctx.clientIdType !== null && ID_TYPE_OF[idColumn] !== ctx.clientIdType) {
-    throw invalidUploading(`client_id_type=${ctx.clientIdType} does not match the identifier column ${idColumn}`);
+    throw badLine(1, `client_id_type=${ctx.clientIdType} does not match the identifier column ${idColumn}`);
   }
-  if (!seen.has('DateTime')) throw invalidUploading('Required column DateTime is missing from the header');
-  if (kind === 'conversions' && !seen.has('Target')) throw invalidUploading('Required column Target is missing from the header');
+  if (!seen.has('DateTime')) throw missingColumn('DateTime');
+  if (kind === 'conversions' && !seen.has('Target')) throw missingColumn('Target');
 
   const dataRecords = records.slice(1);
-  if (dataRecords.length === 0) throw invalidUploading('The file has a header but no data rows');
+  if (dataRecords.length === 0) throw badLine(2, 'the file has a header but no data rows');
 
   const rows: Record<string, string>[] = [];
   let staticCalls = 0;
   dataRecords.forEach((record, index) => {
-    const rowNo = index + 1;
-    const at = `Row ${rowNo}`;
-    if (record.length !== header.length) {
-      throw invalidUploading(`${at} has ${record.length} fields, the header has ${header.length}`);
-    }
+    const line = index + 2; // the header is line 1
+    const fail = (detail: string): never => {
+      throw badLine(line, detail);
+    };
+    if (record.length !== header.length) fail(`${record.length} fields, the header has ${header.length}`);
     const row: Record<string, string> = {};
     header.forEach((column, i) => {
       row[column] = record[i]!;
     });
     const id = row[idColumn]!;
-    if (kind === 'conversions' && id === '') throw invalidUploading(`${at}: ${idColumn} is empty; a conversion needs an identifier`);
-    if (/\s/.test(id)) throw invalidUploading(`${at}: ${idColumn} ${JSON.stringify(id)} contains whitespace`);
+    if (/\s/.test(id)) fail(`${idColumn} ${JSON.stringify(id)} contains whitespace`);
+    if (id !== '' && (idColumn === 'ClientId' || idColumn === 'Yclid') && !(/^\d{1,20}$/.test(id) && BigInt(id) <= MAX_ID)) {
+      fail(`Некорректное значение ${idColumn} ${JSON.stringify(id)}: an unsigned 64-bit number expected`);
+    }
 
     const dt = row.DateTime!;
-    if (!/^\d{1,15}$/.test(dt)) {
-      throw invalidUploading(`${at}: DateTime ${JSON.stringify(dt)} must be a unix timestamp in seconds (an integer)`);
-    }
+    if (!/^\d{1,15}$/.test(dt)) fail(`DateTime ${JSON.stringify(dt)} must be a unix timestamp in seconds (an integer)`);
     const dtNum = Number(dt);
     if (dtNum > ctx.nowSeconds) {
       const hint = dtNum >= 1e12 ? ' (it looks like milliseconds; send seconds)' : '';
-      throw invalidUploading(`${at}: DateTime ${dt} is in the future; only past events can be uploaded${hint}`);
+      fail(`DateTime ${dt} is in the future; only past events can be uploaded${hint}`);
     }
-    if (dtNum < OLDEST_DATETIME) throw invalidUploading(`${at}: DateTime ${dt} is before 2010-01-01: too old`);
+    if (dtNum < OLDEST_DATETIME) fail(`DateTime ${dt} is before 2010-01-01: too old`);
+    if (ctx.threshold !== null && dtNum < ctx.threshold) {
+      // Old data only with the ignore flag (as Yandex's own API tests upload it).
+      throw invalidUploading(
+        `${TOO_EARLY_PREFIX}для данных начиная с ${ctx.thresholdDate}: строка ${line}, DateTime ${dt} раньше порога ` +
+          `(send older rows in a file of their own with ignore_${kind === 'calls' ? 'calls_' : ''}visit_join_threshold=1)`,
+      );
+    }
 
     for (const flag of ['StaticCall', 'CallMissed', 'FirstTimeCaller']) {
       const v = row[flag];
-      if (v !== undefined && v !== '0' && v !== '1') throw invalidUploading(`${at}: ${flag} must be 0 or 1, got ${JSON.stringify(v)}`);
+      if (v !== undefined && v !== '0' && v !== '1') fail(`${flag} must be 0 or 1, got ${JSON.stringify(v)}`);
     }
     for (const seconds of ['TalkDuration', 'HoldDuration']) {
       const v = row[seconds];
-      if (v !== undefined && !/^\d{1,9}$/.test(v)) {
-        throw invalidUploading(`${at}: ${seconds} must be a whole number of seconds ≥ 0, got ${JSON.stringify(v)}`);
-      }
+      if (v !== undefined && !/^\d{1,9}$/.test(v)) fail(`${seconds} must be a whole number of seconds ≥ 0, got ${JSON.stringify(v)}`);
     }
     const phone = row.PhoneNumber;
     if (phone !== undefined && phone !== '' && !/^\+\d{5,15}$/.test(phone)) {
-      throw invalidUploading(`${at}: PhoneNumber ${JSON.stringify(phone)} must be "+" and 5–15 digits, no spaces (e.g. +79991234567)`);
+      fail(`PhoneNumber ${JSON.stringify(phone)} must be "+" and 5–15 digits, no spaces (e.g. +79991234567)`);
     }
     const price = row.Price;
-    if (price !== undefined && !/^\d{1,15}(\.\d{1,6})?$/.test(price)) {
-      throw invalidUploading(`${at}: Price ${JSON.stringify(price)} must be a decimal number with "." (e.g. 1500 or 99.90)`);
-    }
+    if (price !== undefined && !/^\d{1,15}(\.\d{1,6})?$/.test(price)) fail(`Price ${JSON.stringify(price)} must be a decimal number with "." (e.g. 1500 or 99.90)`);
     const currency = row.Currency;
-    if (currency !== undefined && !/^[A-Z]{3}$/.test(currency)) {
-      throw invalidUploading(`${at}: Currency ${JSON.stringify(currency)} must be an ISO 4217 code of 3 capital letters (e.g. RUB)`);
-    }
+    if (currency !== undefined && !/^[A-Z]{3}$/.test(currency)) fail(`Currency ${JSON.stringify(currency)} must be an ISO 4217 code of 3 capital letters (e.g. RUB)`);
     if (kind === 'conversions') {
       const target = row.Target!;
-      if (target === '') throw invalidUploading(`${at}: Target is empty`);
+      if (target === '') fail('Target is empty');
       if (ctx.targets && !ctx.targets.has(target)) {
-        throw invalidUploading(
-          `${at}: Target ${JSON.stringify(target)} is not the identifier of a JavaScript-event goal of this counter` +
+        fail(
+          `Target ${JSON.stringify(target)} is not the identifier of a JavaScript-event goal of this counter` +
             (ctx.targets.size ? ` (known: ${[...ctx.targets].join(', ')})` : ' (the counter has none)'),
         );
       }
+      // A conversion nobody can be found for: dropped without a word (Yandex's OfflineConversionUploadTest).
+      if (id === '') return;
     } else {
       const isStatic = row.StaticCall !== undefined ? row.StaticCall === '1' : id === '';
       if (isStatic) staticCalls += 1;
     }
     rows.push(row);
   });
-  return { header, rows, idColumn, staticCalls };
+  return { header, rows, sourceRows: dataRecords.length, idColumn, staticCalls };
 }

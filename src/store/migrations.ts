@@ -130,4 +130,47 @@ export const MIGRATIONS: readonly string[] = [
            CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN b.sent_at END AS sent_at
     FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id;
   `,
+
+  /*
+   * 4: what Metrica actually accepts (issue 12). A delivery may be 'malformed' (a row Metrica would refuse, kept
+   * aside with the reason, never sent) and carries the identifier type of its row (ClientId or Yclid: one type per
+   * file). A batch is one file of (counter, kind, identifier type, segment): 'old' holds rows dated before the
+   * counter's linking threshold, sent with Metrica's ignore flag, apart from the 'fresh' ones. A batch split after
+   * Metrica refused it names the batch it came from. The deliveries table is rebuilt (a CHECK cannot be altered);
+   * the batches table only gains columns.
+   */ `
+  DROP VIEW delivery_view;
+  CREATE TABLE deliveries_v4 (
+    counter_id  INTEGER NOT NULL,
+    call_id     TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('call', 'conversion')),
+    state       TEXT NOT NULL CHECK (state IN ('waiting', 'skipped', 'malformed', 'pending', 'batched', 'sent', 'failed')),
+    reason      TEXT,
+    id_type     TEXT NOT NULL DEFAULT 'clientId' CHECK (id_type IN ('clientId', 'yclid')),
+    row         TEXT,
+    call_time   INTEGER NOT NULL,
+    batch_id    INTEGER REFERENCES batches(id),
+    decided_run INTEGER NOT NULL,
+    PRIMARY KEY (counter_id, kind, call_id)
+  ) WITHOUT ROWID;
+  INSERT INTO deliveries_v4 (counter_id, call_id, kind, state, reason, row, call_time, batch_id, decided_run)
+    SELECT counter_id, call_id, kind, state, reason, row, call_time, batch_id, decided_run FROM deliveries;
+  DROP TABLE deliveries;
+  ALTER TABLE deliveries_v4 RENAME TO deliveries;
+  CREATE INDEX deliveries_unsettled ON deliveries (counter_id, call_time) WHERE state IN ('waiting', 'pending');
+  CREATE INDEX deliveries_pending ON deliveries (counter_id, kind, id_type) WHERE state = 'pending';
+  CREATE INDEX deliveries_failed ON deliveries (counter_id, kind) WHERE state = 'failed';
+  CREATE INDEX deliveries_by_batch ON deliveries (batch_id) WHERE batch_id IS NOT NULL;
+
+  ALTER TABLE batches ADD COLUMN id_type TEXT NOT NULL DEFAULT 'clientId' CHECK (id_type IN ('clientId', 'yclid'));
+  ALTER TABLE batches ADD COLUMN segment TEXT NOT NULL DEFAULT 'fresh' CHECK (segment IN ('fresh', 'old'));
+  ALTER TABLE batches ADD COLUMN split_from INTEGER;
+
+  CREATE VIEW delivery_view AS
+    SELECT d.counter_id, d.call_id, d.kind,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state,
+           d.reason, d.id_type, d.row, d.call_time, d.batch_id, d.decided_run,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN b.sent_at END AS sent_at
+    FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id;
+  `,
 ];

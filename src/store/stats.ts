@@ -109,6 +109,9 @@ interface BatchRow {
   run_id: number;
   counter_id: number;
   kind: DeliveryKind;
+  id_type: string | undefined;
+  segment: string | undefined;
+  split_from: number | null | undefined;
   rows: number;
   status: BatchRecord['status'];
   created_at: number;
@@ -122,9 +125,11 @@ interface BatchRow {
 /** The newest batches (uploads), newest first. */
 export function recentBatches(store: Store, limit: number, filter: StatsFilter = {}): BatchRecord[] {
   const w = where(filter, 'created_at');
+  // A database the running ckym has not migrated yet (stats only reads) has no identifier type or segment: ClientId, fresh.
+  const v4 = store.schemaVersion >= 4 ? 'id_type, segment, split_from,' : '';
   const rows = connectionOf(store)
     .prepare(
-      `SELECT id, run_id, counter_id, kind, rows, status, created_at, sent_at, uploading_id, metrika_status, uploading_json, error
+      `SELECT id, run_id, counter_id, kind, ${v4} rows, status, created_at, sent_at, uploading_id, metrika_status, uploading_json, error
        FROM batches WHERE ${w.sql} ORDER BY id DESC LIMIT ?`,
     )
     .all(...w.params, limit) as BatchRow[];
@@ -133,6 +138,9 @@ export function recentBatches(store: Store, limit: number, filter: StatsFilter =
     runId: r.run_id,
     counterId: r.counter_id,
     kind: r.kind,
+    idType: r.id_type ?? 'clientId',
+    segment: r.segment ?? 'fresh',
+    splitFrom: r.split_from ?? null,
     rows: r.rows,
     status: r.status,
     createdAt: r.created_at,
@@ -177,7 +185,7 @@ export function readStats(store: Store, query: StatsQuery): StatsInput {
   }))();
 }
 
-/** Quarantined rows (their batch was rejected by Metrica), per counter: for `doctor`. */
+/** Rows kept aside (Metrica refused them), per counter: for `doctor`. */
 export function failedCounts(store: Store): { counterId: number; count: number }[] {
   return connectionOf(store)
     .prepare(`SELECT counter_id AS counterId, COUNT(*) AS count FROM deliveries WHERE state = 'failed' GROUP BY counter_id ORDER BY 1`)

@@ -6,36 +6,42 @@ import Database from 'better-sqlite3';
 import { ConfigError, LocalError } from '../errors.js';
 import { symlinkError } from '../files.js';
 import { redactStored } from '../redact.js';
-import type { DeliveryKind, Row, SkipReason, WaitReason } from '../domain/types.js';
+import type { DeliveryKind, IdentifierType, MalformedReason, Row, SkipReason, WaitReason } from '../domain/types.js';
+import { formatBatchComment } from '../domain/comment.js';
 import { MIGRATIONS } from './migrations.js';
 
-export type DeliveryState = 'waiting' | 'skipped' | 'pending' | 'batched' | 'sent' | 'failed';
+export type DeliveryState = 'waiting' | 'skipped' | 'malformed' | 'pending' | 'batched' | 'sent' | 'failed';
 export type BatchStatus = 'prepared' | 'sending' | 'sent' | 'rejected' | 'void';
+/** `fresh`: rows Metrica can join to visits; `old`: rows dated before the counter's linking threshold, a file apart. */
+export type Segment = 'fresh' | 'old';
 
 /** One decision to record: what a call means for one counter and kind in this run. */
 export interface DeliveryRecord {
   counterId: number;
   callId: string;
   kind: DeliveryKind;
-  state: 'waiting' | 'skipped' | 'pending';
-  reason: SkipReason | WaitReason | null;
+  state: 'waiting' | 'skipped' | 'malformed' | 'pending';
+  reason: SkipReason | WaitReason | MalformedReason | null;
   row: Row | null;
+  /** The identifier type of a pending row (the file it goes in); ClientId otherwise. */
+  idType?: IdentifierType | undefined;
   callTime: number;
 }
 
 /**
- * How a run batches as it records: each (counter, kind) it delivers, with the header its batch will have. A pending
- * decision of such a pair goes straight into the run's open batch ('prepared', created with the first such row),
- * instead of being moved there row by row after the last page.
+ * How a run batches as it records: each (counter, kind, identifier type) it delivers, with the header its batch will
+ * have. A pending decision of such a triple goes straight into the run's open batch ('prepared', created with the
+ * first such row), instead of being moved there row by row after the last page. The open batch is split by the
+ * linking threshold when it is sealed.
  */
 export interface Batching {
-  /** `${counterId}/${kind}` → the batch's CSV header. */
+  /** `batchKey(counterId, kind, idType)` → the batch's CSV header. */
   headers: Record<string, readonly string[]>;
   /** Unix ms: the batches' creation time. */
   now: number;
 }
 
-export const batchKey = (counterId: number, kind: DeliveryKind): string => `${counterId}/${kind}`;
+export const batchKey = (counterId: number, kind: DeliveryKind, idType: IdentifierType = 'clientId'): string => `${counterId}/${kind}/${idType}`;
 
 export interface SeenCall {
   id: string;
@@ -48,6 +54,11 @@ export interface Batch {
   runId: number;
   counterId: number;
   kind: DeliveryKind;
+  /** The identifier type of every row: one per file. */
+  idType: IdentifierType;
+  segment: Segment;
+  /** The batch this one was split from after Metrica refused it; null for a batch made from pending rows. */
+  splitFrom: number | null;
   comment: string;
   header: string[];
   rows: number;
@@ -95,6 +106,9 @@ interface BatchRow {
   run_id: number;
   counter_id: number;
   kind: DeliveryKind;
+  id_type: IdentifierType;
+  segment: Segment;
+  split_from: number | null;
   comment: string;
   header: string;
   rows: number;
@@ -113,6 +127,9 @@ const toBatch = (r: BatchRow): Batch => ({
   runId: r.run_id,
   counterId: r.counter_id,
   kind: r.kind,
+  idType: r.id_type,
+  segment: r.segment,
+  splitFrom: r.split_from,
   comment: r.comment,
   header: JSON.parse(r.header) as string[],
   rows: r.rows,
@@ -362,14 +379,16 @@ export class Store {
     const updateCall = this.stmt(`UPDATE calls SET call_time = ?, service_type = ?, last_seen_run = ? WHERE id = ?`);
     // A decision that did not change is left as it is (and keeps the run that made it): re-fetching the
     // look-back window then writes nothing.
+    // A malformed row is decided again like a skipped one: the call may arrive corrected.
     const upsert = this.stmt(
-      `INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, decided_run, batch_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO deliveries (counter_id, call_id, kind, state, reason, id_type, row, call_time, decided_run, batch_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (counter_id, kind, call_id) DO UPDATE SET
-         state = excluded.state, reason = excluded.reason, row = excluded.row,
+         state = excluded.state, reason = excluded.reason, id_type = excluded.id_type, row = excluded.row,
          call_time = excluded.call_time, decided_run = excluded.decided_run, batch_id = excluded.batch_id
-       WHERE deliveries.state IN ('waiting', 'skipped', 'pending')
+       WHERE deliveries.state IN ('waiting', 'skipped', 'malformed', 'pending')
          AND NOT (deliveries.state = excluded.state AND deliveries.reason IS excluded.reason
+                  AND deliveries.id_type = excluded.id_type
                   AND deliveries.row IS excluded.row AND deliveries.call_time = excluded.call_time)`,
     );
     return this.writeUnflushed(() => {
@@ -378,15 +397,16 @@ export class Store {
         if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId).changes > 0) fresh++;
         else updateCall.run(call.callTime, call.serviceType, runId, call.id);
       }
-      // The run's open batch per pair, looked up once a page; created with the first row that really goes into it
+      // The run's open batch per triple, looked up once a page; created with the first row that really goes into it
       // (a re-fetched call whose decision did not change opens nothing: a no-op run writes no batch).
       const open = new Map<string, number | null>();
       for (const d of deliveries) {
-        const key = d.state === 'pending' && batching ? batchKey(d.counterId, d.kind) : '';
+        const idType = d.idType ?? 'clientId';
+        const key = d.state === 'pending' && batching ? batchKey(d.counterId, d.kind, idType) : '';
         const header = key ? batching!.headers[key] : undefined;
         let batchId: number | null = null;
         if (header) {
-          if (!open.has(key)) open.set(key, this.openBatchId(runId, d.counterId, d.kind));
+          if (!open.has(key)) open.set(key, this.openBatchId(runId, d.counterId, d.kind, idType));
           batchId = open.get(key)!;
         }
         const changes = upsert.run(
@@ -395,13 +415,14 @@ export class Store {
           d.kind,
           batchId === null ? d.state : 'batched',
           d.reason,
+          idType,
           d.row ? JSON.stringify(d.row) : null,
           d.callTime,
           runId,
           batchId,
         ).changes;
         if (header && batchId === null && changes > 0) {
-          batchId = this.createBatch(runId, d.counterId, d.kind, header, batching!.now);
+          batchId = this.createBatch({ runId, counterId: d.counterId, kind: d.kind, idType, segment: 'fresh', header, now: batching!.now });
           open.set(key, batchId);
           this.stmt(`UPDATE deliveries SET state = 'batched', batch_id = ? WHERE counter_id = ? AND kind = ? AND call_id = ?`).run(
             batchId,
@@ -415,27 +436,58 @@ export class Store {
     });
   }
 
-  /** The run's open ('prepared') batch of (counter, kind), if it has one. */
-  private openBatchId(runId: number, counterId: number, kind: DeliveryKind): number | null {
+  /** The run's open ('prepared', never attempted, fresh, not split from another) batch of (counter, kind, idType), if it has one. */
+  private openBatchId(runId: number, counterId: number, kind: DeliveryKind, idType: IdentifierType): number | null {
     // The first condition repeats batches_unfinished's: the few unfinished batches are read, not the pair's history.
     const id = this.stmt(
-      `SELECT id FROM batches WHERE status IN ('prepared', 'sending') AND status = 'prepared' AND run_id = ? AND counter_id = ? AND kind = ?`,
+      `SELECT id FROM batches WHERE status IN ('prepared', 'sending') AND status = 'prepared' AND run_id = ? AND counter_id = ?
+         AND kind = ? AND id_type = ? AND segment = 'fresh' AND split_from IS NULL AND attempts = 0`,
     )
       .pluck()
-      .get(runId, counterId, kind) as number | undefined;
+      .get(runId, counterId, kind, idType) as number | undefined;
     return id ?? null;
   }
 
-  /** A new, empty 'prepared' batch with its comment. Inside a write. */
-  private createBatch(runId: number, counterId: number, kind: DeliveryKind, header: readonly string[], now: number): number {
+  /**
+   * A new, empty 'prepared' batch. Its comment is provisional (unique, never sent) until the batch is sealed, when
+   * the newest DateTime of its rows is known. Inside a write.
+   */
+  private createBatch(b: {
+    runId: number;
+    counterId: number;
+    kind: DeliveryKind;
+    idType: IdentifierType;
+    segment: Segment;
+    header: readonly string[];
+    now: number;
+    splitFrom?: number | null;
+  }): number {
     const id = Number(
       this.stmt(
-        `INSERT INTO batches (run_id, counter_id, kind, comment, header, rows, status, created_at)
-         VALUES (?, ?, ?, '', ?, 0, 'prepared', ?)`,
-      ).run(runId, counterId, kind, JSON.stringify(header), Math.floor(now / 1000)).lastInsertRowid,
+        `INSERT INTO batches (run_id, counter_id, kind, id_type, segment, split_from, comment, header, rows, status, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'prepared', ?)`,
+      ).run(b.runId, b.counterId, b.kind, b.idType, b.segment, b.splitFrom ?? null, '', JSON.stringify(b.header), Math.floor(b.now / 1000)).lastInsertRowid,
     );
-    this.stmt(`UPDATE batches SET comment = ? WHERE id = ?`).run(batchComment(this.installationId(), id), id);
+    this.stmt(`UPDATE batches SET comment = ? WHERE id = ?`).run(`ckym${this.installationId()}b${id}`, id);
     return id;
+  }
+
+  /**
+   * Seals a batch: its row count and its final comment (`ckym<install>b<id>t<newest DateTime>`), which never
+   * changes afterwards. A batch left without rows is deleted (null). Inside a write.
+   */
+  private seal(id: number): Batch | null {
+    const { rows, newest } = this.stmt(`SELECT COUNT(*) AS rows, MAX(call_time) AS newest FROM deliveries WHERE batch_id = ?`).get(id) as {
+      rows: number;
+      newest: number | null;
+    };
+    if (rows === 0) {
+      this.stmt(`DELETE FROM batches WHERE id = ?`).run(id);
+      return null;
+    }
+    const comment = formatBatchComment({ installation: this.installationId(), batchId: id, newest: newest ?? 0 });
+    this.stmt(`UPDATE batches SET rows = ?, comment = ? WHERE id = ?`).run(rows, comment, id);
+    return this.batch(id)!;
   }
 
   cursor(counterId: number): number | null {
@@ -471,37 +523,137 @@ export class Store {
 
   // ── batches ─────────────────────────────────────────────────────────────
 
-  pendingCount(counterId: number, kind: DeliveryKind): number {
-    return this.stmt(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND counter_id = ? AND kind = ?`)
+  pendingCount(counterId: number, kind: DeliveryKind, idType?: IdentifierType): number {
+    if (idType === undefined) {
+      return this.stmt(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND counter_id = ? AND kind = ?`)
+        .pluck()
+        .get(counterId, kind) as number;
+    }
+    return this.stmt(`SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND counter_id = ? AND kind = ? AND id_type = ?`)
       .pluck()
-      .get(counterId, kind) as number;
+      .get(counterId, kind, idType) as number;
   }
 
   /**
-   * Step 1 of the exactly-once protocol: the batch of (counter, kind) is sealed as 'prepared' in one transaction
-   * before anything is sent: the run's open batch (which its pages filled), or a new one, joined by every delivery
-   * still pending for the pair (left by an earlier run). Null when there is nothing to send.
+   * The identifier types of (counter, kind) with something to send in this run: the run's open batches and the rows
+   * still pending (left by an earlier run). Empty when the counter has nothing of `kind` to send.
    */
-  prepareBatch(runId: number, counterId: number, kind: DeliveryKind, header: readonly string[], now: number): Batch | null {
+  toSend(runId: number, counterId: number, kind: DeliveryKind): IdentifierType[] {
+    const pending = this.stmt(`SELECT DISTINCT id_type FROM deliveries WHERE state = 'pending' AND counter_id = ? AND kind = ?`)
+      .pluck()
+      .all(counterId, kind) as IdentifierType[];
+    const open = this.stmt(
+      `SELECT DISTINCT id_type FROM batches WHERE status IN ('prepared', 'sending') AND status = 'prepared' AND run_id = ? AND counter_id = ?
+         AND kind = ? AND split_from IS NULL AND attempts = 0`,
+    )
+      .pluck()
+      .all(runId, counterId, kind) as IdentifierType[];
+    const types = new Set([...open, ...pending]);
+    return (['clientId', 'yclid'] as const).filter((t) => types.has(t));
+  }
+
+  /**
+   * Step 1 of the exactly-once protocol: the batches of (counter, kind, idType) are sealed as 'prepared' in one
+   * transaction before anything is sent: the run's open batch (which its pages filled), or a new one, joined by every
+   * delivery still pending for the triple (left by an earlier run); then the rows dated before `oldBefore` (the
+   * counter's linking threshold) move into a batch of their own (segment 'old'), so that they never share a file
+   * with fresh ones. Each batch gets its final comment. Empty when there is nothing to send; fresh first.
+   */
+  sealBatches(
+    runId: number,
+    counterId: number,
+    kind: DeliveryKind,
+    idType: IdentifierType,
+    header: readonly string[],
+    oldBefore: number | null,
+    now: number,
+  ): Batch[] {
     return this.write(() => {
-      let id = this.openBatchId(runId, counterId, kind);
+      let id = this.openBatchId(runId, counterId, kind, idType);
       if (id === null) {
-        if (this.pendingCount(counterId, kind) === 0) return null;
-        id = this.createBatch(runId, counterId, kind, header, now);
+        if (this.pendingCount(counterId, kind, idType) === 0) return [];
+        id = this.createBatch({ runId, counterId, kind, idType, segment: 'fresh', header, now });
       }
       // Named, because SQLite would otherwise walk the counter's whole history for the few rows that are pending.
       this.stmt(
         `UPDATE deliveries INDEXED BY deliveries_pending SET state = 'batched', batch_id = ?
-         WHERE state = 'pending' AND counter_id = ? AND kind = ?`,
-      ).run(id, counterId, kind);
-      // Every delivery of a prepared batch is 'batched' (voiding one takes its rows out): the index alone counts them.
-      const rows = this.stmt(`SELECT COUNT(*) FROM deliveries WHERE batch_id = ?`).pluck().get(id) as number;
-      if (rows === 0) {
-        this.stmt(`DELETE FROM batches WHERE id = ?`).run(id);
-        return null;
+         WHERE state = 'pending' AND counter_id = ? AND kind = ? AND id_type = ?`,
+      ).run(id, counterId, kind, idType);
+      const ids = [id];
+      if (oldBefore !== null) {
+        const old = this.stmt(`SELECT 1 FROM deliveries WHERE batch_id = ? AND call_time < ? LIMIT 1`).get(id, oldBefore);
+        if (old) {
+          const oldId = this.createBatch({ runId, counterId, kind, idType, segment: 'old', header, now });
+          this.stmt(`UPDATE deliveries SET batch_id = ? WHERE batch_id = ? AND call_time < ?`).run(oldId, id, oldBefore);
+          ids.push(oldId);
+        }
       }
-      this.stmt(`UPDATE batches SET rows = ? WHERE id = ?`).run(rows, id);
-      return this.batch(id)!;
+      // Every delivery of a prepared batch is 'batched' (voiding one takes its rows out): the index alone counts them.
+      return ids.map((b) => this.seal(b)).filter((b): b is Batch => b !== null);
+    });
+  }
+
+  /**
+   * A batch Metrica refused (certainly not taken: a 400 or a 413) is split: it becomes void, its rows go into new
+   * batches, one per range of positions `[from, to)` in the file's order (call id order, as `batchRows` reads them),
+   * each sealed with a comment of its own, to be sent as any other. One transaction.
+   */
+  splitBatch(batchId: number, ranges: readonly [number, number][], runId: number, why: string, now: number): Batch[] {
+    return this.write(() => {
+      const parent = this.batch(batchId);
+      if (!parent) return [];
+      const callIds = this.stmt(`SELECT call_id FROM deliveries WHERE batch_id = ? ORDER BY call_id`).pluck().all(batchId) as string[];
+      this.stmt(`UPDATE batches SET status = 'void', error = ? WHERE id = ?`).run(redactStored(why), batchId);
+      const children: number[] = [];
+      for (const [from, to] of ranges) {
+        const first = callIds[from];
+        const last = callIds[Math.min(to, callIds.length) - 1];
+        if (first === undefined || last === undefined || to <= from) continue;
+        const child = this.createBatch({ ...parent, runId, header: parent.header, now, splitFrom: batchId });
+        this.stmt(`UPDATE deliveries SET batch_id = ? WHERE batch_id = ? AND call_id >= ? AND call_id <= ?`).run(child, batchId, first, last);
+        children.push(child);
+      }
+      // Anything no range took (there should be nothing) goes back to pending rather than staying in a void batch.
+      this.unbatch(batchId);
+      return children.map((c) => this.seal(c)).filter((b): b is Batch => b !== null);
+    });
+  }
+
+  /**
+   * A kind held this run (its linking switch is off): the run's open batches of (counter, kind) are given up — their
+   * rows back to pending, the batches gone, as if never batched (no request carried them). Returns how many rows of
+   * the kind now wait.
+   */
+  holdBatches(runId: number, counterId: number, kind: DeliveryKind): number {
+    const open = this.stmt(
+      `SELECT id FROM batches WHERE status IN ('prepared', 'sending') AND status = 'prepared' AND attempts = 0 AND run_id = ? AND counter_id = ? AND kind = ?`,
+    )
+      .pluck()
+      .all(runId, counterId, kind) as number[];
+    if (open.length > 0) {
+      this.write(() => {
+        for (const id of open) {
+          this.unbatch(id);
+          this.stmt(`DELETE FROM batches WHERE id = ?`).run(id);
+        }
+      });
+    }
+    return this.pendingCount(counterId, kind);
+  }
+
+  /**
+   * `sync --retry-failed`: the rows Metrica refused (state failed) of these counters go back in line, pending, to be
+   * batched and sent through the normal protocol. Returns how many, per counter.
+   */
+  requeueFailed(counterIds: readonly number[]): Map<number, number> {
+    const requeue = this.stmt(`UPDATE deliveries SET state = 'pending', reason = NULL, batch_id = NULL WHERE state = 'failed' AND counter_id = ?`);
+    return this.write(() => {
+      const counts = new Map<number, number>();
+      for (const id of counterIds) {
+        const n = requeue.run(id).changes;
+        if (n > 0) counts.set(id, n);
+      }
+      return counts;
     });
   }
 
@@ -579,7 +731,10 @@ export class Store {
     });
   }
 
-  /** Metrica refused the file (HTTP 400): quarantine it with the reason; it is not retried automatically. */
+  /**
+   * Metrica refused the file and it cannot be split further (one row, or a refusal of the request itself): its rows
+   * are kept aside (failed), the reason on the batch; they go again only through `sync --retry-failed`.
+   */
   rejectBatch(batchId: number, error: string): void {
     this.write(() => {
       this.stmt(`UPDATE batches SET status = 'rejected', error = ? WHERE id = ?`).run(redactStored(error), batchId);
@@ -624,10 +779,6 @@ export class Store {
       if (rows.length < chunk) return;
     }
   }
-}
-
-export function batchComment(installation: string, batchId: number): string {
-  return `ckym batch ${installation}-${batchId}`;
 }
 
 function toRun(r: Record<string, unknown>): RunRecord {

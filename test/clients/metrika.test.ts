@@ -36,7 +36,7 @@ const upload = (client: MetrikaClient, n: number) =>
   client.upload({
     counterId: 11,
     kind: 'call',
-    comment: `ckym batch test-${n}`,
+    comment: `ckym0123456789abb${n}t1700000000`,
     csv: () => ['ClientId,DateTime\n', `,${1_700_000_000 + n}\n`],
   });
 
@@ -105,19 +105,43 @@ describe('MetrikaClient classifies each upload answer once, for the upload proto
     expect(o.kind).toBe('clock-behind');
   });
 
-  it('rejected: any other 4xx', async () => {
-    expect((await outcome(error(400, 'invalid_uploading', 'Неверный формат данных, ошибка в строке номер 3'))).kind).toBe('rejected');
-    expect((await outcome(error(413, 'invalid_uploading', 'слишком большой файл'))).kind).toBe('rejected');
+  it('rejected: any other 4xx — with the line Metrica names, and whether the request itself or some rows were refused', async () => {
+    expect(await outcome(error(400, 'invalid_uploading', 'Неверный формат данных, ошибка в строке номер 3'))).toEqual({
+      kind: 'rejected',
+      scope: 'rows',
+      line: 3,
+      status: 400,
+      errorType: 'invalid_uploading',
+      message: 'Неверный формат данных, ошибка в строке номер 3',
+    });
+    expect(await outcome(error(400, 'invalid_uploading', 'Некорректное значение в колонке Tag'))).toMatchObject({ kind: 'rejected', scope: 'rows', line: null });
+    expect(await outcome(error(400, 'invalid_parameter', 'Комментарий содержит недопустимые символы.'))).toMatchObject({ kind: 'rejected', scope: 'request', line: null });
+    expect(await outcome(error(400, 'invalid_uploading', 'Отсутствует обязательная колонка DateTime'))).toMatchObject({ kind: 'rejected', scope: 'request' });
+    expect(await outcome(error(405, 'invalid_parameter', 'Method POST is not allowed'))).toMatchObject({ kind: 'rejected', scope: 'request' });
   });
 
-  it('refused: a quota or a busy backend (with its Retry-After), or a connection nobody accepts — Metrica certainly does not have it', async () => {
+  it('too-large: 413 — the file is to be split', async () => {
+    expect(await outcome(error(413, 'invalid_uploading', 'слишком большой файл'))).toEqual({
+      kind: 'too-large',
+      status: 413,
+      errorType: 'invalid_uploading',
+      message: 'слишком большой файл',
+    });
+  });
+
+  it('refused: a quota — 429, or 420 as the English quotas page has it — (with its Retry-After), or a connection nobody accepts: Metrica certainly does not have it', async () => {
     expect(await outcome({ ...error(429, 'quota_requests_by_uid', 'quota'), headers: { 'retry-after': '3' } })).toEqual({
       kind: 'refused',
       status: 429,
       retryAfter: '3',
       message: 'quota',
     });
-    expect((await outcome(error(503, 'backend_error', 'busy'))).kind).toBe('refused');
+    expect(await outcome({ ...error(420, 'quota_requests_by_uid', 'quota'), headers: { 'retry-after': '5' } })).toEqual({
+      kind: 'refused',
+      status: 420,
+      retryAfter: '5',
+      message: 'quota',
+    });
     const port = await freePort();
     expect(await outcome({ status: 200, body: '' }, `http://127.0.0.1:${port}`)).toEqual({
       kind: 'refused',
@@ -127,9 +151,13 @@ describe('MetrikaClient classifies each upload answer once, for the upload proto
     });
   });
 
-  it('unknown: a 504, another 5xx, a 200 without an uploading, a reset — Metrica may have it', async () => {
+  it('unknown: a 408, a 404 or any 5xx (503 too) after the file went out, a 200 without an uploading, a reset — Metrica may have it', async () => {
     expect((await outcome(error(504, 'timeout', 'timeout'))).kind).toBe('unknown');
     expect((await outcome(error(500, 'internal', 'oops'))).kind).toBe('unknown');
+    expect((await outcome(error(503, 'backend_error', 'busy'))).kind).toBe('unknown');
+    expect((await outcome(error(502, 'backend_error', 'bad gateway'))).kind).toBe('unknown');
+    expect((await outcome(error(408, 'timeout', 'request timeout'))).kind).toBe('unknown');
+    expect((await outcome(error(404, 'not_found', 'Entity not found'))).kind).toBe('unknown');
     expect((await outcome({ status: 200, body: '{"status":"ok"}' })).kind).toBe('unknown');
     expect(await outcome('reset')).toMatchObject({ kind: 'unknown', status: null, message: 'network error ECONNRESET' });
   });
@@ -137,5 +165,102 @@ describe('MetrikaClient classifies each upload answer once, for the upload proto
   it('a refused token is thrown, not classified', async () => {
     answer = error(403, 'invalid_token', 'Invalid oauth_token');
     await expect(upload(new MetrikaClient({ baseUrl: classifyUrl, token: TOKEN, policy }), 1)).rejects.toBeInstanceOf(AuthError);
+  });
+});
+
+describe('MetrikaClient requests', () => {
+  /** Every request: method, path and query, as the server saw them. */
+  const got: { method: string; url: string; body: string }[] = [];
+  let recorder: http.Server;
+  let recorderUrl: string;
+
+  beforeAll(async () => {
+    recorder = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        got.push({ method: req.method ?? '', url: req.url ?? '', body });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(req.method === 'POST' && req.url!.includes('/upload') ? { uploading: { id: 1, line_quantity: 1 } } : req.url!.includes('threshold') ? { date: '2024-05-01', success: true } : {}));
+      });
+    });
+    await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
+    recorderUrl = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    recorder.closeAllConnections();
+    await new Promise((resolve) => recorder.close(resolve));
+  });
+
+  it('an upload names its identifier type, and rows before the threshold carry the ignore flag of their kind (12.2, 12.8)', async () => {
+    got.length = 0;
+    const client = new MetrikaClient({ baseUrl: recorderUrl, token: TOKEN, policy });
+    const csv = () => ['Yclid,DateTime\n', '5417289076543210987,1700000000\n'];
+    await client.upload({ counterId: 11, kind: 'call', comment: 'ckym0123456789abb1t1700000000', clientIdType: 'YCLID', ignoreThreshold: true, newGoalName: 'Звонок', csv });
+    await client.upload({ counterId: 11, kind: 'conversion', comment: 'ckym0123456789abb2t1700000000', clientIdType: 'CLIENT_ID', ignoreThreshold: true, csv });
+    await client.upload({ counterId: 11, kind: 'conversion', comment: 'ckym0123456789abb3t1700000000', csv });
+    expect(got.map((r) => r.url)).toEqual([
+      '/management/v1/counter/11/offline_conversions/upload_calls?client_id_type=YCLID&comment=ckym0123456789abb1t1700000000&new_goal_name=%D0%97%D0%B2%D0%BE%D0%BD%D0%BE%D0%BA&ignore_calls_visit_join_threshold=1',
+      '/management/v1/counter/11/offline_conversions/upload?client_id_type=CLIENT_ID&comment=ckym0123456789abb2t1700000000&ignore_visit_join_threshold=1',
+      '/management/v1/counter/11/offline_conversions/upload?client_id_type=CLIENT_ID&comment=ckym0123456789abb3t1700000000',
+    ]);
+  });
+
+  it('both linking switches: turned on and read on their own endpoints (12.1)', async () => {
+    got.length = 0;
+    const client = new MetrikaClient({ baseUrl: recorderUrl, token: TOKEN, policy });
+    await client.enableLinking(11, 'call');
+    await client.enableLinking(11, 'conversion');
+    expect(await client.joinThreshold(11, 'call')).toBe('2024-05-01');
+    expect(await client.joinThreshold(11, 'conversion')).toBe('2024-05-01');
+    expect(got.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'POST /management/v1/counter/11/offline_conversions/calls_extended_threshold',
+      'POST /management/v1/counter/11/offline_conversions/extended_threshold',
+      'GET /management/v1/counter/11/offline_conversions/calls_visit_join_threshold',
+      'GET /management/v1/counter/11/offline_conversions/visit_join_threshold',
+    ]);
+  });
+});
+
+describe('MetrikaClient follows no redirect (12.4)', () => {
+  /** A server on another port: it must never be reached (it would get the token). */
+  const elsewhere: string[] = [];
+  let target: http.Server;
+  let redirector: http.Server;
+  let redirectorUrl: string;
+
+  beforeAll(async () => {
+    target = http.createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"uploading":{"id":5},"counters":[],"rows":0}');
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const port = (target.address() as AddressInfo).port;
+    redirector = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(302, { location: `http://127.0.0.1:${port}${req.url}` });
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
+    redirectorUrl = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const s of [target, redirector]) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
+  });
+
+  it('an upload answered 302 to another host: not followed, classified, the other host never reached', async () => {
+    const client = new MetrikaClient({ baseUrl: redirectorUrl, token: TOKEN, policy });
+    const o = await upload(client, 1);
+    expect(o).toMatchObject({ kind: 'redirected', status: 302 });
+    expect(o.kind === 'redirected' && o.message).toMatch(/answered HTTP 302 \(a redirect to 127\.0\.0\.1:\d+\); ckym follows no redirect, so that the token goes to no other host — check CKYM_METRIKA_URL$/);
+    await expect(client.counters()).rejects.toThrow(/Metrica unavailable while reading the counter list: .*HTTP 302 \(a redirect to/);
+    await expect(client.enableLinking(11, 'conversion')).rejects.toThrow(/Metrica refused enabling conversion linking on counter 11: .*HTTP 302/);
+    expect(elsewhere).toEqual([]);
   });
 });

@@ -84,6 +84,7 @@ describe('ckym counters add (interactive)', () => {
     // the goal's explanation comes right before the goal question (after the counter's goals were read)
     await t.answer(/Достижение цели[^\n]*\n[^\n]*Goal[\s\S]*call — create this JavaScript-event goal/, KEY.enter); // the first offer for callbacks: call
     await t.answer(/Sites[^\n]*\n[^\n]*Sites \(comma-separated; empty = any\)/, KEY.enter); // keep blog.example
+    await t.answer(/Identifiers — [^\n]*\n[^\n]*Identifiers[\s\S]*ClientID only/, KEY.down, KEY.enter); // ClientID only
     await t.answer(/Call linking is off on counter 22222222[\s\S]*Turn it on\?/, KEY.enter);
 
     expect(await done).toBe(0);
@@ -108,6 +109,7 @@ describe('ckym counters add (interactive)', () => {
           sites: ['blog.example'],
           price: null,
           currency: 'RUB',
+          identifiers: ['clientId'],
         },
       ],
     });
@@ -122,6 +124,7 @@ describe('ckym counters add (interactive)', () => {
     );
     await t.answer(/Goal[\s\S]*calltracking_call_order — existing goal «Звонок коллтрекинга»/, KEY.enter);
     await t.answer(/Sites/, KEY.enter);
+    await t.answer(/Identifiers/, KEY.enter);
     expect(await done).toBe(0);
     expect(t.screen()).not.toMatch(/Call type|Minimum duration|Call status|Uniqueness/);
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'ckym.config.json'), 'utf8'));
@@ -169,8 +172,12 @@ describe('ckym counters edit (interactive)', () => {
     await t.answer(/Fixed tag text for incoming calls/, KEY.enter);
     await t.answer(/Goal[\s\S]*calltracking_call_order — existing goal/, KEY.enter);
     await t.answer(/Sites \(comma-separated; empty = any\)/, KEY.enter);
+    await t.answer(/Identifiers[\s\S]*ClientID, else the Direct click's yclid/, KEY.enter);
     expect(await done).toBe(0);
     expect(t.out()).toBe('counter 11111111: nothing changed\n');
+    // a counter with a goal: both linking switches were read (both on), nothing asked
+    expect(t.screen()).toMatch(/calls of counter 11111111 can be linked to visits from 2024-04-29/);
+    expect(t.screen()).toMatch(/conversions of counter 11111111 can be linked to visits from 2024-04-29/);
     expect(fs.readFileSync(file, 'utf8')).toBe(before);
     expect(metrika.goals(11111111)).toHaveLength(1); // no goal created
   });
@@ -190,6 +197,7 @@ describe('ckym counters edit (interactive)', () => {
     await t.answer(/Fixed tag text for incoming calls/, KEY.enter);
     await t.answer(/Goal[\s\S]*no goal — calls go to the call reports only/, KEY.enter);
     await t.answer(/Sites/, KEY.enter);
+    await t.answer(/Identifiers/, KEY.enter);
     expect(await done).toBe(0);
     expect(t.out()).toBe('counter 22222222: nothing changed\n');
     expect(fs.readFileSync(file, 'utf8')).toBe(before);
@@ -202,6 +210,7 @@ describe('ckym counters edit (interactive)', () => {
     const t = terminal();
     const done = run(['node', 'ckym', 'counters', 'edit', '22222222', '--call-type', 'incoming', '--status', 'all', '--uniqueness', 'all', '--tags', 'none', '--goal', '', '--site', 'blog.example'], t.io);
     await t.answer(/Minimum duration, seconds/, '\u0008', '15', KEY.enter);
+    await t.answer(/Identifiers/, KEY.enter);
     expect(await done).toBe(0);
     const after = JSON.parse(fs.readFileSync(file, 'utf8'));
     expect(after.counters[1]).toEqual({ ...EDITED.counters[1], minDuration: 15, sites: ['blog.example'] });
@@ -225,7 +234,7 @@ describe('Ctrl-C at a prompt', () => {
   it('at the last question (call linking), after every setting was answered: nothing written, no goal created, linking still off', async () => {
     const before = config();
     const t = terminal();
-    const done = run(['node', 'ckym', 'counters', 'add', '22222222', '--call-type', 'callback', '--min-duration', '0', '--status', 'all', '--uniqueness', 'all', '--tags', 'call', '--goal', 'call', '--site', 'blog.example'], t.io);
+    const done = run(['node', 'ckym', 'counters', 'add', '22222222', '--call-type', 'callback', '--min-duration', '0', '--status', 'all', '--uniqueness', 'all', '--tags', 'call', '--goal', 'call', '--site', 'blog.example', '--identifiers', 'clientId,yclid'], t.io);
     await t.answer(/Call linking is off on counter 22222222[\s\S]*Turn it on\?/, KEY.ctrlC);
     expect(await done).toBe(130);
     expect(config()).toBe(before);

@@ -103,6 +103,14 @@ describe('doctor verdicts', () => {
     expect(linkingCheck(counter, '2024-04-29', null)).toMatchObject({ status: 'ok', detail: 'on · calls from 2024-04-29 on can link to visits' });
     expect(linkingCheck(counter, null, null).status).toBe('fail');
     expect(linkingCheck({ ...counter, enabled: false }, null, null).status).toBe('warn');
+    // a counter with a goal: the conversions' switch has a check of its own
+    const goal = { ...counter, goal: 'call' };
+    expect(linkingCheck(goal, '2024-05-19', null, 'conversion')).toMatchObject({ id: 'conversion-linking:7', status: 'ok', title: 'counter 7 conversion linking', detail: 'on · conversions from 2024-05-19 on can link to visits' });
+    expect(linkingCheck(goal, null, null, 'conversion')).toMatchObject({
+      status: 'fail',
+      detail: 'off: Metrica refuses the conversions of goal "call" until it is on; "ckym sync" holds them meanwhile',
+      fix: 'run "ckym counters edit 7 --yes" (or turn it on in the counter\'s settings in Metrica), then give it a day: the link window grows to 21 days',
+    });
   });
 
   it('database, last sync, lock', () => {
@@ -117,7 +125,8 @@ describe('doctor verdicts', () => {
     expect(lastSyncCheck({ timeZone: TZ, lastRun: null, quarantined: 0 })).toMatchObject({ status: 'ok', detail: 'none yet' });
     expect(lastSyncCheck({ timeZone: TZ, lastRun, quarantined: 0 })).toMatchObject({ status: 'ok', detail: '2024-05-20 12:00 (Europe/Moscow): ok, sent 3 calls, 1 conversions' });
     expect(lastSyncCheck({ timeZone: TZ, lastRun: { ...lastRun, outcome: 'failed', error: 'Metrica unavailable' }, quarantined: 0 }).status).toBe('warn');
-    expect(lastSyncCheck({ timeZone: TZ, lastRun, quarantined: 4 }).detail).toMatch(/4 rows quarantined/);
+    expect(lastSyncCheck({ timeZone: TZ, lastRun, quarantined: 4 }).detail).toMatch(/4 rows kept aside \(Metrica refused them\)/);
+    expect(lastSyncCheck({ timeZone: TZ, lastRun, quarantined: 4 }).fix).toMatch(/then run "ckym sync --retry-failed"$/);
 
     expect(lockCheck({ timeZone: TZ, free: true, neverRan: false, running: null, error: null })).toMatchObject({ status: 'ok', detail: 'free' });
     expect(lockCheck({ timeZone: TZ, free: false, neverRan: false, running: { pid: 42, startedAt: NOW }, error: null })).toMatchObject({
@@ -136,7 +145,7 @@ describe('doctor verdicts', () => {
     expect(summary([okCheck])).toBe('all checks passed');
     expect(summary([okCheck, warnCheck, failCheck])).toBe('1 check failed, 1 warning');
     expect(checkLine(okCheck)).toBe('✓ config: /c.json · 1 counter');
-    expect(checkLine(failCheck)).toMatch(/^✗ counter 7 call linking: off: .* → turn on call linking/);
+    expect(checkLine(failCheck)).toMatch(/^✗ counter 7 call linking: off: .* → run "ckym counters edit 7 --yes"/);
     expect(checkLine(warnCheck)).toMatch(/^! Yandex token expiry: /);
   });
 });

@@ -43,6 +43,9 @@ const input: StatsInput = {
       runId: 1,
       counterId: 7,
       kind: 'call',
+      idType: 'clientId',
+      segment: 'fresh',
+      splitFrom: null,
       rows: 8,
       status: 'sent',
       createdAt: 1_716_195_600,
@@ -57,6 +60,9 @@ const input: StatsInput = {
       runId: 1,
       counterId: 7,
       kind: 'call',
+      idType: 'clientId',
+      segment: 'fresh',
+      splitFrom: null,
       rows: 3,
       status: 'rejected',
       createdAt: 1_716_190_000,
@@ -87,7 +93,7 @@ describe('stats text', () => {
     expect(text).toMatch(/^7  shop\.example\n  calls sent {8}12  2 older than 21 days at upload: in the call reports, not linked to visits$/m);
     expect(text).toMatch(/^ {2}conversions sent {3}4  call 4 · 8 taken calls had no ClientID$/m);
     expect(text).toMatch(/^ {2}skipped\s+5  min-duration 5$/m);
-    expect(text).toMatch(/^ {2}failed\s+3  quarantined: Metrica refused the file \(rejected 3\)$/m);
+    expect(text).toMatch(/^ {2}failed\s+3  kept aside: Metrica refused them \(see the uploads below\) — fix the cause, then "ckym sync --retry-failed"$/m);
   });
 
   it('per day with a total and ascii bars', () => {
@@ -97,11 +103,13 @@ describe('stats text', () => {
   });
 
   it('uploads: LINKAGE_FAILURE, dropped lines and the rejected batch stand out', () => {
-    expect(text).toMatch(/^ {6}2  2024-05-20 12:00  7 {8}calls {5}8  sent {6}1000002 {4}LINKAGE_FAILURE ✗  6\/8 !  2\/4$/m);
+    // sent 8, Metrica kept 6 (its line_quantity)
+    expect(text).toMatch(/^ {6}2  2024-05-20 12:00  7 {8}calls {5}8  sent {6}1000002 {4}LINKAGE_FAILURE ✗   6 !  2\/4$/m);
+    expect(text.split('\n')).toContain('  batch  created           counter  kind   sent  status    uploading  Metrica            kept  static/dyn  error');
     expect(text).toMatch(/^ {6}1  2024-05-20 10:26  7\s+calls\s+3  rejected\s+Metrica rejected the calls for counter 7: invalid_up[^ ]*…$/m);
     expect(text).toMatch(/^ {2}! batch 2 \(counter 7\): Metrica could not link these calls \(LINKAGE_FAILURE\)$/m);
-    expect(text).toMatch(/^ {2}! batch 2 \(counter 7\): Metrica took fewer lines than the file had$/m);
-    expect(text).toMatch(/^ {2}! batch 1 \(counter 7\): Metrica refused the file; its rows are quarantined$/m);
+    expect(text).toMatch(/^ {2}! batch 2 \(counter 7\): Metrica kept fewer lines than it was sent \(it drops rows it cannot use without a word\)$/m);
+    expect(text).toMatch(/^ {2}! batch 1 \(counter 7\): Metrica refused the file; its rows are kept aside until "ckym sync --retry-failed"$/m);
   });
 
   it('runs with their duration and outcome', () => {
@@ -164,7 +172,7 @@ describe('refreshUploadings', () => {
       store.recordPage(runId, [{ id: `c${counterId}`, callTime: 100, serviceType: 'callback' }], [
         { counterId, callId: `c${counterId}`, kind: 'call', state: 'pending', reason: null, row: ['', '100'], callTime: 100 },
       ]);
-      const b = store.prepareBatch(runId, counterId, 'call', ['ClientId', 'DateTime'], 1000)!;
+      const b = store.sealBatches(runId, counterId, 'call', 'clientId', ['ClientId', 'DateTime'], null, 1000)[0]!;
       store.markSent(b.id, { id: 500 + counterId, status: 'UPLOADED' }, 2000);
     }
   });

@@ -9,17 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { plainPaint, type Paint } from '../../src/cli/render.js';
 import type { CounterReport, SyncReport } from '../../src/engine/types.js';
-import { progressText, reconciledText, retryText, summaryLine, summaryLines, windowText } from '../../src/commands/sync/text.js';
+import { droppedText, progressText, reconciledText, refusedText, retryText, summaryLine, summaryLines, windowText } from '../../src/commands/sync/text.js';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
 import { startMetrikaEmulator, type MetrikaEmulator } from '../../src/sandbox/metrika.js';
 import { argv, memoryIO } from './io.js';
 
 const counterReport = (over: Partial<CounterReport> & { id: number }): CounterReport => ({
   name: '',
-  calls: { sent: 0, late: 0, batchId: null, uploadingId: null },
-  conversions: { sent: 0, late: 0, batchId: null, uploadingId: null },
+  calls: { sent: 0, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: null, uploadingId: null },
+  conversions: { sent: 0, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: null, uploadingId: null },
   skipped: {},
   waiting: {},
+  malformed: {},
+  requeued: 0,
   error: null,
   ...over,
 });
@@ -41,14 +43,14 @@ const report = (counters: CounterReport[], over: Partial<SyncReport> = {}): Sync
 const shop = counterReport({
   id: 12345678,
   name: 'shop.example',
-  calls: { sent: 21, late: 0, batchId: 5, uploadingId: 900 },
-  conversions: { sent: 14, late: 0, batchId: 6, uploadingId: 901 },
+  calls: { sent: 21, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: 5, uploadingId: 900 },
+  conversions: { sent: 14, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: 6, uploadingId: 901 },
   skipped: { site: 10, 'min-duration': 6 },
 });
 const blog = counterReport({
   id: 23456789,
   name: 'blog.example',
-  calls: { sent: 4, late: 3, batchId: 7, uploadingId: 902 },
+  calls: { sent: 4, late: 3, dropped: 0, failed: 0, refusal: null, held: null, batchId: 7, uploadingId: 902 },
   waiting: { settling: 2, scheduled: 1 },
 });
 const broken = counterReport({ id: 34567890, error: { exitCode: 5, message: 'Metrica rejected the calls for counter 34567890: invalid_uploading: bad (batch 8 is quarantined; see "ckym stats")' } });
@@ -112,9 +114,51 @@ describe('the summary on a terminal: a headline, then a few aligned lines per co
   });
 
   it('conversions too old to link are counted with the calls', () => {
-    const late = counterReport({ id: 1, calls: { sent: 9, late: 2, batchId: 1, uploadingId: 1 }, conversions: { sent: 5, late: 1, batchId: 2, uploadingId: 2 } });
+    const late = counterReport({ id: 1, calls: { sent: 9, late: 2, dropped: 0, failed: 0, refusal: null, held: null, batchId: 1, uploadingId: 1 }, conversions: { sent: 5, late: 1, dropped: 0, failed: 0, refusal: null, held: null, batchId: 2, uploadingId: 2 } });
     expect(summaryLines(report([late]), { durationMs: 1, dryRun: false, paint: plainPaint })).toContain(
       '  too old  3  2 calls and 1 conversion over 21 days old: in the call reports, but not linked to visits',
+    );
+  });
+});
+
+describe('what needs the user (issue 12): rows kept aside, malformed, held, dropped', () => {
+  const kr = (over: Partial<CounterReport['calls']> = {}): CounterReport['calls'] => ({
+    sent: 0, late: 0, dropped: 0, failed: 0, refusal: null, held: null, batchId: null, uploadingId: null, ...over,
+  });
+  const attention = counterReport({
+    id: 45678901,
+    name: 'help.example',
+    calls: kr({ sent: 9, failed: 1, refusal: 'Metrica refused the calls for counter 45678901: invalid_uploading: Неверный формат данных, ошибка в строке номер 2', dropped: 2, batchId: 3 }),
+    conversions: kr({ held: { rows: 5, message: 'held' } }),
+    malformed: { 'datetime-before-2000': 1, 'client-id-malformed': 2 },
+  });
+
+  it('one line under cron names each', () => {
+    expect(summaryLine(report([attention]), 100, false)).toBe(
+      'sync: fetched 1214 calls (37 new) in 2 pages · 45678901 help.example: sent 9 calls, 3 malformed, 1 refused by Metrica, 2 dropped by Metrica, 5 conversions held · 0.1 s',
+    );
+  });
+
+  it('a terminal says what each is and what to do', () => {
+    expect(summaryLines(report([attention]), { durationMs: 100, dryRun: false, paint: plainPaint }).slice(2)).toEqual([
+      '45678901  help.example',
+      '  sent       9  calls',
+      '  malformed  3  client-id-malformed 2 · datetime-before-2000 1 — rows Metrica would refuse: never sent',
+      '  refused    1  1 call kept aside: Metrica refused the calls for counter 45678901: invalid_uploading: Неверный формат данных, ошибка в строке номер 2 — fix the cause, then "ckym sync --retry-failed"',
+      '  dropped    2  Metrica kept fewer lines than it was sent — see "ckym stats --refresh"',
+      '  held       5  conversions: Metrica\'s conversion linking is off — run "ckym counters edit 45678901 --yes"',
+    ]);
+  });
+
+  it('the notes told along the way', () => {
+    expect(droppedText({ counterId: 7, kind: 'conversion', batchId: 4, rows: 10, kept: 8 })).toBe(
+      'Metrica kept 8 of the 10 conversions of batch 4 (counter 7): it dropped 2 without a word; see "ckym stats --refresh"',
+    );
+    expect(refusedText({ counterId: 7, kind: 'call', batchId: 4, rows: 10, reason: 'Metrica refused …', split: true })).toBe(
+      'Metrica refused batch 4 (10 rows of calls of counter 7): sent in parts to find the rows it refuses — Metrica refused …',
+    );
+    expect(refusedText({ counterId: 7, kind: 'call', batchId: 5, rows: 1, reason: 'Metrica refused …', split: false })).toBe(
+      'Metrica refused 1 row of calls of counter 7 (batch 5): kept aside — Metrica refused …',
     );
   });
 });

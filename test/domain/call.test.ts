@@ -37,6 +37,7 @@ describe('normaliseCall', () => {
       clientId: '1714510800123456789',
       callPage: 'https://shop.example/catalog',
       entryPoint: 'https://shop.example/',
+      entryPointQuery: 'https://shop.example/?utm_source=yandex&yclid=5417289076543210987',
       recordUrl: 'https://ckct.ru/record/1001.mp3',
       tags: ['Директ'],
     } satisfies Call);
@@ -61,6 +62,7 @@ describe('normaliseCall', () => {
       yaClid: '171451080011',
       callPage: 'https://a.example/page',
       entryPoint: 'https://a.example/entry',
+      entryPointQuery: 'https://a.example/entry?yclid=42',
       recordUrl: 'https://ckct.ru/record/7.mp3',
       tags: 'x, y',
     };
@@ -82,6 +84,7 @@ describe('normaliseCall', () => {
       clientId: '171451080011',
       callPage: 'https://a.example/page',
       entryPoint: 'https://a.example/entry',
+      entryPointQuery: 'https://a.example/entry?yclid=42',
       recordUrl: 'https://ckct.ru/record/7.mp3',
       tags: ['x', 'y'],
     } satisfies Call);
@@ -182,6 +185,7 @@ describe('normaliseCall', () => {
       clientId: '',
       callPage: '',
       entryPoint: '',
+      entryPointQuery: '',
       recordUrl: '',
       tags: [],
     } satisfies Call);

@@ -87,6 +87,9 @@ const batch = (over: Partial<BatchRecord> = {}): BatchRecord => ({
   runId: 1,
   counterId: 200,
   kind: 'call',
+  idType: 'clientId',
+  segment: 'fresh',
+  splitFrom: null,
   rows: 10,
   status: 'sent',
   createdAt: 1_716_195_600,
@@ -108,6 +111,7 @@ function input(over: Partial<StatsInput> = {}): StatsInput {
       { counterId: 200, kind: 'call', state: 'failed', reason: 'rejected', count: 4 },
       { counterId: 200, kind: 'call', state: 'pending', reason: null, count: 1 },
       { counterId: 200, kind: 'call', state: 'batched', reason: null, count: 5 },
+      { counterId: 200, kind: 'call', state: 'malformed', reason: 'datetime-before-2000', count: 3 },
       { counterId: 200, kind: 'conversion', state: 'sent', reason: null, count: 6 },
       { counterId: 200, kind: 'conversion', state: 'skipped', reason: 'no-client-id', count: 4 },
       { counterId: 300, kind: 'call', state: 'sent', reason: null, count: 9 },
@@ -167,6 +171,8 @@ describe('buildStats', () => {
       batched: 5,
       failed: 4,
       failedByReason: { rejected: 4 },
+      malformed: 3,
+      malformedByReason: { 'datetime-before-2000': 3 },
       skipped: 10,
       skippedByReason: { site: 7, status: 3 },
       waiting: 2,
@@ -245,6 +251,9 @@ describe('buildStats', () => {
           { day: 0, counterId: 100, kind: 'conversion', state: 'failed', count: 16 },
           { day: 1, counterId: 300, kind: 'conversion', state: 'pending', count: 17 },
           { day: 1, counterId: 300, kind: 'conversion', state: 'sent', count: 18 },
+          { day: 0, counterId: 200, kind: 'call', state: 'malformed', count: 19 },
+          { day: 0, counterId: 300, kind: 'call', state: 'malformed', count: 20 },
+          { day: 1, counterId: 100, kind: 'conversion', state: 'malformed', count: 21 },
         ],
       }),
       options,
@@ -252,23 +261,23 @@ describe('buildStats', () => {
     expect(report.days).toEqual([
       {
         date: '2024-05-19',
-        calls: { sent: 0, skipped: 7, waiting: 11, pending: 0, failed: 15 },
-        conversions: { sent: 0, skipped: 0, waiting: 15, pending: 0, failed: 16 },
+        calls: { sent: 0, skipped: 7, waiting: 11, pending: 0, failed: 15, malformed: 39 },
+        conversions: { sent: 0, skipped: 0, waiting: 15, pending: 0, failed: 16, malformed: 0 },
       },
       {
         date: '2024-05-20',
-        calls: { sent: 23, skipped: 0, waiting: 0, pending: 19, failed: 0 },
-        conversions: { sent: 18, skipped: 27, waiting: 0, pending: 17, failed: 0 },
+        calls: { sent: 23, skipped: 0, waiting: 0, pending: 19, failed: 0, malformed: 0 },
+        conversions: { sent: 18, skipped: 27, waiting: 0, pending: 17, failed: 0, malformed: 21 },
       },
     ]);
     expect(totalOfDays(report.days)).toEqual({
-      calls: { sent: 23, skipped: 7, waiting: 11, pending: 19, failed: 15 },
-      conversions: { sent: 18, skipped: 27, waiting: 15, pending: 17, failed: 16 },
+      calls: { sent: 23, skipped: 7, waiting: 11, pending: 19, failed: 15, malformed: 39 },
+      conversions: { sent: 18, skipped: 27, waiting: 15, pending: 17, failed: 16, malformed: 21 },
     });
     // one counter's own days are its own
     expect(report.counters.find((c) => c.id === 300)!.days.map((d) => d.calls)).toEqual([
-      { sent: 0, skipped: 4, waiting: 6, pending: 0, failed: 0 },
-      { sent: 12, skipped: 0, waiting: 0, pending: 10, failed: 0 },
+      { sent: 0, skipped: 4, waiting: 6, pending: 0, failed: 0, malformed: 20 },
+      { sent: 12, skipped: 0, waiting: 0, pending: 10, failed: 0, malformed: 0 },
     ]);
   });
 

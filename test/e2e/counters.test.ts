@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SEEDS } from '../support/seeds.js';
-import { makeWorld, type World } from '../support/harness.js';
+import { TOKEN, makeWorld, type World } from '../support/harness.js';
 
 
 let world: World;
@@ -43,7 +43,7 @@ describe('ckym counters (non-interactive)', () => {
       '--call-type', 'callback', '--min-duration', '30', '--status', 'successful', '--uniqueness', 'unique-target',
       '--tags', 'call', '--tag-include', 'Директ', '--tag-include', 'SEO', '--tag-callback', 'Обратный звонок',
       '--goal', 'call', '--site', 'blog.example', '--site', 'www.blog.example', '--price', '990.5', '--currency', 'RUB',
-      '--call-goal-name', 'Звонок с блога', '--yes',
+      '--call-goal-name', 'Звонок с блога', '--identifiers', 'yclid,clientId', '--yes',
     ]);
     expect(result.stderr).toMatch(/created the JavaScript-event goal "call" on counter 22222222/);
     expect(result.stderr).toMatch(/turned call linking on for counter 22222222/);
@@ -67,6 +67,7 @@ describe('ckym counters (non-interactive)', () => {
           sites: ['blog.example', 'www.blog.example'],
           price: 990.5,
           currency: 'RUB',
+          identifiers: ['yclid', 'clientId'],
         },
       ],
     });
@@ -120,6 +121,32 @@ describe('ckym counters (non-interactive)', () => {
     expect(nothing.code).toBe(2);
     expect(nothing.stderr).toMatch(/nothing to change/);
     expect(fs.readFileSync(world.configPath, 'utf8')).toBe(before);
+  });
+
+  it('both linking switches (12.1): --no-linking (or its old name --no-call-linking) leaves them; "counters edit ID --yes" turns on those that are off', async () => {
+    const off = (kind: string) =>
+      fetch(`${world.metrika.url}/management/v1/counter/11111111/offline_conversions/${kind}`, { method: 'DELETE', headers: { authorization: `OAuth ${TOKEN}` } });
+    expect((await off('calls_extended_threshold')).status).toBe(200);
+    expect((await off('extended_threshold')).status).toBe(200);
+    for (const flag of ['--no-linking', '--no-call-linking']) {
+      const left = await world.run(['counters', 'add', '11111111', '--goal', 'calltracking_call_order', '--yes', flag]);
+      expect(left.code).toBe(0);
+      expect(left.stderr).not.toMatch(/linking/);
+    }
+    const switches = () => world.metrika.requests.filter((r) => /extended_threshold$/.test(r.path) && r.method === 'POST').map((r) => r.path.split('/').at(-1));
+    expect(switches()).toEqual([]);
+    // the counter has a goal (calltracking_call_order): both switches are needed, --yes turns both on
+    const fixed = await world.run(['counters', 'edit', '11111111', '--yes']);
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toBe('');
+    expect(fixed.stderr).toMatch(/^turned call linking on for counter 11111111$/m);
+    expect(fixed.stderr).toMatch(/^turned conversion linking on for counter 11111111$/m);
+    expect(fixed.stderr).toMatch(/^conversions of counter 11111111 can be linked to visits from \d{4}-\d{2}-\d{2} \(at most 21 days back\)$/m);
+    expect(switches()).toEqual(['calls_extended_threshold', 'extended_threshold']);
+    // a second time: nothing to turn on
+    const again = await world.run(['counters', 'edit', '11111111', '--yes']);
+    expect(again.stderr).not.toMatch(/turned/);
+    expect(switches()).toHaveLength(2);
   });
 
   it('a config that would be invalid after the edit is refused with the reason, file untouched', async () => {

@@ -18,6 +18,7 @@ const VIEW_ONLY = counter(22222222, 'view.example', '');
 const NO_GOAL = counter(33333333, 'nogoal.example', 'missing_goal');
 const NO_LINKING = counter(44444444, 'nolink.example', '');
 const WRONG_TYPE = counter(55555555, 'urlgoal.example', 'thanks');
+const NO_CONVERSION_LINKING = counter(66666666, 'noconv.example', 'call');
 
 const seeds: MetrikaCounterSeed[] = [
   { id: GOOD.id, name: GOOD.name, site: GOOD.name, permission: 'edit', goals: [{ id: 1, name: 'Звонок', type: 'action', conditions: [{ type: 'exact', url: GOOD.goal }] }] },
@@ -25,13 +26,20 @@ const seeds: MetrikaCounterSeed[] = [
   { id: NO_GOAL.id, name: NO_GOAL.name, site: NO_GOAL.name, goals: [{ id: 2, name: 'Другая', type: 'action', conditions: [{ type: 'exact', url: 'other' }] }] },
   { id: NO_LINKING.id, name: NO_LINKING.name, site: NO_LINKING.name, callsLinking: false },
   { id: WRONG_TYPE.id, name: WRONG_TYPE.name, site: WRONG_TYPE.name, goals: [{ id: 3, name: 'Спасибо', type: 'url', conditions: [{ type: 'contain', url: 'thanks' }] }] },
+  {
+    id: NO_CONVERSION_LINKING.id,
+    name: NO_CONVERSION_LINKING.name,
+    site: NO_CONVERSION_LINKING.name,
+    conversionsLinking: false,
+    goals: [{ id: 4, name: 'Обратный звонок', type: 'action', conditions: [{ type: 'exact', url: 'call' }] }],
+  },
 ];
 const base = {
   callkeeper: { timezone: 'Europe/Moscow' },
   network: { retries: 1, backoffSeconds: 0.01, timeoutSeconds: 2 },
 };
 const green = { ...base, counters: [GOOD] };
-const mixed = { ...base, counters: [GOOD, VIEW_ONLY, NO_GOAL, NO_LINKING, WRONG_TYPE] };
+const mixed = { ...base, counters: [GOOD, VIEW_ONLY, NO_GOAL, NO_LINKING, WRONG_TYPE, NO_CONVERSION_LINKING] };
 
 interface DoctorJson {
   version: number;
@@ -76,11 +84,13 @@ describe('ckym doctor', () => {
     expect(checks).toEqual([
       expect.stringMatching(/^✓ config: .*ckym\.config\.json · 1 counter$/),
       '✓ CallKeeper API key: CallKeeper accepts it (from CKYM_CALLKEEPER_KEY)',
-      '✓ Yandex token: Metrica accepts it (from CKYM_YANDEX_TOKEN); 5 counters visible',
+      '✓ Yandex token: Metrica accepts it (from CKYM_YANDEX_TOKEN); 6 counters visible',
       expect.stringMatching(/^✓ clock: within \d+ s of Metrica's$/),
       '✓ counter 11111111: "good.example" · site good.example · permission edit',
       '✓ counter 11111111 goal: "calltracking_call_order" is the JavaScript-event goal "Звонок" (1)',
       expect.stringMatching(/^✓ counter 11111111 call linking: on · calls from \d{4}-\d\d-\d\d on can link to visits$/),
+      // a counter with a goal: the conversions' switch too
+      expect.stringMatching(/^✓ counter 11111111 conversion linking: on · conversions from \d{4}-\d\d-\d\d on can link to visits$/),
       expect.stringMatching(/^✓ database: none yet: the first "ckym sync" creates .*ckym\.db$/),
       '✓ sync lock: free',
     ]);
@@ -100,9 +110,14 @@ describe('ckym doctor', () => {
     expect(r.stdout).toMatch(/^✓ counter 11111111: /m);
     expect(r.stdout).toMatch(/^✗ counter 22222222: permission "view": uploading needs "own" or "edit" → ask the counter's owner for edit access/m);
     expect(r.stdout).toMatch(/^✗ counter 33333333 goal: no JavaScript-event goal with identifier "missing_goal": Metrica refuses the conversions → create a JavaScript-event goal with identifier "missing_goal"/m);
-    expect(r.stdout).toMatch(/^✗ counter 44444444 call linking: off: Metrica refuses call uploads .* → turn on call linking/m);
+    expect(r.stdout).toMatch(/^✗ counter 44444444 call linking: off: Metrica refuses call uploads .* → run "ckym counters edit 44444444 --yes"/m);
+    expect(r.stdout).not.toMatch(/counter 44444444 conversion linking/); // no goal: no conversions, no check
+    expect(r.stdout).toMatch(
+      /^✗ counter 66666666 conversion linking: off: Metrica refuses the conversions of goal "call" until it is on; "ckym sync" holds them meanwhile → run "ckym counters edit 66666666 --yes"/m,
+    );
+    expect(r.stdout).toMatch(/^✓ counter 66666666 call linking: on/m);
     expect(r.stdout).toMatch(/^✗ counter 55555555 goal: "thanks" belongs to goal "Спасибо" \(3\) of type "url", not a JavaScript event/m);
-    expect(r.stdout).toMatch(/\n\n4 checks failed, 1 warning\n$/);
+    expect(r.stdout).toMatch(/\n\n5 checks failed, 1 warning\n$/);
 
     const doc = await doctorJson();
     expect(doc).toMatchObject({ version: 1, command: 'doctor', ok: false, exitCode: 1 });
@@ -112,6 +127,8 @@ describe('ckym doctor', () => {
     expect(statusOf(doc, 'linking:44444444')).toBe('fail');
     expect(statusOf(doc, 'goal:55555555')).toBe('fail');
     expect(statusOf(doc, 'linking:11111111')).toBe('ok');
+    expect(statusOf(doc, 'conversion-linking:11111111')).toBe('ok');
+    expect(statusOf(doc, 'conversion-linking:66666666')).toBe('fail');
   });
 
   it('a counter the account does not have, and a disabled one with a problem (a warning)', async () => {
@@ -153,7 +170,7 @@ describe('ckym doctor', () => {
       write(Date.parse(NOW) + 10 * 86_400_000);
       const soon = await doctorJson({ CKYM_YANDEX_TOKEN: '' });
       expect(check(soon, 'yandex-token')).toMatchObject({ status: 'ok' });
-      expect(check(soon, 'yandex-token').detail).toMatch(/^Metrica accepts it for shop-owner; 5 counters visible$/);
+      expect(check(soon, 'yandex-token').detail).toMatch(/^Metrica accepts it for shop-owner; 6 counters visible$/);
       expect(check(soon, 'yandex-token-expiry')).toMatchObject({ status: 'warn', detail: 'expires on 2024-05-30 (in 10 days)' });
       expect(check(soon, 'yandex-token-expiry').fix).toMatch(/run "ckym login" before then/);
       write(Date.parse(NOW) - 86_400_000);

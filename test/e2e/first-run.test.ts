@@ -73,8 +73,8 @@ beforeAll(async () => {
         permission: 'own',
         goals: [{ id: 301, name: 'Звонок коллтрекинга', type: 'action', conditions: [{ type: 'exact', url: 'calltracking_call_order' }] }],
       },
-      // linking off: `counters add … --yes` turns it on
-      { id: 87654321, name: 'blog.example', site: 'blog.example', permission: 'edit', callsLinking: false, goals: [] },
+      // both linking switches off: `counters add … --goal call --yes` turns both on
+      { id: 87654321, name: 'blog.example', site: 'blog.example', permission: 'edit', callsLinking: false, conversionsLinking: false, goals: [] },
       { id: 55555555, name: 'partner.example', site: 'partner.example', permission: 'view', goals: [] },
     ],
   });
@@ -218,6 +218,7 @@ const DRIVERS: Record<string, (line: string) => Promise<void>> = {
     await t.answer(/Fixed tag text for incoming calls/, KEYS.enter);
     await t.answer(/Достижение цели[^\n]*\n[^\n]*Goal[\s\S]*calltracking_call_order — existing goal/, KEYS.enter);
     await t.answer(/Sites[^\n]*\n[^\n]*Sites \(comma-separated; empty = any\)/, KEYS.enter);
+    await t.answer(/Identifiers[^\n]*\n[^\n]*Identifiers/, KEYS.enter);
     const result = await t.done;
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/added counter 12345678 \(shop\.example\) in .*ckym\.config\.json/);
@@ -232,7 +233,10 @@ const DRIVERS: Record<string, (line: string) => Promise<void>> = {
       expect(r.code).toBe(0);
       expect(r.out).toMatch(/^added counter 87654321 \(blog\.example\) in .*ckym\.config\.json$/m);
       expect(r.err).toMatch(/created the JavaScript-event goal "call" on counter 87654321/);
-      expect(r.err).toMatch(/turned call linking on for counter 87654321/);
+      // the counter has a goal now: both of Metrica's switches are needed, and were off
+      expect(r.err).toMatch(/^turned call linking on for counter 87654321$/m);
+      expect(r.err).toMatch(/^turned conversion linking on for counter 87654321$/m);
+      expect(r.err).toMatch(/^conversions of counter 87654321 can be linked to visits from \d{4}-\d{2}-\d{2} \(at most 21 days back\)$/m);
       expect(readConfig()).toEqual({
         yandex: { clientId: CLIENT_ID },
         counters: [
@@ -257,6 +261,7 @@ const DRIVERS: Record<string, (line: string) => Promise<void>> = {
     expect(r.out).not.toMatch(/^✗/m);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^✓ counter 87654321 call linking: on/m);
+    expect(r.out).toMatch(/^✓ counter 87654321 conversion linking: on/m);
     expect(r.out).toMatch(/^✓ counter 12345678 goal: "calltracking_call_order" is the JavaScript-event goal/m);
   },
 
@@ -282,7 +287,12 @@ const DRIVERS: Record<string, (line: string) => Promise<void>> = {
         expect(sortRows(metrika.rows(c.id, 'calls')), `calls of ${c.id}`).toEqual(sortRows(want.calls));
         expect(sortRows(metrika.rows(c.id, 'conversions')), `conversions of ${c.id}`).toEqual(sortRows(want.conversions));
       }
-      expect(uploadRequests()).toBe(4);
+      // 87654321's switches were turned on just now: Metrica links about a day back, so its older calls and
+      // conversions went in files of their own, with the ignore flag; 12345678's (on for long) in one file each
+      const files = (id: number) => metrika.uploads.filter((u) => u.counterId === id).map((u) => `${u.kind}${u.ignoreThreshold ? ' old' : ''}`);
+      expect(files(12345678)).toEqual(['calls', 'conversions']);
+      expect(files(87654321)).toEqual(['calls', 'calls old', 'conversions', 'conversions old']);
+      expect(uploadRequests()).toBe(6);
     } else {
       // the second: nothing new, no upload request
       expect(uploadRequests()).toBe(before);

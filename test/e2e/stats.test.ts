@@ -78,6 +78,7 @@ interface StatsJson {
     counterId: number;
     kind: string;
     rows: number;
+    kept: number | null;
     status: string;
     uploadingId: number | null;
     metrika: { status: string | null; sourceQuantity: number | null; lineQuantity: number | null; staticCalls: number | null; dynamicCalls: number | null } | null;
@@ -365,6 +366,36 @@ describe('calls older than 21 days at upload', () => {
     expect(since.days[0]!.date).toBe('2024-04-20');
     expect(since.days).toHaveLength(31);
     for (const c of since.counters) expect(sum(c.days.map((d) => d.calls.sent))).toBe(c.calls.sent);
+  });
+});
+
+describe('rows Metrica kept (12.7)', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await makeWorld({ calls: CALLS, counters: seeds, config, nowIso: NOW });
+  });
+  afterAll(async () => {
+    transcripts.push(...world.transcript);
+    await world.close();
+  });
+
+  it('sync warns when Metrica kept fewer lines than it was sent; stats shows each upload\'s rows sent and rows kept', async () => {
+    world.metrika.inject({ on: 'upload', dropLines: 3, counterId: 23456789 });
+    const r = await world.run(['sync', '--quiet']);
+    expect(r.code).toBe(0);
+    const sent = world.metrika.uploads.find((u) => u.counterId === 23456789)!;
+    const rows = sent.sourceRows;
+    // a warning even under --quiet: Metrica says nothing else about those rows
+    expect(r.stderr).toMatch(
+      new RegExp(`^ckym: warning: Metrica kept ${rows - 3} of the ${rows} calls of batch \\d+ \\(counter 23456789\\): it dropped 3 without a word; see "ckym stats --refresh"$`, 'm'),
+    );
+    const doc = await statsJson(world, ['--refresh']);
+    const blog = doc.uploads.find((u) => u.counterId === 23456789)!;
+    expect(blog).toMatchObject({ rows, kept: rows - 3, problems: ['lines-dropped'] });
+    for (const u of doc.uploads.filter((x) => x.counterId !== 23456789)) expect(u.kept).toBe(u.rows);
+    const text = await world.run(['stats']);
+    expect(text.stdout).toMatch(new RegExp(`\\bcalls +${rows}  sent +\\d+ +UPLOADED +${rows - 3} !`));
+    expect(text.stdout).toMatch(/! batch \d+ \(counter 23456789\): Metrica kept fewer lines than it was sent/);
   });
 });
 

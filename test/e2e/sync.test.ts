@@ -152,7 +152,8 @@ describe('ckym sync end to end', () => {
     expect(pages).toEqual([...new Set(pages)]);
     // the upload comment carries the batch id; the call goal name is passed on
     const shop = world.metrika.uploads.find((u) => u.counterId === 12345678 && u.kind === 'calls')!;
-    expect(shop.comment).toMatch(/^ckym batch [0-9a-f]{12}-\d+$/);
+    // digits and letters only (Metrica refuses anything else): installation, batch, newest DateTime of its rows
+    expect(shop.comment).toMatch(new RegExp(`^ckym[0-9a-f]{12}b\\d+t${Math.max(...shop.rows.map((r) => Number(r.DateTime)))}$`));
     expect(shop.newGoalName).toBe('Звонок');
     expect(shop.clientIdType).toBe('CLIENT_ID');
 
@@ -244,7 +245,8 @@ describe('ckym sync end to end', () => {
   });
 
   it('a sync started while another holds the lock exits 0 at once, saying so', async () => {
-    world.metrika.inject({ on: 'upload', delayMs: 3000, times: 1 });
+    // long enough for two more runs to start and stop while the first waits, even on a busy machine
+    world.metrika.inject({ on: 'upload', delayMs: 8000, times: 1 });
     const first = world.start(['sync']);
     await until(() => world.metrika.requests.some((r) => r.method === 'POST' && r.status === 0));
     const started = Date.now();
@@ -302,7 +304,12 @@ describe('ckym sync end to end', () => {
     expect(took).toBeLessThan(35_000);
     expect(down.code).toBe(4);
     // every counter failed, the first after its retries, the others at once: one budget for the run
-    for (const c of counters) expect(down.stderr).toMatch(new RegExp(`^ckym: counter ${c.id} .*: Metrica unavailable for the calls for counter ${c.id}: network error ECONNREFUSED at 127\\.0\\.0\\.1:${port}; the rows wait for the next run`, 'm'));
+    // (the first request for a counter with rows to send reads its call linking switch)
+    for (const c of counters) {
+      expect(down.stderr).toMatch(
+        new RegExp(`^ckym: counter ${c.id} .*: Metrica unavailable while reading the call linking threshold of counter ${c.id}: network error ECONNREFUSED at 127\\.0\\.0\\.1:${port}`, 'm'),
+      );
+    }
     expect(down.stderr).toMatch(/this run has spent its 30 s of retries: network\.giveUpSeconds/);
     expect(down.stderr).not.toContain(API_KEY);
     expect(world.metrika.requests).toEqual([]);
@@ -324,13 +331,41 @@ describe('ckym sync end to end', () => {
     expect(world.metrika.requests).toEqual([]);
   });
 
-  it('exit 5 when one counter is rejected: the others are delivered, the batch quarantined', async () => {
-    world.metrika.inject({ on: 'upload', status: 400, message: 'Неверный формат файла', times: 1, counterId: 34567890 });
+  it('exit 5 when Metrica refuses a counter\'s file as a whole: the others are delivered, its rows kept aside with the reason', async () => {
+    world.metrika.inject({ on: 'upload', status: 400, message: 'Отсутствует обязательная колонка Tag', times: 1, counterId: 34567890 });
     const result = await world.run(['sync']);
     expect(result.code).toBe(5);
-    expect(result.stderr).toMatch(/counter 34567890 .*Metrica rejected the calls for counter 34567890: invalid_uploading: Неверный формат файла .*quarantined/);
+    expect(result.stderr).toMatch(
+      /^ckym: counter 34567890 .*: \d+ calls kept aside: Metrica refused the calls for counter 34567890: invalid_uploading: Отсутствует обязательная колонка Tag — fix the cause, then "ckym sync --retry-failed"$/m,
+    );
+    expect(result.stdout).toMatch(/34567890 [^·]*: sent 0 calls, .*\d+ refused by Metrica/);
     expect(world.metrika.rows(34567890, 'calls')).toEqual([]);
     expectExactlyTheSelectedRows([12345678, 23456789, 45678901]);
+  });
+
+  it('a call Metrica refuses (a three-digit number) is kept aside alone, the rest delivered (exit 5); --retry-failed sends it once it is fixed', async () => {
+    const opts = { nowUnix: NOW_UNIX, timeZone: 'Europe/Moscow', settleMinutes: 10, fromUnix: NOW_UNIX - 7 * DAY, toUnix: NOW_UNIX };
+    const taken = CALLS.find((c) => expectedRows([c], [counters[3]!], opts).get(45678901)!.calls.length === 1)!;
+    const id = String(taken.universalId);
+    const takers = counters.filter((c) => expectedRows([taken], [c], opts).get(c.id)!.calls.length === 1).map((c) => c.id);
+    world.callkeeper.updateCall(id, { clientNumber: '123' });
+    const first = await world.run(['sync']);
+    expect(first.code).toBe(5);
+    for (const c of takers) {
+      expect(first.stderr).toMatch(new RegExp(`^ckym: counter ${c} .*: 1 call kept aside: Metrica refused the calls for counter ${c}: invalid_uploading: Неверный формат данных, ошибка в строке номер \\d+: PhoneNumber "\\+123"`, 'm'));
+    }
+    expect(world.metrika.rows(45678901, 'calls')).toHaveLength(expected.get(45678901)!.calls.length - 1);
+    // the second run does not send it again by itself
+    const second = await world.run(['sync']);
+    expect(second.code).toBe(0);
+    const stats = await world.run(['stats', '--counter', '45678901']);
+    expect(stats.stdout).toMatch(/^ {2}failed +1 +kept aside: Metrica refused them/m);
+    // CallKeeper corrects the number; --retry-failed puts the row back in line; it goes out once
+    world.callkeeper.updateCall(id, { clientNumber: taken.clientNumber });
+    const retried = await world.run(['sync', '--retry-failed']);
+    expect(retried.code).toBe(0);
+    for (const c of takers) expect(retried.stderr).toMatch(new RegExp(`put 1 refused row of counter ${c} back in line \\(--retry-failed\\)`));
+    expectExactlyTheSelectedRows();
   });
 
   it('an upload before call linking is ready waits for a later run (exit 5), then goes out once', async () => {

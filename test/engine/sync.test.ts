@@ -49,25 +49,34 @@ describe('exactly-once transitions of a batch', () => {
     expect(Object.keys(world.states(11))).not.toContain('pending');
     expect(c11.calls.sent).toBeGreaterThan(20);
     expect(c11.conversions.sent).toBeGreaterThan(5);
-    expect(world.metrika.uploads[0]).toMatchObject({ counterId: 11, kind: 'calls', newGoalName: 'Звонок', comment: expect.stringMatching(/^ckym batch [0-9a-f]{12}-1$/) });
+    // the comment: digits and letters, naming the installation, the batch and its newest DateTime
+    const first = world.metrika.uploads[0]!;
+    expect(first).toMatchObject({ counterId: 11, kind: 'calls', newGoalName: 'Звонок', clientIdType: 'CLIENT_ID', ignoreThreshold: false });
+    expect(first.comment).toBe(`ckym${world.store.installationId()}b1t${Math.max(...first.rows.map((r) => Number(r.DateTime)))}`);
+    // each counter's linking switch was read once, only for what it had to send (22 has no goal: no conversions' switch)
+    const reads = world.metrika.requests.filter((r) => /visit_join_threshold$/.test(r.path)).map((r) => r.path.replace(/^.*counter\//, ''));
+    expect(reads).toEqual(['11/offline_conversions/calls_visit_join_threshold', '11/offline_conversions/visit_join_threshold', '22/offline_conversions/calls_visit_join_threshold']);
 
+    const requests = world.metrika.requests.length;
     const again = await world.run();
     expect(again.report!.exitCode).toBe(0);
     expect(again.trail).toEqual([]);
     expect(uploads()).toBe(3);
+    // a run with nothing new asks Metrica nothing at all
+    expect(world.metrika.requests.length).toBe(requests);
     expect(again.report!.counters.map((c) => c.calls.sent + c.conversions.sent)).toEqual([0, 0]);
     world.expectExactlyOnce();
   });
 
-  it('void: Metrica refuses every attempt — the batch is void, its rows pending again (exit 4); the next run sends them once', async () => {
+  it('void: Metrica refuses every attempt (its quota) — the batch is void, its rows pending again (exit 4); the next run sends them once', async () => {
     await fresh();
     // 1 attempt + 3 retries for each counter (the budget is not spent by the first): 8 refusals
-    world.metrika.inject({ on: 'upload', status: 503, times: 8 });
+    world.metrika.inject({ on: 'upload', status: 429, times: 8 });
     const down = await world.run();
     expect(uploads()).toBe(8);
     expect(down.report!.exitCode).toBe(4);
     expect(down.report!.outcome).toBe('failed');
-    expect(down.report!.counters[0]!.error!.message).toMatch(/^Metrica unavailable for the calls for counter 11: HTTP 503 .*; the rows wait for the next run/);
+    expect(down.report!.counters[0]!.error!.message).toMatch(/^Metrica unavailable for the calls for counter 11: HTTP 429 .*; the rows wait for the next run/);
     expect(down.retries.filter((n) => n.what === 'upload of calls for counter 11')).toHaveLength(3);
     expect(down.retries.filter((n) => n.what === 'upload of calls for counter 22')).toHaveLength(3);
     expect(world.timer.sleeps.length).toBeGreaterThan(0); // backed off on the fake clock, not in real time
@@ -81,21 +90,54 @@ describe('exactly-once transitions of a batch', () => {
     world.expectExactlyOnce();
   });
 
-  it('rejected: a file Metrica refuses is quarantined (its rows failed), the other counter delivered (exit 5); never resent by itself', async () => {
-    await fresh();
-    world.metrika.inject({ on: 'upload', status: 400, message: 'Неверный формат данных, ошибка в строке номер 3', times: 1, counterId: 22 });
+  it('refused: Metrica names a bad row — the rest is sent, the row alone is refused again and kept aside (failed, with the reason); exit 5; never resent by itself', async () => {
+    // a phone number of three digits: ckym sends it as it is, Metrica refuses the line
+    const badPhone = {
+      universalId: 'bad-phone',
+      serviceType: 'calltracking',
+      status: 'success',
+      statusFirst: 200,
+      statusSecond: 200,
+      clientNumber: '123',
+      callTime: '2024-05-19 10:00:00',
+      duration: 30,
+      yaClid: '1716000000123',
+    };
+    await fresh([...CALLS.slice(0, 60), badPhone]);
+    const rows22 = () => world.metrika.rows(22, 'calls').length;
     const { report } = await world.run();
     expect(report!.exitCode).toBe(5);
-    expect(report!.counters[1]!.error).toEqual({
-      exitCode: 5,
-      message: 'Metrica rejected the calls for counter 22: invalid_uploading: Неверный формат данных, ошибка в строке номер 3 (batch 3 is quarantined; see "ckym stats")',
-    });
-    expect(world.batches()[2]).toMatch(/^3 22\/call rejected \d+$/);
-    expect(Object.keys(world.states(22))).not.toContain('pending');
-    expect(world.states(22).failed).toBe(Number(world.batches()[2]!.split(' ')[3]));
+    expect(report!.outcome).toBe('partial');
+    const c22 = report!.counters[1]!;
+    expect(c22.error).toBeNull();
+    expect(c22.calls.failed).toBe(1);
+    expect(c22.calls.refusal).toMatch(/^Metrica refused the calls for counter 22: invalid_uploading: Неверный формат данных, ошибка в строке номер 2: PhoneNumber "\+123"/);
+    expect(world.states(22).failed).toBe(1);
+    expect(c22.calls.sent).toBe(rows22());
+    expect(world.states(22).sent).toBe(rows22());
+    // the bad row is the file's last (call id order): the first refusal names it, it goes alone and is refused again
+    expect(world.batches().filter((b) => b.includes(' 22/')).map((b) => b.split(' ').slice(2).join(' '))).toEqual([
+      `void ${rows22() + 1}`,
+      `sent ${rows22()}`,
+      'rejected 1',
+    ]);
+    expect(world.metrika.rows(22, 'calls').some((r) => r.PhoneNumber === '+123')).toBe(false);
+    // counter 11 took the call too: its calls file was split the same way; its conversion (no phone in it) went out
+    expect(report!.counters[0]!.calls.failed).toBe(1);
+    expect(world.metrika.rows(11, 'conversions').some((r) => r.ClientId === '1716000000123')).toBe(true);
     const second = await world.run();
     expect(second.report!.exitCode).toBe(0);
-    expect(world.metrika.rows(22, 'calls')).toEqual([]);
+    expect(rows22()).toBe(c22.calls.sent); // the refused row is not sent again by itself
+
+    // the cause fixed (CallKeeper corrects the number), `--retry-failed` puts the row back in line: sent once
+    world.callkeeper.updateCall('bad-phone', { clientNumber: '79990001122' });
+    badPhone.clientNumber = '79990001122'; // what the oracle reads
+    const retried = await world.run({ retryFailed: true });
+    expect(retried.report!.exitCode).toBe(0);
+    expect(retried.report!.counters.map((c) => c.requeued)).toEqual([1, 1]);
+    expect(world.metrika.rows(22, 'calls').filter((r) => r.PhoneNumber === '+79990001122')).toHaveLength(1);
+    expect(world.states(22).failed).toBeUndefined();
+    world.expectExactlyOnce();
   });
 
   it('too early (call linking warming up) and clock behind: void, not quarantined — the rows wait for a later run', async () => {
@@ -103,7 +145,9 @@ describe('exactly-once transitions of a batch', () => {
     world.metrika.inject({ on: 'upload', status: 400, message: UPLOAD_TOO_EARLY_MESSAGE, times: 1, counterId: 22 });
     const early = await world.run();
     expect(early.report!.exitCode).toBe(5);
-    expect(early.report!.counters[1]!.error!.message).toMatch(/Загрузить данные сейчас невозможно.*\(call linking is still warming up; the rows wait for a later run\)$/);
+    expect(early.report!.counters[1]!.error!.message).toMatch(
+      /Загрузить данные сейчас невозможно.*\(Metrica's call linking is off or still warming up: run "ckym counters edit 22 --yes" to turn it on; the rows wait for a later run\)$/,
+    );
     expect(world.batches()[2]).toMatch(/^3 22\/call void/);
     expect(world.states(22).failed).toBeUndefined();
 
@@ -281,10 +325,15 @@ describe('the retry budget', () => {
     expect(world.timer.now() - start).toBeLessThanOrEqual(30_000);
     expect(report!.exitCode).toBe(4);
     const [first, second] = report!.counters;
-    expect(first!.error!.message).toMatch(new RegExp(`^Metrica unavailable for the calls for counter 11: network error ECONNREFUSED at 127\\.0\\.0\\.1:${port}; the rows wait for the next run`));
+    // the first request of a counter with rows to send reads its linking switch
+    expect(first!.error!.message).toMatch(
+      new RegExp(`^Metrica unavailable while reading the call linking threshold of counter 11: network error ECONNREFUSED at 127\\.0\\.0\\.1:${port} \\(after \\d+ attempts\\)`),
+    );
     expect(second!.error!.message).toMatch(/\(this run has spent its 30 s of retries: network\.giveUpSeconds\)$/);
-    expect(retries.every((n) => n.what === 'upload of calls for counter 11')).toBe(true);
-    expect(world.batches().map((b) => b.split(' ')[2])).toEqual(['void', 'void']);
+    expect(retries.every((n) => n.what === 'the call linking threshold of counter 11')).toBe(true);
+    // nothing was sealed, nothing left behind: the rows wait, pending
+    expect(world.batches()).toEqual([]);
+    expect(world.states(11).pending).toBeGreaterThan(0);
     // the next run, with Metrica back, delivers everything once
     const back = await world.run();
     expect(back.report!.exitCode).toBe(0);

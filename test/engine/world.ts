@@ -14,8 +14,9 @@ import { sync } from '../../src/engine/run.js';
 import { DryRunUploader, MetricaUploader } from '../../src/engine/upload.js';
 import type { SyncEvents, SyncReport } from '../../src/engine/types.js';
 import type { CounterSettings } from '../../src/domain/types.js';
+import { parseBatchComment } from '../../src/domain/comment.js';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
-import { startMetrikaEmulator, type MetrikaEmulator } from '../../src/sandbox/metrika.js';
+import { startMetrikaEmulator, type MetrikaCounterSeed, type MetrikaEmulator, type MetrikaEmulatorOptions } from '../../src/sandbox/metrika.js';
 import { expectedRows, sortRows, type OracleCounter } from '../support/oracle.js';
 import { FakeTimer } from '../support/fake-timer.js';
 import { counter as oracleCounter } from '../support/reliability.js';
@@ -27,7 +28,7 @@ export const SETTINGS = { initialDays: 7, lookbackHours: 24, settleMinutes: 10 }
 
 /** A counter with every setting open; override what the test is about. */
 export const counter = (id: number, over: Partial<CounterSettings> = {}): CounterSettings =>
-  oracleCounter(id, over as Partial<OracleCounter>) as unknown as CounterSettings;
+  oracleCounter(id, { identifiers: ['clientId', 'yclid'], ...over } as Partial<OracleCounter>) as unknown as CounterSettings;
 
 export interface RunOptions {
   since?: number;
@@ -43,7 +44,11 @@ export interface RunOptions {
    * resolves once that point is reached, with no report; the abandoned run never moves again.
    */
   freeze?: { afterPages: number } | { upload: 'before-it-left' | 'after-metrica-took-it' };
-  /** More listeners, told besides the world's own (which note the trail). */
+  /** `--retry-failed`. */
+  retryFailed?: boolean;
+  /** Calls a CallKeeper that ignores the window adds to its first page (dated anywhere, 1970 included). */
+  strayCalls?: Record<string, unknown>[];
+  /** More listeners, told besides the world's own (which note the trail and what `told` holds). */
   events?: SyncEvents;
 }
 
@@ -53,6 +58,8 @@ export interface RunResult {
   /** `batch <id>: <status>` at each step the protocol reaches, in order. */
   trail: string[];
   retries: RetryNotice[];
+  /** What the engine told along the way besides batches: held, dropped, refused, requeued — in order. */
+  told: { event: 'held' | 'dropped' | 'refused' | 'requeued'; detail: Record<string, unknown> }[];
   /** Dry run only: what would have been uploaded. */
   dry: DryRunUploader | null;
 }
@@ -78,7 +85,14 @@ export interface EngineWorld {
 
 export const DEFAULT_POLICY: RetryPolicy = { retries: 3, backoffMs: 1000, maxRetryAfterMs: 60_000, timeoutMs: 5000, giveUpMs: 30_000 };
 
-export async function engineWorld(options: { calls: Record<string, unknown>[]; counters: CounterSettings[]; nowIso: string }): Promise<EngineWorld> {
+export async function engineWorld(options: {
+  calls: Record<string, unknown>[];
+  counters: CounterSettings[];
+  nowIso: string;
+  /** What Metrica knows of a counter beyond the defaults (its linking switches, say). */
+  seed?: (counter: CounterSettings) => Partial<MetrikaCounterSeed>;
+  metrika?: Partial<MetrikaEmulatorOptions>;
+}): Promise<EngineWorld> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-engine-'));
   let nowMs = Date.parse(options.nowIso);
   const firstNow = nowMs / 1000;
@@ -93,7 +107,9 @@ export async function engineWorld(options: { calls: Record<string, unknown>[]; c
       site: 'shop.example',
       permission: 'edit',
       goals: c.goal ? [{ id: c.id + 1, name: c.goal, type: 'action', conditions: [{ type: 'exact', url: c.goal }] }] : [],
+      ...options.seed?.(c),
     })),
+    ...options.metrika,
   });
   const store = Store.open(path.join(dir, 'ckym.db'));
   const timer = new FakeTimer();
@@ -125,7 +141,7 @@ export async function engineWorld(options: { calls: Record<string, unknown>[]; c
       const freeze = o.freeze;
       const mk = new (class extends MetrikaClient {
         override async upload(request: UploadRequest) {
-          const id = Number(/-(\d+)$/.exec(request.comment)![1]);
+          const id = parseBatchComment(request.comment)!.batchId;
           trail.push(`batch ${id}: ${status(id)} (upload)`);
           if (freeze && 'upload' in freeze && freeze.upload === 'before-it-left') return never<never>();
           const outcome = await super.upload(request);
@@ -137,6 +153,7 @@ export async function engineWorld(options: { calls: Record<string, unknown>[]; c
         async *pages(from: number, to: number) {
           let n = 0;
           for await (const page of ck.pages(from, to)) {
+            if (n === 0 && o.strayCalls) page.calls.push(...o.strayCalls);
             yield page;
             if (freeze && 'afterPages' in freeze && ++n >= freeze.afterPages) await never();
           }
@@ -144,8 +161,13 @@ export async function engineWorld(options: { calls: Record<string, unknown>[]; c
       };
       const dry = o.dryRun ? new DryRunUploader(store) : null;
       const uploader = dry ?? new MetricaUploader({ store, metrika: mk, clock, confirmGraceMinutes: o.grace ?? 10 });
+      const told: RunResult['told'] = [];
       const events: SyncEvents = {
         ...o.events,
+        onHeld: (detail) => told.push({ event: 'held', detail }),
+        onDropped: (detail) => told.push({ event: 'dropped', detail }),
+        onRefused: (detail) => told.push({ event: 'refused', detail }),
+        onRequeued: (detail) => told.push({ event: 'requeued', detail }),
         onBatch: ({ batchId }) => trail.push(`batch ${batchId}: ${status(batchId)}`),
         onUploaded: ({ counterId, kind }) => {
           const last = db().prepare(`SELECT id FROM batches WHERE counter_id = ? AND kind = ? ORDER BY id DESC LIMIT 1`).pluck().get(counterId, kind) as number;
@@ -155,11 +177,11 @@ export async function engineWorld(options: { calls: Record<string, unknown>[]; c
       const report = await Promise.race([
         sync(
           { config: { callkeeper: { timezone: TIME_ZONE }, sync: SETTINGS }, counters: options.counters, store, callkeeper: source, uploader, clock, events, pid: 4242 },
-          { since: o.since },
+          { since: o.since, retryFailed: o.retryFailed },
         ),
         reached,
       ]);
-      return { report, trail, retries, dry };
+      return { report, trail, retries, told, dry };
     },
     batches: () =>
       (db().prepare(`SELECT id, counter_id, kind, status, rows FROM batches ORDER BY id`).all() as Record<string, unknown>[]).map(

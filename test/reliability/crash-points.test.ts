@@ -140,7 +140,7 @@ describe.concurrent('kill -9 at each step of a sync, then a re-run: every row ex
       const [batch] = world.query<{ id: number; status: string; rows: number }>(`SELECT id, status, rows FROM batches`);
       expect(batch).toMatchObject({ id: 1, status: 'sending' });
       expect(count(`SELECT COUNT(*) FROM deliveries WHERE batch_id = 1 AND state = 'batched'`)).toBe(batch!.rows);
-      // What a kill a moment earlier leaves: prepareBatch committed, markSending not.
+      // What a kill a moment earlier leaves: sealBatches committed, markSending not.
       const db = new Database(world.database);
       db.prepare(`UPDATE batches SET status = 'prepared', attempts = 0, attempt_at = NULL WHERE id = 1`).run();
       db.close();
@@ -198,7 +198,7 @@ describe.concurrent('kill -9 at each step of a sync, then a re-run: every row ex
   it('during the recovery itself: killed again while asking Metrica about the interrupted batch', () =>
     scenario(SMALL, {}, async ({ world, kill, recover, count }) => {
       world.mk.rule({ match: (r) => Boolean(r.info.upload), action: { type: 'hold-response' } });
-      await kill(() => world.mk.requests.some((r) => r.upstreamStatus === 200));
+      await kill(() => world.mk.requests.some((r) => Boolean(r.info.upload) && r.upstreamStatus === 200));
       world.mk.rule({ match: (r) => Boolean(r.info.list), action: { type: 'hold' } });
       await kill(() => world.mk.held().some((r) => r.info.list));
       expect(world.query(`SELECT status FROM batches WHERE id = 1`)).toEqual([{ status: 'sending' }]);

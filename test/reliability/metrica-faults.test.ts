@@ -151,12 +151,14 @@ describe('Metrica faults', () => {
     expect(sortRows(world.metrika.rows(22, 'calls'))).toEqual(sortRows(expectedRows(CALLS, counters, oracle).get(22)!.calls));
   });
 
-  it('400 invalid_uploading for one counter: quarantined with its reason in stats, the others delivered (exit 5); later calls still go', async () => {
+  it('400 refusing a counter\'s file as a whole: kept aside with its reason in stats, the others delivered (exit 5); later calls still go', async () => {
     await fresh();
-    world.metrika.inject({ on: 'upload', status: 400, message: 'Неверный формат строки 3', times: 1, counterId: 22 });
+    world.metrika.inject({ on: 'upload', status: 400, message: 'Отсутствует обязательная колонка Tag', times: 1, counterId: 22 });
     const first = await world.run(['sync']);
     expect(first.code).toBe(5);
-    expect(first.stderr).toMatch(/counter 22 .*invalid_uploading: Неверный формат строки 3 \(batch \d+ is quarantined; see "ckym stats"\)/);
+    expect(first.stderr).toMatch(
+      /counter 22 .*: \d+ calls kept aside: Metrica refused the calls for counter 22: invalid_uploading: Отсутствует обязательная колонка Tag — fix the cause, then "ckym sync --retry-failed"/,
+    );
     exactlyOnce([11, 33]);
     const quarantined = expectedRows(CALLS, counters, oracle).get(22)!.calls.length;
     expect(states(22)).toEqual(expect.arrayContaining([{ state: 'failed', n: quarantined }]));
@@ -171,7 +173,7 @@ describe('Metrica faults', () => {
     expect(doc.uploads.find((u) => u.counterId === 22)).toMatchObject({
       status: 'rejected',
       problems: ['rejected'],
-      error: expect.stringMatching(/Неверный формат строки 3/),
+      error: expect.stringMatching(/Отсутствует обязательная колонка Tag/),
     });
 
     // an hour later: new calls for the counter go out; the quarantined rows are not sent again by themselves
@@ -216,7 +218,7 @@ describe('Metrica faults', () => {
   it('401 while reconciling an interrupted batch: exit 3, the batch stays unsettled (not resent, not dropped) until a run can ask', async () => {
     await fresh();
     world.mk.rule({ match: (r) => Boolean(r.info.upload), action: { type: 'hold-response' } });
-    await killAt(world, () => world.mk.requests.some((r) => r.upstreamStatus === 200));
+    await killAt(world, () => world.mk.requests.some((r) => Boolean(r.info.upload) && r.upstreamStatus === 200));
     world.mk.rule({ match: (r) => Boolean(r.info.list), action: { type: 'respond', status: 401, body: '{"errors":[{"error_type":"unauthorized","message":"no"}]}' } });
     const denied = await world.run(['sync']);
     expect(denied.code).toBe(3);
@@ -231,7 +233,9 @@ describe('Metrica faults', () => {
     await fresh({}, seeds);
     const early = await world.run(['sync']);
     expect(early.code).toBe(5);
-    expect(early.stderr).toMatch(/counter 22 .*Загрузить данные сейчас невозможно.*call linking is still warming up; the rows wait for a later run/);
+    expect(early.stderr).toMatch(
+      /counter 22 .*Загрузить данные сейчас невозможно.*\(Metrica's call linking is off or still warming up: run "ckym counters edit 22 --yes" to turn it on; the rows wait for a later run\)/,
+    );
     exactlyOnce([11, 33]);
     expect(states(22).map((s) => s.state)).not.toContain('failed');
     const on = await fetch(`${world.metrika.url}/management/v1/counter/22/offline_conversions/calls_extended_threshold`, {
@@ -241,6 +245,35 @@ describe('Metrica faults', () => {
     expect(on.status).toBe(200);
     const later = await world.run(['sync']);
     expect(later.code, later.stderr).toBe(0);
+    exactlyOnce();
+  });
+
+  it('a refusal naming no row, again and again, for one counter: bisected until only the bad row is kept aside; the rest delivered once', async () => {
+    clockMs = NOW_UNIX * 1000;
+    world = await makeReliabilityWorld({ calls: CALLS, counters: seedsFor(counters), config, nowIso: NOW, now: () => clockMs, capture: true });
+    // a proxy rule: every calls upload of counter 22 holding the call with the most recent DateTime is refused,
+    // naming no line — as if Metrica disliked that one row without saying which
+    const rows22 = expectedRows(CALLS, counters, oracle).get(22)!.calls;
+    const newest = String(Math.max(...rows22.map((r) => Number(r.DateTime))));
+    world.mk.rule({
+      match: (r) => Boolean(r.info.upload) && r.info.counterId === 22 && r.info.kind === 'calls' && (r.captured?.body ?? '').includes(`,${newest},`),
+      action: { type: 'respond', status: 400, body: '{"errors":[{"error_type":"invalid_uploading","message":"Некорректное значение в колонке DateTime"}],"code":400,"message":"Некорректное значение в колонке DateTime"}' },
+      times: Infinity,
+    });
+    const first = await world.run(['sync']);
+    expect(first.code).toBe(5);
+    expect(first.stderr).toMatch(/counter 22 .*: 1 call kept aside: Metrica refused the calls for counter 22: invalid_uploading: Некорректное значение в колонке DateTime/);
+    expect(world.metrika.rows(22, 'calls')).toHaveLength(rows22.length - 1);
+    expect(world.metrika.rows(22, 'calls').some((r) => r.DateTime === newest)).toBe(false);
+    expect(states(22)).toEqual(expect.arrayContaining([{ state: 'failed', n: 1 }]));
+    // halves, recursively: about log2(n) refused files, far fewer than one upload per row
+    const refused = world.mk.requests.filter((r) => r.info.upload && r.info.counterId === 22 && r.status === 400).length;
+    expect(refused).toBeLessThanOrEqual(Math.ceil(Math.log2(rows22.length)) + 1);
+    exactlyOnce([11, 33]);
+    // Metrica takes it once the cause is gone: --retry-failed sends the one row, once
+    world.mk.clearRules();
+    const retried = await world.run(['sync', '--retry-failed', '--counter', '22']);
+    expect(retried.code, retried.stderr).toBe(0);
     exactlyOnce();
   });
 });

@@ -53,7 +53,7 @@ export async function upload(
   args: UploadArgs = {},
 ): Promise<{ status: number; json: any; headers: Headers }> {
   const kind = args.kind ?? 'calls';
-  const query = new URLSearchParams({ client_id_type: 'CLIENT_ID', comment: 'ckym:test', ...args.query });
+  const query = new URLSearchParams({ client_id_type: 'CLIENT_ID', comment: 'ckymtest', ...args.query });
   const { body, contentType } = multipartBody(csv);
   return call(baseUrl, `${uploadPath(counterId, kind)}?${query}`, {
     method: 'POST',

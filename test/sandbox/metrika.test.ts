@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startMetrikaEmulator, UPLOAD_TOO_EARLY_MESSAGE } from '../../src/sandbox/metrika.js';
+import { COMMENT_REFUSED_MESSAGE, CONVERSIONS_TOO_EARLY_MESSAGE, startMetrikaEmulator, UPLOAD_TOO_EARLY_MESSAGE } from '../../src/sandbox/metrika.js';
 import type { MetrikaCounterSeed, MetrikaEmulator, MetrikaEmulatorOptions } from '../../src/sandbox/metrika.js';
 import { call, multipartBody, TOKEN, toCsv, upload, uploadPath } from './helpers.js';
 
@@ -177,7 +177,7 @@ describe('Metrica emulator: uploads', () => {
     const e = await start();
     const form = new FormData();
     form.append('file', new Blob([callsCsv([callRow(), callRow({ ClientId: '', StaticCall: '1', PhoneNumber: '' })])], { type: 'text/csv' }), 'calls.csv');
-    const res = await fetch(`${e.url}${uploadPath(SHOP, 'calls')}?client_id_type=CLIENT_ID&comment=ckym%3Abatch-1&new_goal_name=%D0%97%D0%B2%D0%BE%D0%BD%D0%BE%D0%BA`, {
+    const res = await fetch(`${e.url}${uploadPath(SHOP, 'calls')}?client_id_type=CLIENT_ID&comment=ckymbatch1&new_goal_name=%D0%97%D0%B2%D0%BE%D0%BD%D0%BE%D0%BA`, {
       method: 'POST',
       headers: { authorization: `OAuth ${TOKEN}` },
       body: form,
@@ -189,7 +189,7 @@ describe('Metrica emulator: uploads', () => {
       create_time: '2024-05-10T15:00:00+03:00',
       source_quantity: 2,
       line_quantity: 2,
-      comment: 'ckym:batch-1',
+      comment: 'ckymbatch1',
       client_id_type: 'CLIENT_ID',
       status: 'UPLOADED',
       static_calls_quantity: 1,
@@ -200,7 +200,7 @@ describe('Metrica emulator: uploads', () => {
       uploadingId: uploading.id,
       counterId: SHOP,
       kind: 'calls',
-      comment: 'ckym:batch-1',
+      comment: 'ckymbatch1',
       clientIdType: 'CLIENT_ID',
       newGoalName: 'Звонок',
       header: CALL_HEADER,
@@ -236,7 +236,7 @@ describe('Metrica emulator: uploads', () => {
     const csv = toCsv(['ClientId', 'Target', 'DateTime', 'Price', 'Currency'], [
       { ClientId: '1714000000123456789', Target: 'calltracking_call_order', DateTime: String(T), Price: '1500.50', Currency: 'RUB' },
     ]);
-    const res = await upload(e.url, SHOP, csv, { kind: 'conversions', query: { comment: 'conv-1' } });
+    const res = await upload(e.url, SHOP, csv, { kind: 'conversions', query: { comment: 'conv1' } });
     expect(res.status).toBe(200);
     expect(Object.keys(res.json.uploading).sort()).toEqual(['client_id_type', 'comment', 'create_time', 'id', 'line_quantity', 'source_quantity', 'status']);
     expect(e.rows(SHOP, 'conversions')).toEqual([
@@ -244,7 +244,7 @@ describe('Metrica emulator: uploads', () => {
     ]);
     const list = await call(e.url, `/management/v1/counter/${SHOP}/offline_conversions/uploadings`);
     expect(list.json.uploadings).toEqual([res.json.uploading]);
-    expect((await call(e.url, `/management/v1/counter/${SHOP}/offline_conversions/uploading/${res.json.uploading.id}`)).json.uploading.comment).toBe('conv-1');
+    expect((await call(e.url, `/management/v1/counter/${SHOP}/offline_conversions/uploading/${res.json.uploading.id}`)).json.uploading.comment).toBe('conv1');
     expect((await call(e.url, `/management/v1/counter/${SHOP}/offline_conversions/calls_uploadings`)).json.uploadings).toEqual([]);
   });
 
@@ -330,8 +330,8 @@ describe('Metrica emulator: uploads', () => {
       /Content-Disposition/,
     ],
     ['not UTF-8', () => multipart(multipartBody(Buffer.from(`ClientId,DateTime,Tag\r\n1,${T},\xe4\xf6\r\n`, 'latin1'))), /UTF-8/],
-    ['empty file', () => ({ csv: '' }), /empty/],
-    ['header only', () => ({ csv: 'ClientId,DateTime\r\n' }), /no data rows/],
+    ['empty file', () => ({ csv: '' }), /^The file is empty$/],
+    ['header only', () => ({ csv: 'ClientId,DateTime\r\n' }), /^Неверный формат данных, ошибка в строке номер 2: the file has a header but no data rows$/],
     ['unknown column', () => ({ csv: toCsv(['ClientId', 'DateTime', 'Duration'], [['1', String(T), '5']]) }), /Unknown column "Duration"/],
     ['lower-case column', () => ({ csv: toCsv(['clientid', 'DateTime'], [['1', String(T)]]) }), /Unknown column "clientid"/],
     ['semicolon separated', () => ({ csv: `ClientId;DateTime\r\n1;${T}\r\n` }), /Unknown column "ClientId;DateTime"/],
@@ -341,15 +341,15 @@ describe('Metrica emulator: uploads', () => {
     ['no id column', () => ({ csv: toCsv(['DateTime', 'PhoneNumber'], [[String(T), '+79991234567']]) }), /identifier column/],
     ['two id columns', () => ({ csv: toCsv(['ClientId', 'Yclid', 'DateTime'], [['1', '2', String(T)]]) }), /exactly one identifier/],
     ['client_id_type mismatch', () => ({ csv: callsCsv(), query: { client_id_type: 'YCLID' } }), /does not match/],
-    ['no DateTime', () => ({ csv: toCsv(['ClientId', 'PhoneNumber'], [['1', '+79991234567']]) }), /DateTime is missing/],
-    ['conversions without Target', () => ({ kind: 'conversions', csv: toCsv(['ClientId', 'DateTime'], [['1', String(T)]]) }), /Target is missing/],
-    ['short row', () => ({ csv: `${CALL_HEADER.join(',')}\r\n1,${T}\r\n` }), /Row 1 has 2 fields, the header has 10/],
-    ['a blank line between rows', () => ({ csv: `ClientId,DateTime\r\n1,${T}\r\n\r\n2,${T}\r\n` }), /Row 2 has 1 fields/],
+    ['no DateTime', () => ({ csv: toCsv(['ClientId', 'PhoneNumber'], [['1', '+79991234567']]) }), /^Отсутствует обязательная колонка DateTime$/],
+    ['conversions without Target', () => ({ kind: 'conversions', csv: toCsv(['ClientId', 'DateTime'], [['1', String(T)]]) }), /^Отсутствует обязательная колонка Target$/],
+    ['short row', () => ({ csv: `${CALL_HEADER.join(',')}\r\n1,${T}\r\n` }), /^Неверный формат данных, ошибка в строке номер 2: 2 fields, the header has 10$/],
+    ['a blank line between rows', () => ({ csv: `ClientId,DateTime\r\n1,${T}\r\n\r\n2,${T}\r\n` }), /строке номер 3: 1 fields/],
     ['DateTime as text', () => ({ csv: callsCsv([callRow({ DateTime: '2024-05-10 14:00:00' })]) }), /unix timestamp/],
     ['DateTime in ms', () => ({ csv: callsCsv([callRow({ DateTime: String(T * 1000) })]) }), /future/],
-    ['DateTime in the future', () => ({ csv: callsCsv([callRow({ DateTime: String(Math.floor(NOW / 1000) + 60) })]) }), /Row 1: DateTime \d+ is in the future/],
+    ['DateTime in the future', () => ({ csv: callsCsv([callRow({ DateTime: String(Math.floor(NOW / 1000) + 60) })]) }), /строке номер 2: DateTime \d+ is in the future/],
     ['DateTime absurdly old', () => ({ csv: callsCsv([callRow({ DateTime: '95' })]) }), /too old/],
-    ['StaticCall 2', () => ({ csv: callsCsv([callRow(), callRow({ StaticCall: '2' })]) }), /Row 2: StaticCall must be 0 or 1/],
+    ['StaticCall 2', () => ({ csv: callsCsv([callRow(), callRow({ StaticCall: '2' })]) }), /^Неверный формат данных, ошибка в строке номер 3: StaticCall must be 0 or 1/],
     ['CallMissed yes', () => ({ csv: callsCsv([callRow({ CallMissed: 'yes' })]) }), /CallMissed must be 0 or 1/],
     ['FirstTimeCaller true', () => ({ csv: callsCsv([callRow({ FirstTimeCaller: 'true' })]) }), /FirstTimeCaller must be 0 or 1/],
     ['TalkDuration negative', () => ({ csv: callsCsv([callRow({ TalkDuration: '-5' })]) }), /TalkDuration/],
@@ -358,7 +358,10 @@ describe('Metrica emulator: uploads', () => {
     ['PhoneNumber without +', () => ({ csv: callsCsv([callRow({ PhoneNumber: '79991234567' })]) }), /PhoneNumber/],
     ['Price with a comma', () => ({ csv: toCsv([...CALL_HEADER, 'Price', 'Currency'], [callRow({ Price: '1500,50', Currency: 'RUB' })]) }), /Price/],
     ['Currency lower case', () => ({ csv: toCsv([...CALL_HEADER, 'Price', 'Currency'], [callRow({ Price: '1500', Currency: 'rub' })]) }), /Currency/],
-    ['empty ClientId in conversions', () => ({ kind: 'conversions', csv: conversionsCsv([{ ClientId: '', Target: 'calltracking_call_order', DateTime: String(T) }]) }), /ClientId is empty/],
+    ['ClientId not a number', () => ({ csv: callsCsv([callRow(), callRow({ ClientId: 'notNumber' })]) }), /^Неверный формат данных, ошибка в строке номер 3: Некорректное значение ClientId "notNumber"/],
+    ['ClientId above 2^64', () => ({ csv: callsCsv([callRow({ ClientId: '18446744073709551616' })]) }), /строке номер 2: Некорректное значение ClientId/],
+    ['Yclid not a number', () => ({ csv: toCsv(['Yclid', 'DateTime'], [['asd', String(T)]]), query: { client_id_type: 'YCLID' } }), /строке номер 2: Некорректное значение Yclid "asd"/],
+    ['an empty file', () => ({ csv: '\r\n' }), /^The file is empty$/],
     ['empty Target', () => ({ kind: 'conversions', csv: conversionsCsv([{ ClientId: '1', Target: '', DateTime: String(T) }]) }), /Target is empty/],
     ['unknown Target (a goal name, not its identifier)', () => ({ kind: 'conversions', csv: conversionsCsv([{ ClientId: '1', Target: 'Звонок коллтрекинга', DateTime: String(T) }]) }), /not the identifier/],
     ['stray quote', () => ({ csv: `ClientId,DateTime,Tag\r\n1,${T},say "hi"\r\n` }), /Malformed CSV: .*quote inside an unquoted field/],
@@ -458,7 +461,7 @@ describe('Metrica emulator: faults', () => {
     e.inject({ on: 'upload', hang: true });
     const { body, contentType } = multipartBody(callsCsv());
     await expect(
-      fetch(`${e.url}${uploadPath(SHOP, 'calls')}?comment=hung-batch`, {
+      fetch(`${e.url}${uploadPath(SHOP, 'calls')}?comment=hungbatch`, {
         method: 'POST',
         body,
         headers: { 'content-type': contentType, authorization: `OAuth ${TOKEN}` },
@@ -466,9 +469,9 @@ describe('Metrica emulator: faults', () => {
       }),
     ).rejects.toThrow();
     await waitFor(() => e.uploads.length === 1);
-    expect(e.uploads.map((u) => u.comment)).toEqual(['hung-batch']);
+    expect(e.uploads.map((u) => u.comment)).toEqual(['hungbatch']);
     const list = await call(e.url, `/management/v1/counter/${SHOP}/offline_conversions/calls_uploadings`);
-    expect(list.json.uploadings.map((u: any) => u.comment)).toEqual(['hung-batch']);
+    expect(list.json.uploadings.map((u: any) => u.comment)).toEqual(['hungbatch']);
     expect(e.requests[0]!.status).toBe(0);
   });
 
@@ -488,8 +491,8 @@ describe('Metrica emulator: faults', () => {
   it('resetAfterAccept: stored, then the socket is destroyed', async () => {
     const e = await start();
     e.inject({ on: 'upload', resetAfterAccept: true, counterId: SHOP });
-    await expect(upload(e.url, SHOP, callsCsv(), { query: { comment: 'reset-batch' } })).rejects.toThrow();
-    expect(e.uploads.map((u) => u.comment)).toEqual(['reset-batch']);
+    await expect(upload(e.url, SHOP, callsCsv(), { query: { comment: 'resetbatch' } })).rejects.toThrow();
+    expect(e.uploads.map((u) => u.comment)).toEqual(['resetbatch']);
     expect((await upload(e.url, SHOP, callsCsv())).status).toBe(200);
   });
 
@@ -522,6 +525,132 @@ describe('Metrica emulator: faults', () => {
     expect(statuses).toEqual([200, 200, 200, 429]);
     expectError(results.find((r) => r.status === 429)!, 429, 'quota_parallel_requests');
     expect(e.uploads).toHaveLength(3);
+  });
+});
+
+describe('Metrica emulator: what the real Metrica refuses (issue 12)', () => {
+  const DAY = 86_400;
+  const threshold = (kind: 'calls' | 'conversions', id: number) =>
+    call(emulator!.url, `/management/v1/counter/${id}/offline_conversions/${kind === 'calls' ? 'calls_visit_join_threshold' : 'visit_join_threshold'}`);
+  const conv = (over: Record<string, string> = {}) => ({ ClientId: '1714000000123456789', Target: 'calltracking_call_order', DateTime: String(T), ...over });
+
+  it('a comment of anything but digits and letters: 400 «Комментарий содержит недопустимые символы.»; digits, Latin and Cyrillic pass', async () => {
+    const e = await start();
+    for (const comment of ['ckym batch 3f2a9c0d1e2f-42', 'ckym:test', 'ckym-1', 'a_b', 'x.y']) {
+      const res = await upload(e.url, SHOP, callsCsv(), { query: { comment } });
+      expectError(res, 400, 'invalid_parameter');
+      expect(res.json.message).toBe(COMMENT_REFUSED_MESSAGE);
+    }
+    expect(e.uploads).toEqual([]);
+    for (const comment of ['ckym3f2a9c0d1e2fb42t1732900000', 'Звонки2024', '']) expect((await upload(e.url, SHOP, callsCsv(), { query: { comment } })).status).toBe(200);
+  });
+
+  it('conversions have their own switch: refused until extended_threshold is POSTed; visit_join_threshold and offline_options say so', async () => {
+    const e = await start({ counters: [{ ...COUNTERS[0]!, conversionsLinking: false }] });
+    const early = await upload(e.url, SHOP, conversionsCsv([conv()]), { kind: 'conversions' });
+    expectError(early, 400, 'invalid_uploading', /^Загрузить данные сейчас невозможно\. Загрузка станет доступна /);
+    expect(early.json.message).toBe(CONVERSIONS_TOO_EARLY_MESSAGE);
+    expect((await threshold('conversions', SHOP)).json).toEqual({ date: null });
+    expect((await call(e.url, `/management/v1/counter/${SHOP}`)).json.counter.offline_options).toEqual({
+      offline_conversion_extended_threshold: 0,
+      offline_calls_extended_threshold: 1,
+    });
+    // calls are not held by the conversions' switch
+    expect((await upload(e.url, SHOP, callsCsv())).status).toBe(200);
+    const on = await call(e.url, `/management/v1/counter/${SHOP}/offline_conversions/extended_threshold`, { method: 'POST' });
+    expect(on.json).toEqual({ success: true });
+    expect((await threshold('conversions', SHOP)).json).toEqual({ date: '2024-05-09' }); // a day back: the window grows from there
+    expect((await upload(e.url, SHOP, conversionsCsv([conv()]), { kind: 'conversions' })).status).toBe(200);
+  });
+
+  it('an upload with ignore_visit_join_threshold=1 turns the conversions switch on (OfflineConversionThresholdEnableTest)', async () => {
+    const e = await start({ counters: [{ ...COUNTERS[0]!, conversionsLinking: false }] });
+    const res = await upload(e.url, SHOP, conversionsCsv([conv()]), { kind: 'conversions', query: { ignore_visit_join_threshold: '1' } });
+    expect(res.status).toBe(200);
+    expect(e.uploads[0]!.ignoreThreshold).toBe(true);
+    expect((await call(e.url, `/management/v1/counter/${SHOP}`)).json.counter.offline_options.offline_conversion_extended_threshold).toBe(1);
+  });
+
+  it('rows dated before the threshold: refused without the ignore flag of their kind, accepted with it', async () => {
+    const e = await start();
+    expect((await threshold('calls', SHOP)).json).toEqual({ date: '2024-04-19' }); // 21 days back, in Moscow
+    const old = String(Date.parse('2024-04-18T20:59:59Z') / 1000); // 23:59:59 in Moscow, the day before
+    const edge = String(Date.parse('2024-04-18T21:00:00Z') / 1000); // the threshold's first second
+    const mixed = callsCsv([callRow(), callRow({ DateTime: old })]);
+    const refused = await upload(e.url, SHOP, mixed);
+    expectError(refused, 400, 'invalid_uploading', /^Загрузить данные сейчас невозможно\. Загрузка станет доступна для данных начиная с 2024-04-19: строка 3/);
+    // the conversions' flag does nothing for calls
+    expect((await upload(e.url, SHOP, mixed, { query: { ignore_visit_join_threshold: '1' } })).status).toBe(400);
+    expect((await upload(e.url, SHOP, callsCsv([callRow({ DateTime: edge })]))).status).toBe(200);
+    const ok = await upload(e.url, SHOP, mixed, { query: { ignore_calls_visit_join_threshold: '1' } });
+    expect(ok.status).toBe(200);
+    expect(e.uploads.map((u) => [u.rows.length, u.ignoreThreshold])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+    const oldConv = conversionsCsv([conv({ DateTime: old })]);
+    expect((await upload(e.url, SHOP, oldConv, { kind: 'conversions' })).status).toBe(400);
+    expect((await upload(e.url, SHOP, oldConv, { kind: 'conversions', query: { ignore_calls_visit_join_threshold: '1' } })).status).toBe(400);
+    expect((await upload(e.url, SHOP, oldConv, { kind: 'conversions', query: { ignore_visit_join_threshold: '1' } })).status).toBe(200);
+    expectError(await upload(e.url, SHOP, mixed, { query: { ignore_calls_visit_join_threshold: 'yes' } }), 400, 'invalid_parameter', /must be 0 or 1/);
+  });
+
+  it('right after the switch is turned on, the window is about a day: older rows need the flag', async () => {
+    const e = await start();
+    await call(e.url, `/management/v1/counter/${EARLY}/offline_conversions/calls_extended_threshold`, { method: 'POST' });
+    expect((await threshold('calls', EARLY)).json).toEqual({ date: '2024-05-09' });
+    const twoDaysAgo = String(Math.floor(NOW / 1000) - 2 * DAY);
+    expect((await upload(e.url, EARLY, callsCsv([callRow({ DateTime: twoDaysAgo })]))).status).toBe(400);
+    expect((await upload(e.url, EARLY, callsCsv([callRow()]))).status).toBe(200);
+  });
+
+  it('a conversion row with an empty identifier is dropped without a word: line_quantity < source_quantity', async () => {
+    const e = await start();
+    const res = await upload(e.url, SHOP, conversionsCsv([conv(), conv({ ClientId: '' })]), { kind: 'conversions' });
+    expect(res.status).toBe(200);
+    expect(res.json.uploading).toMatchObject({ source_quantity: 2, line_quantity: 1 });
+    expect(e.rows(SHOP, 'conversions')).toEqual([conv()]);
+    expect(e.uploads[0]).toMatchObject({ sourceRows: 2 });
+    // a call with an empty ClientId is a static call, kept
+    const calls = await upload(e.url, SHOP, callsCsv([callRow(), callRow({ ClientId: '', StaticCall: '1' })]));
+    expect(calls.json.uploading).toMatchObject({ source_quantity: 2, line_quantity: 2, static_calls_quantity: 1 });
+  });
+
+  it('Yclid files: client_id_type=YCLID with a Yclid column, for calls and conversions', async () => {
+    const e = await start();
+    const yclidCalls = toCsv(['Yclid', ...CALL_HEADER.slice(1)], [{ ...callRow(), Yclid: '5417289076543210987' }]);
+    const res = await upload(e.url, SHOP, yclidCalls, { query: { client_id_type: 'YCLID' } });
+    expect(res.status).toBe(200);
+    expect(res.json.uploading).toMatchObject({ client_id_type: 'YCLID', dynamic_calls_quantity: 1 });
+    const yclidConv = toCsv(['Yclid', 'Target', 'DateTime'], [{ Yclid: '18446744073709551615', Target: 'calltracking_call_order', DateTime: String(T) }]);
+    expect((await upload(e.url, SHOP, yclidConv, { kind: 'conversions', query: { client_id_type: 'YCLID' } })).json.uploading.client_id_type).toBe('YCLID');
+    expectError(await upload(e.url, SHOP, yclidCalls), 400, 'invalid_uploading', /client_id_type=CLIENT_ID does not match the identifier column Yclid/);
+  });
+
+  it('a file over the size limit: 413', async () => {
+    const e = await start({ maxUploadBytes: 2000 });
+    const big = callsCsv(Array.from({ length: 40 }, () => callRow()));
+    expectError(await upload(e.url, SHOP, big), 413, 'invalid_uploading', /слишком большой/);
+    expect((await upload(e.url, SHOP, callsCsv())).status).toBe(200);
+  });
+
+  it('answerAfterAccept: the upload is taken and listed, the answer is a 404 or a 5xx', async () => {
+    const e = await start();
+    e.inject({ on: 'upload', answerAfterAccept: 404 });
+    e.inject({ on: 'upload', answerAfterAccept: 502 });
+    expectError(await upload(e.url, SHOP, callsCsv(), { query: { comment: 'a1' } }), 404, 'not_found');
+    expectError(await upload(e.url, SHOP, callsCsv(), { query: { comment: 'a2' } }), 502, 'backend_error');
+    const list = await call(e.url, `/management/v1/counter/${SHOP}/offline_conversions/calls_uploadings`);
+    expect(list.json.uploadings.map((u: any) => u.comment)).toEqual(['a2', 'a1']);
+  });
+
+  it.each([408, 420] as const)('%i faults answer with their status and a body', async (status) => {
+    const e = await start();
+    e.inject({ on: 'upload', status, retryAfter: 2 });
+    const res = await upload(e.url, SHOP, callsCsv());
+    expect(res.status).toBe(status);
+    expect(res.json.errors[0].error_type).toEqual(expect.any(String));
+    expect(e.uploads).toEqual([]);
   });
 });
 

@@ -226,7 +226,7 @@ describe('sandbox end to end: generator → CallKeeper emulator → oracle → M
       const { calls: callRows, conversions } = expected.get(c.id)!;
       expect(callRows.length).toBeGreaterThan(20);
       const header = Object.keys(callRows[0]!);
-      const res = await upload(ym.url, c.id, toCsv(header, callRows), { query: { comment: `e2e-${c.id}` } });
+      const res = await upload(ym.url, c.id, toCsv(header, callRows), { query: { comment: `e2e${c.id}` } });
       expect(res.json).not.toHaveProperty('errors');
       expect(sortRows(ym.rows(c.id, 'calls'))).toEqual(sortRows(callRows));
       if (conversions.length > 0) {

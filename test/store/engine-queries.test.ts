@@ -45,7 +45,7 @@ describe('Store.openCopy: a dry run\'s private copy', () => {
     const copy = await Store.openCopy(file);
     expect(copy.file).not.toBe(file);
     expect(copy.pendingCount(1, 'call')).toBe(1);
-    const batch = copy.prepareBatch(copy.startRun(2, NOW * 1000), 1, 'call', header, NOW * 1000)!;
+    const batch = copy.sealBatches(copy.startRun(2, NOW * 1000), 1, 'call', 'clientId', header, null, NOW * 1000)[0]!;
     copy.markSent(batch.id, { id: 9 }, NOW * 1000);
     expect(copy.pendingCount(1, 'call')).toBe(0);
     const copyDir = path.dirname(copy.file);
@@ -73,7 +73,7 @@ describe('batchCallsBefore: the calls of a batch made before a moment', () => {
       ['old', 'edge', 'new', 'other'].map((id) => seen(id, NOW)),
       [pending('old', NOW - 30 * DAY), pending('edge', NOW - 21 * DAY), pending('new', NOW - DAY), pending('other', NOW - 40 * DAY, 2)],
     );
-    const batch = store.prepareBatch(run, 1, 'call', header, NOW * 1000)!;
+    const batch = store.sealBatches(run, 1, 'call', 'clientId', header, null, NOW * 1000)[0]!;
     expect(store.batchCallsBefore(batch.id, NOW - 21 * DAY)).toBe(1);
     expect(store.batchCallsBefore(batch.id, NOW - 21 * DAY + 1)).toBe(2);
     expect(store.batchCallsBefore(batch.id, NOW)).toBe(3);
@@ -84,7 +84,7 @@ describe('unfinishedBatches: a batch left prepared by a crash', () => {
   it('tells its rows (an open batch is sealed with its count only when delivered)', () => {
     const run = store.startRun(1, NOW * 1000);
     store.recordPage(run, ['a', 'b', 'c'].map((id) => seen(id, NOW - 100)), ['a', 'b', 'c'].map((id) => pending(id, NOW - 100)), {
-      headers: { '1/call': header },
+      headers: { '1/call/clientId': header },
       now: NOW * 1000,
     });
     const [open] = store.unfinishedBatches([1]);

@@ -46,6 +46,10 @@ function decision(counterId: number, callId: string, state: State = 'pending', o
   };
 }
 
+/** The run's batch of (counter, kind) sealed, ClientId rows, nothing split off as old: the one batch, or null when nothing is pending. */
+const prepare = (runId: number, counterId: number, kind: DeliveryRecord['kind'], header: string[], now: number) =>
+  store.sealBatches(runId, counterId, kind, 'clientId', header, null, now)[0] ?? null;
+
 const seen = (...ids: string[]): SeenCall[] => ids.map((id) => ({ id, callTime: T0, serviceType: 'callback' }));
 
 /** Each delivery's state as people read it: `counter/call/kind` → state. */
@@ -122,7 +126,7 @@ describe('oldestUnsettled: the oldest call any of the run’s counters has not s
     const run = store.startRun(1, 0);
     store.recordPage(run, seen('a', 'b'), [decision(1, 'a', 'pending', { callTime: 200 }), decision(2, 'b', 'pending', { callTime: 300 })]);
     expect(store.oldestUnsettled([1, 2], 0)).toBe(200);
-    const batch = store.prepareBatch(run, 1, 'call', HEADER, 0)!;
+    const batch = prepare(run, 1, 'call', HEADER, 0)!;
     expect(store.oldestUnsettled([1, 2], 0)).toBe(300);
     store.markSending(batch.id, 0);
     store.markSent(batch.id, { id: 9 }, 0);
@@ -138,17 +142,17 @@ describe('pendingCount', () => {
     store.recordPage(run, [], [decision(2, 'a', 'pending', { kind: 'conversion' })]);
     expect([1, 2, 3].map((c) => store.pendingCount(c, 'call'))).toEqual([3, 2, 3]);
     expect([1, 2, 3].map((c) => store.pendingCount(c, 'conversion'))).toEqual([0, 1, 0]);
-    store.prepareBatch(run, 1, 'call', HEADER, 0);
+    prepare(run, 1, 'call', HEADER, 0);
     expect([1, 2, 3].map((c) => store.pendingCount(c, 'call'))).toEqual([0, 2, 3]);
   });
 });
 
-describe('prepareBatch', () => {
+describe('sealBatches', () => {
   it("seals one counter's pending rows of one kind, leaving the other counters' rows of the same calls alone", () => {
     const run = store.startRun(1, 0);
     threeCounters(run);
     store.recordPage(run, [], [decision(2, 'a', 'pending', { kind: 'conversion', row: ['2:a:conv'] })]);
-    const two = store.prepareBatch(run, 2, 'call', HEADER, 5_000)!;
+    const two = prepare(run, 2, 'call', HEADER, 5_000)!;
     expect(two).toMatchObject({ runId: run, counterId: 2, kind: 'call', rows: 2, status: 'prepared', createdAt: 5, attempts: 0 });
     expect(batchMembers(two.id)).toEqual(['2/a/call', '2/c/call']);
     expect([...store.batchRows(two.id)].flat()).toEqual([
@@ -167,21 +171,21 @@ describe('prepareBatch', () => {
       '3/b/call': 'pending',
       '3/c/call': 'pending',
     });
-    const conversions = store.prepareBatch(run, 2, 'conversion', ['ClientId'], 5_000)!;
+    const conversions = prepare(run, 2, 'conversion', ['ClientId'], 5_000)!;
     expect(conversions.id).not.toBe(two.id);
     expect(batchMembers(conversions.id)).toEqual(['2/a/conversion']);
     // asked again before sending: the same sealed batch, nothing added
-    expect(store.prepareBatch(run, 2, 'call', HEADER, 6_000)).toEqual(two);
+    expect(prepare(run, 2, 'call', HEADER, 6_000)).toEqual(two);
     store.markSending(two.id, 6_000);
-    expect(store.prepareBatch(run, 2, 'call', HEADER, 7_000)).toBeNull(); // nothing left: no empty batch
+    expect(prepare(run, 2, 'call', HEADER, 7_000)).toBeNull(); // nothing left: no empty batch
     expect(batches().map((b) => [b.counter_id, b.kind, b.rows])).toEqual([
       [2, 'call', 2],
       [2, 'conversion', 1],
     ]);
   });
 
-  it("with the run's batching, each counter's rows go into that counter's open batch, and prepareBatch seals that one", () => {
-    const batching: Batching = { headers: { '1/call': HEADER, '2/call': HEADER, '3/call': HEADER }, now: 3_000 };
+  it("with the run's batching, each counter's rows go into that counter's open batch, and sealBatches seals that one", () => {
+    const batching: Batching = { headers: { '1/call/clientId': HEADER, '2/call/clientId': HEADER, '3/call/clientId': HEADER }, now: 3_000 };
     const run = store.startRun(1, 0);
     threeCounters(run, batching);
     const open = batches();
@@ -194,7 +198,7 @@ describe('prepareBatch', () => {
     store.recordPage(run, seen('d'), [decision(3, 'd'), decision(1, 'd'), decision(2, 'd')], batching);
     expect(batches()).toHaveLength(3);
     for (const b of open) {
-      const sealed = store.prepareBatch(run, b.counter_id, 'call', HEADER, 9_000)!;
+      const sealed = prepare(run, b.counter_id, 'call', HEADER, 9_000)!;
       expect(sealed.id).toBe(b.id);
       expect(sealed.createdAt).toBe(3);
       expect(batchMembers(b.id).every((m) => m.startsWith(`${b.counter_id}/`))).toBe(true);
@@ -210,12 +214,12 @@ describe('prepareBatch', () => {
   });
 
   it("another run's open batch is not this run's: its rows are batched again only once it is released", () => {
-    const batching: Batching = { headers: { '1/call': HEADER }, now: 0 };
+    const batching: Batching = { headers: { '1/call/clientId': HEADER }, now: 0 };
     const first = store.startRun(1, 0);
     store.recordPage(first, seen('a'), [decision(1, 'a')], batching);
     const second = store.startRun(2, 0);
     store.recordPage(second, seen('b'), [decision(1, 'b')]);
-    const batch = store.prepareBatch(second, 1, 'call', HEADER, 0)!;
+    const batch = prepare(second, 1, 'call', HEADER, 0)!;
     expect(batch.runId).toBe(second);
     expect(batchMembers(batch.id)).toEqual(['1/b/call']);
   });
@@ -225,9 +229,9 @@ describe('unfinishedBatches', () => {
   it("returns the prepared and sending batches of the run's counters only, oldest first", () => {
     const run = store.startRun(1, 0);
     threeCounters(run);
-    const b1 = store.prepareBatch(run, 1, 'call', HEADER, 0)!;
-    const b2 = store.prepareBatch(run, 2, 'call', HEADER, 0)!;
-    const b3 = store.prepareBatch(run, 3, 'call', HEADER, 0)!;
+    const b1 = prepare(run, 1, 'call', HEADER, 0)!;
+    const b2 = prepare(run, 2, 'call', HEADER, 0)!;
+    const b3 = prepare(run, 3, 'call', HEADER, 0)!;
     store.markSending(b3.id, 0);
     expect(store.unfinishedBatches([1, 2, 3]).map((b) => [b.id, b.status])).toEqual([
       [b1.id, 'prepared'],
@@ -248,8 +252,8 @@ describe('markSending and markSent', () => {
   it('send one batch: the other counters’ batches of the same calls stay as they were', () => {
     const run = store.startRun(1, 0);
     threeCounters(run);
-    const b1 = store.prepareBatch(run, 1, 'call', HEADER, 0)!;
-    const b2 = store.prepareBatch(run, 2, 'call', HEADER, 0)!;
+    const b1 = prepare(run, 1, 'call', HEADER, 0)!;
+    const b2 = prepare(run, 2, 'call', HEADER, 0)!;
     store.markSending(b2.id, 4_000);
     store.markSending(b2.id, 6_000); // a retry
     store.markSent(b2.id, { id: 55, status: 'UPLOADED' }, 7_000);
@@ -273,9 +277,9 @@ describe('voidBatch and rejectBatch', () => {
   it("give back or quarantine one batch's rows only", () => {
     const run = store.startRun(1, 0);
     threeCounters(run);
-    const b1 = store.prepareBatch(run, 1, 'call', HEADER, 0)!;
-    const b2 = store.prepareBatch(run, 2, 'call', HEADER, 0)!;
-    const b3 = store.prepareBatch(run, 3, 'call', HEADER, 0)!;
+    const b1 = prepare(run, 1, 'call', HEADER, 0)!;
+    const b2 = prepare(run, 2, 'call', HEADER, 0)!;
+    const b3 = prepare(run, 3, 'call', HEADER, 0)!;
     store.voidBatch(b2.id, 'never arrived');
     store.rejectBatch(b3.id, 'invalid_uploading: bad');
     expect(states()).toEqual({
@@ -295,7 +299,7 @@ describe('voidBatch and rejectBatch', () => {
     expect(batchMembers(b2.id)).toEqual([]);
     expect(reader.prepare(`SELECT DISTINCT reason FROM deliveries WHERE counter_id = 3`).pluck().all()).toEqual(['rejected']);
     // the voided rows are batched again, into a new batch of their counter
-    const again = store.prepareBatch(run, 2, 'call', HEADER, 0)!;
+    const again = prepare(run, 2, 'call', HEADER, 0)!;
     expect(again.id).not.toBe(b2.id);
     expect(batchMembers(again.id)).toEqual(['2/a/call', '2/c/call']);
   });
@@ -303,7 +307,7 @@ describe('voidBatch and rejectBatch', () => {
   it('voiding a rejected batch leaves its rows quarantined', () => {
     const run = store.startRun(1, 0);
     threeCounters(run);
-    const b1 = store.prepareBatch(run, 1, 'call', HEADER, 0)!;
+    const b1 = prepare(run, 1, 'call', HEADER, 0)!;
     store.markSending(b1.id, 0);
     store.rejectBatch(b1.id, 'bad');
     store.voidBatch(b1.id, 'late');
@@ -313,13 +317,13 @@ describe('voidBatch and rejectBatch', () => {
 
 describe('releaseBatches', () => {
   it("releases this run's batches with no attempt only; the counters' rows go back to pending", () => {
-    const batching: Batching = { headers: { '1/call': HEADER, '2/call': HEADER, '3/call': HEADER }, now: 0 };
+    const batching: Batching = { headers: { '1/call/clientId': HEADER, '2/call/clientId': HEADER, '3/call/clientId': HEADER }, now: 0 };
     const earlier = store.startRun(1, 0);
     store.recordPage(earlier, seen('z'), [decision(3, 'z')]);
-    const left = store.prepareBatch(earlier, 3, 'call', HEADER, 0)!; // an earlier run's batch, left prepared
+    const left = prepare(earlier, 3, 'call', HEADER, 0)!; // an earlier run's batch, left prepared
     const run = store.startRun(2, 0);
     threeCounters(run, batching);
-    const [b1, b2, b3] = [1, 2, 3].map((c) => store.prepareBatch(run, c, 'call', HEADER, 0)!);
+    const [b1, b2, b3] = [1, 2, 3].map((c) => prepare(run, c, 'call', HEADER, 0)!);
     store.markSending(b1!.id, 0); // an attempt was made: only reconciling can tell what happened to it
     store.releaseBatches(run);
     expect(batches().map((b) => [b.id, b.counter_id, b.status])).toEqual([
@@ -350,10 +354,10 @@ describe('recordPage with several counters', () => {
   it("re-decides one counter's delivery of a call without touching another counter's batched or sent one", () => {
     const run = store.startRun(1, 0);
     threeCounters(run);
-    const b1 = store.prepareBatch(run, 1, 'call', HEADER, 0)!;
+    const b1 = prepare(run, 1, 'call', HEADER, 0)!;
     store.markSending(b1.id, 0);
     store.markSent(b1.id, { id: 1 }, 0);
-    store.prepareBatch(run, 3, 'call', HEADER, 0);
+    prepare(run, 3, 'call', HEADER, 0);
     const next = store.startRun(1, 0);
     expect(store.recordPage(next, seen('a', 'b', 'c', 'd'), [
       decision(1, 'a', 'skipped'),
@@ -389,7 +393,7 @@ describe('durability', () => {
     const run = store.startRun(1, 0);
     threeCounters(run);
     expect(store.durability()).toBe(2);
-    threeCounters(run, { headers: { '1/call': HEADER }, now: 0 });
+    threeCounters(run, { headers: { '1/call/clientId': HEADER }, now: 0 });
     expect(store.durability()).toBe(2);
     // a page that fails (a kind the schema refuses) is rolled back whole, and leaves the connection durable too
     expect(() => store.recordPage(run, seen('x'), [decision(1, 'x', 'pending', { kind: 'neither' as 'call' })])).toThrow(/CHECK/);

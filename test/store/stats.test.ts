@@ -65,12 +65,12 @@ function seed(): void {
       d({ counterId: 2, callId: 'b1', callTime: MAY_20 - DAY }),
     ],
   );
-  const calls = store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], (MAY_20 + 4 * 3600) * 1000)!;
+  const calls = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, (MAY_20 + 4 * 3600) * 1000)[0]!;
   store.markSending(calls.id, (MAY_20 + 4 * 3600) * 1000);
   store.markSent(calls.id, { id: 1_000_001, status: 'UPLOADED', source_quantity: 2, line_quantity: 2 }, (MAY_20 + 4 * 3600) * 1000);
-  const convs = store.prepareBatch(run, 1, 'conversion', ['ClientId', 'Target', 'DateTime'], (MAY_20 + 4 * 3600) * 1000)!;
+  const convs = store.sealBatches(run, 1, 'conversion', 'clientId', ['ClientId', 'Target', 'DateTime'], null, (MAY_20 + 4 * 3600) * 1000)[0]!;
   store.markSent(convs.id, { id: 1_000_002, status: 'UPLOADED' }, (MAY_20 + 4 * 3600) * 1000);
-  const rejected = store.prepareBatch(run, 2, 'call', ['ClientId', 'DateTime'], (MAY_20 + 4 * 3600) * 1000)!;
+  const rejected = store.sealBatches(run, 2, 'call', 'clientId', ['ClientId', 'DateTime'], null, (MAY_20 + 4 * 3600) * 1000)[0]!;
   store.rejectBatch(rejected.id, 'Metrica rejected the calls: invalid_uploading');
   store.recordPage(run, [], [d({ counterId: 2, callId: 'b2', callTime: MAY_20 + 60 })]);
   store.finishRun(run, {

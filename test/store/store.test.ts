@@ -66,19 +66,19 @@ describe('Store', () => {
   it('counts new calls and never re-opens a delivery that is batched or sent', () => {
     const run = store.startRun(1, 0);
     expect(store.recordPage(run, [seen('a'), seen('b')], [pending('a'), pending('b')])).toBe(2);
-    const batch = store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 0)!;
+    const batch = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 0)[0]!;
     expect(batch.rows).toBe(2);
     store.markSending(batch.id, 5000);
     store.markSent(batch.id, { id: 77, status: 'UPLOADED' }, 1000);
     // the same calls come again (look-back window) and are decided again: nothing changes
     expect(store.recordPage(run, [seen('a'), seen('b')], [pending('a'), { ...pending('b'), state: 'skipped', row: null, reason: 'status' }])).toBe(0);
     expect(states()).toEqual({ '1/a/call': 'sent', '1/b/call': 'sent' });
-    expect(store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 0)).toBeNull();
+    expect(store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 0)).toEqual([]);
     expect(store.batch(batch.id)).toMatchObject({ status: 'sent', uploadingId: 77, metrikaStatus: 'UPLOADED', attempts: 1, attemptAt: 5 });
   });
 
   it("with the run's batching, pending rows go straight into the run's batch, and sending it changes one row", () => {
-    const batching = { headers: { '1/call': ['ClientId', 'DateTime'] }, now: 7_000 };
+    const batching = { headers: { '1/call/clientId': ['ClientId', 'DateTime'] }, now: 7_000 };
     const run = store.startRun(1, 0);
     // counter 2 is not delivered by this run: its pending row stays pending, outside any batch
     store.recordPage(run, [seen('a'), seen('b')], [pending('a'), pending('b'), pending('a', 2)], batching);
@@ -87,7 +87,7 @@ describe('Store', () => {
     expect(open).toEqual([{ id: expect.any(Number), status: 'prepared', rows: 0 }]);
     expect(states()).toEqual({ '1/a/call': 'batched', '1/b/call': 'batched', '1/c/call': 'batched', '1/d/call': 'skipped', '2/a/call': 'pending' });
 
-    const batch = store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 9_000)!;
+    const batch = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 9_000)[0]!;
     expect(batch).toMatchObject({ id: (open[0] as { id: number }).id, rows: 3, status: 'prepared', createdAt: 7, header: ['ClientId', 'DateTime'] });
     expect([...store.batchRows(batch.id)].flat().map((r) => r[0])).toEqual(['a', 'b', 'c']);
     store.markSending(batch.id, 9_000);
@@ -101,21 +101,21 @@ describe('Store', () => {
     const next = store.startRun(1, 0);
     store.recordPage(next, [seen('a'), seen('b'), seen('c')], [pending('a'), pending('b'), pending('c')], batching);
     expect(connectionOf(store).prepare(`SELECT COUNT(*) FROM batches`).pluck().get()).toBe(1);
-    expect(store.prepareBatch(next, 1, 'call', ['ClientId', 'DateTime'], 11_000)).toBeNull();
+    expect(store.sealBatches(next, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 11_000)).toEqual([]);
   });
 
   it("releases the run's batches that were never sent: their rows wait, pending, for the next run", () => {
-    const batching = { headers: { '1/call': ['ClientId', 'DateTime'], '2/call': ['ClientId', 'DateTime'] }, now: 0 };
+    const batching = { headers: { '1/call/clientId': ['ClientId', 'DateTime'], '2/call/clientId': ['ClientId', 'DateTime'] }, now: 0 };
     const run = store.startRun(1, 0);
     store.recordPage(run, [seen('a'), seen('b')], [pending('a'), pending('b', 2)], batching);
-    const sent = store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 0)!;
+    const sent = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 0)[0]!;
     store.markSending(sent.id, 0);
     store.markSent(sent.id, { id: 1 }, 0);
     store.releaseBatches(run); // counter 2 failed before its upload
     expect(connectionOf(store).prepare(`SELECT counter_id, status FROM batches`).all()).toEqual([{ counter_id: 1, status: 'sent' }]);
     expect(states()).toEqual({ '1/a/call': 'sent', '2/b/call': 'pending' });
     const later = store.startRun(1, 0);
-    expect(store.prepareBatch(later, 2, 'call', ['ClientId', 'DateTime'], 0)).toMatchObject({ rows: 1, status: 'prepared' });
+    expect(store.sealBatches(later, 2, 'call', 'clientId', ['ClientId', 'DateTime'], null, 0)[0]).toMatchObject({ rows: 1, status: 'prepared' });
   });
 
   it('re-decides skipped and waiting deliveries (a call that changes between runs)', () => {
@@ -129,9 +129,10 @@ describe('Store', () => {
   it('batches only the pending deliveries of one counter and kind', () => {
     const run = store.startRun(1, 0);
     store.recordPage(run, [seen('a'), seen('b')], [pending('a', 1), pending('b', 1, 'conversion'), pending('a', 2)]);
-    const batch = store.prepareBatch(run, 1, 'call', ['ClientId', 'DateTime'], 0)!;
+    const batch = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 0)[0]!;
     expect(batch.rows).toBe(1);
-    expect(batch.comment).toBe(`ckym batch ${store.installationId()}-${batch.id}`);
+    // sealed: the comment names the installation, the batch and the newest DateTime of its rows
+    expect(batch.comment).toBe(`ckym${store.installationId()}b${batch.id}t1714510800`);
     expect([...store.batchRows(batch.id)].flat()).toEqual([['a', '1714510800']]);
     expect(states()).toEqual({ '1/a/call': 'batched', '1/b/conversion': 'pending', '2/a/call': 'pending' });
   });
@@ -139,8 +140,8 @@ describe('Store', () => {
   it('a void batch gives its rows back to pending; a rejected one quarantines them', () => {
     const run = store.startRun(1, 0);
     store.recordPage(run, [seen('a'), seen('b')], [pending('a', 1), pending('b', 2)]);
-    const b1 = store.prepareBatch(run, 1, 'call', ['x'], 0)!;
-    const b2 = store.prepareBatch(run, 2, 'call', ['x'], 0)!;
+    const b1 = store.sealBatches(run, 1, 'call', 'clientId', ['x'], null, 0)[0]!;
+    const b2 = store.sealBatches(run, 2, 'call', 'clientId', ['x'], null, 0)[0]!;
     expect(store.unfinishedBatches([1, 2]).map((b) => b.id)).toEqual([b1.id, b2.id]);
     store.voidBatch(b1.id, 'never arrived');
     store.rejectBatch(b2.id, 'invalid_uploading: bad');
@@ -153,7 +154,7 @@ describe('Store', () => {
     const run = store.startRun(1, 0);
     const ids = Array.from({ length: 25 }, (_, i) => `c${String(i).padStart(2, '0')}`);
     store.recordPage(run, ids.map(seen), ids.map((id) => pending(id)));
-    const batch = store.prepareBatch(run, 1, 'call', ['x'], 0)!;
+    const batch = store.sealBatches(run, 1, 'call', 'clientId', ['x'], null, 0)[0]!;
     const chunks = [...store.batchRows(batch.id, 10)];
     expect(chunks.map((c) => c.length)).toEqual([10, 10, 5]);
     expect(chunks.flat().map((r) => r[0])).toEqual(ids);
@@ -250,7 +251,7 @@ describe('Store: opening, closing, runs and batch errors', () => {
   it("records a batch's last error and Metrica's later view of it", () => {
     const run = store.startRun(1, 0);
     store.recordPage(run, [seen('a')], [pending('a')]);
-    const batch = store.prepareBatch(run, 1, 'call', ['x'], 0)!;
+    const batch = store.sealBatches(run, 1, 'call', 'clientId', ['x'], null, 0)[0]!;
     store.recordBatchError(batch.id, 'timeout after 30 s');
     expect(store.batch(batch.id)).toMatchObject({ status: 'prepared', error: 'timeout after 30 s' });
     store.markSending(batch.id, 0);
@@ -265,7 +266,7 @@ describe('Store: opening, closing, runs and batch errors', () => {
     const run = store.startRun(1, 0);
     const ids = Array.from({ length: 10 }, (_, i) => String(1000 + i)); // CallKeeper's ids are digits
     store.recordPage(run, ids.map(seen), ids.map((id) => pending(id)));
-    const batch = store.prepareBatch(run, 1, 'call', ['x'], 0)!;
+    const batch = store.sealBatches(run, 1, 'call', 'clientId', ['x'], null, 0)[0]!;
     expect([...store.batchRows(batch.id, 5)].map((c) => c.map((r) => r[0]))).toEqual([ids.slice(0, 5), ids.slice(5)]);
     expect([...store.batchRows(batch.id, 10)].flat().map((r) => r[0])).toEqual(ids);
     expect([...store.batchRows(batch.id + 1)]).toEqual([]);
@@ -348,7 +349,7 @@ describe('schema 3', () => {
     }
     const migrated = Store.open(file);
     try {
-      expect(migrated.schemaVersion).toBe(3);
+      expect(migrated.schemaVersion).toBe(MIGRATIONS.length);
       expect(connectionOf(migrated).prepare(`SELECT call_id, state FROM deliveries ORDER BY 1`).all()).toEqual([
         { call_id: 'a', state: 'batched' },
         { call_id: 'b', state: 'skipped' },
@@ -363,6 +364,104 @@ describe('schema 3', () => {
     } finally {
       migrated.close();
     }
+  });
+});
+
+describe('schema 4', () => {
+  it('keeps a schema-3 database\'s deliveries and batches; rows carry the ClientId type, batches are fresh, old comments stay', () => {
+    const file = path.join(dir, 'v3.db');
+    const Database = connectionOf(store).constructor as unknown as new (file: string) => ReturnType<typeof connectionOf>;
+    const db = new Database(file);
+    for (const m of MIGRATIONS.slice(0, 3)) db.exec(m);
+    db.pragma('user_version = 3');
+    db.exec(`INSERT INTO runs (id, pid, started_at, outcome) VALUES (1, 1, 0, 'ok');
+      INSERT INTO batches (id, run_id, counter_id, kind, comment, header, rows, status, created_at, sent_at)
+        VALUES (1, 1, 9, 'call', 'ckym batch 0123456789ab-1', '[]', 1, 'sent', 100, 200),
+               (2, 1, 9, 'call', 'ckym batch 0123456789ab-2', '[]', 1, 'rejected', 100, NULL);
+      INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, batch_id, decided_run) VALUES
+        (9, 'a', 'call', 'batched', NULL, '["a"]', 50, 1, 1),
+        (9, 'b', 'call', 'skipped', 'status', NULL, 60, NULL, 1),
+        (9, 'c', 'call', 'failed', 'rejected', '["c"]', 70, 2, 1),
+        (9, 'd', 'call', 'pending', NULL, '["d"]', 80, NULL, 1);`);
+    db.close();
+    const migrated = Store.open(file);
+    try {
+      expect(migrated.schemaVersion).toBe(4);
+      expect(connectionOf(migrated).prepare(`SELECT call_id, state, id_type, sent_at FROM delivery_view ORDER BY 1`).all()).toEqual([
+        { call_id: 'a', state: 'sent', id_type: 'clientId', sent_at: 200 },
+        { call_id: 'b', state: 'skipped', id_type: 'clientId', sent_at: null },
+        { call_id: 'c', state: 'failed', id_type: 'clientId', sent_at: null },
+        { call_id: 'd', state: 'pending', id_type: 'clientId', sent_at: null },
+      ]);
+      expect(migrated.batch(1)).toMatchObject({ comment: 'ckym batch 0123456789ab-1', idType: 'clientId', segment: 'fresh', splitFrom: null });
+      // malformed is a state now
+      const run = migrated.startRun(2, 0);
+      migrated.recordPage(run, [seen('e')], [{ ...pending('e', 9), state: 'malformed', reason: 'datetime-before-2000', row: null }]);
+      expect(connectionOf(migrated).prepare(`SELECT state, reason FROM deliveries WHERE call_id = 'e'`).get()).toEqual({ state: 'malformed', reason: 'datetime-before-2000' });
+    } finally {
+      migrated.close();
+    }
+  });
+});
+
+describe('batches of (counter, kind, identifier type, segment)', () => {
+  const at = (callId: string, callTime: number, idType: 'clientId' | 'yclid' = 'clientId', counterId = 1): DeliveryRecord => ({
+    ...pending(callId, counterId),
+    row: [callId, String(callTime)],
+    callTime,
+    idType,
+  });
+  const seenAt = (id: string, callTime: number) => ({ id, callTime, serviceType: 'callback' });
+
+  it('seals one batch per identifier type; rows dated before the threshold go in an old batch of their own; each comment names its newest row', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, ['a', 'b', 'c', 'y'].map((id, i) => seenAt(id, 1000 + i)), [at('a', 1000), at('b', 1001), at('c', 1002), at('y', 1003, 'yclid')]);
+    expect(store.toSend(run, 1, 'call')).toEqual(['clientId', 'yclid']);
+    const [fresh, old, ...none] = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], 1002, 5000);
+    expect(none).toEqual([]);
+    expect(fresh).toMatchObject({ idType: 'clientId', segment: 'fresh', rows: 1, comment: `ckym${store.installationId()}b${fresh!.id}t1002` });
+    expect(old).toMatchObject({ idType: 'clientId', segment: 'old', rows: 2, comment: `ckym${store.installationId()}b${old!.id}t1001` });
+    expect([...store.batchRows(old!.id)].flat().map((r) => r[0])).toEqual(['a', 'b']);
+    const [yclid] = store.sealBatches(run, 1, 'call', 'yclid', ['Yclid', 'DateTime'], 1002, 5000);
+    expect(yclid).toMatchObject({ idType: 'yclid', segment: 'fresh', rows: 1, header: ['Yclid', 'DateTime'] });
+    expect(store.pendingCount(1, 'call')).toBe(0);
+  });
+
+  it('splitBatch: the refused batch is void, its rows in new batches by position, each sealed with its own comment', () => {
+    const run = store.startRun(1, 0);
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    store.recordPage(run, ids.map((id, i) => seenAt(id, 1000 + i)), ids.map((id, i) => at(id, 1000 + i)));
+    const [batch] = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 5000);
+    store.markSending(batch!.id, 6000);
+    const parts = store.splitBatch(batch!.id, [[0, 2], [2, 3], [3, 5]], run, 'refused: line 4', 7000);
+    expect(parts.map((b) => [b.rows, b.status, b.splitFrom, b.comment])).toEqual([
+      [2, 'prepared', batch!.id, `ckym${store.installationId()}b${parts[0]!.id}t1001`],
+      [1, 'prepared', batch!.id, `ckym${store.installationId()}b${parts[1]!.id}t1002`],
+      [2, 'prepared', batch!.id, `ckym${store.installationId()}b${parts[2]!.id}t1004`],
+    ]);
+    expect(parts.map((b) => [...store.batchRows(b.id)].flat().map((r) => r[0]))).toEqual([['a', 'b'], ['c'], ['d', 'e']]);
+    expect(store.batch(batch!.id)).toMatchObject({ status: 'void', error: 'refused: line 4' });
+    expect(connectionOf(store).prepare(`SELECT COUNT(*) FROM deliveries WHERE batch_id = ?`).pluck().get(batch!.id)).toBe(0);
+  });
+
+  it('requeueFailed: refused rows of the named counters go back to pending, out of their batch; holdBatches gives up the run\'s open batches', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seenAt('a', 1000), seenAt('b', 1001)], [at('a', 1000), at('b', 1001, 'clientId', 2)]);
+    const [one] = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 5000);
+    const [two] = store.sealBatches(run, 2, 'call', 'clientId', ['ClientId', 'DateTime'], null, 5000);
+    store.rejectBatch(one!.id, 'refused');
+    store.rejectBatch(two!.id, 'refused');
+    expect([...store.requeueFailed([1])]).toEqual([[1, 1]]);
+    expect(states()).toEqual({ '1/a/call': 'pending', '2/b/call': 'failed' });
+    expect(connectionOf(store).prepare(`SELECT batch_id, reason FROM deliveries WHERE call_id = 'a'`).get()).toEqual({ batch_id: null, reason: null });
+
+    const batching = { headers: { '1/conversion/clientId': ['ClientId', 'Target', 'DateTime'] }, now: 7_000 };
+    const next = store.startRun(1, 0);
+    store.recordPage(next, [seenAt('c', 1002)], [{ ...at('c', 1002), kind: 'conversion' }], batching);
+    expect(store.toSend(next, 1, 'conversion')).toEqual(['clientId']);
+    expect(store.holdBatches(next, 1, 'conversion')).toBe(1);
+    expect(connectionOf(store).prepare(`SELECT COUNT(*) FROM batches WHERE run_id = ?`).pluck().get(next)).toBe(0);
+    expect(states()['1/c/conversion']).toBe('pending');
   });
 });
 

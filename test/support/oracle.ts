@@ -181,13 +181,35 @@ function tagText(counter: OracleCounter, call: RawCall): string {
   return chosen.join(', ');
 }
 
+/** The Direct click id in the call's landing URL (`yclid=` digits), else its entry point or call page; '' for none. */
+function yclidOf(call: RawCall): string {
+  for (const key of ['entryPointQuery', 'entryPoint', 'callPage']) {
+    const m = /[?&]yclid=(\d{1,20})(?:[&#]|$)/.exec(text(call, key));
+    if (m && !/^0+$/.test(m[1]!) && BigInt(m[1]!) <= 18446744073709551615n) return m[1]!;
+  }
+  return '';
+}
+
+/**
+ * Which identifier a call's rows carry for a counter: the first of its `identifiers` (default ClientId, then yclid)
+ * the call has — `yaClid` for ClientId, the landing URL's `yclid=` for Yclid; null when none.
+ */
+function identifier(counter: OracleCounter, call: RawCall): { column: 'ClientId' | 'Yclid'; value: string } | null {
+  const order = Array.isArray(counter.identifiers) ? (counter.identifiers as string[]) : ['clientId', 'yclid'];
+  for (const type of order) {
+    if (type === 'clientId' && text(call, 'yaClid') !== '') return { column: 'ClientId', value: text(call, 'yaClid') };
+    if (type === 'yclid' && yclidOf(call) !== '') return { column: 'Yclid', value: yclidOf(call) };
+  }
+  return null;
+}
+
 function callRow(counter: OracleCounter, call: RawCall, dateTime: number): Record<string, string> {
-  const clientId = text(call, 'yaClid');
+  const id = identifier(counter, call);
   const callPage = text(call, 'callPage');
   const row: Record<string, string> = {
-    ClientId: clientId,
+    [id?.column ?? 'ClientId']: id?.value ?? '',
     DateTime: String(dateTime),
-    StaticCall: clientId === '' ? '1' : '0',
+    StaticCall: id === null ? '1' : '0',
     PhoneNumber: phoneNumber(text(call, 'clientNumber')),
     TalkDuration: String(Math.max(0, integer(call, 'duration'))),
     CallMissed: text(call, 'status') === 'fail' ? '1' : '0',
@@ -200,8 +222,8 @@ function callRow(counter: OracleCounter, call: RawCall, dateTime: number): Recor
   return row;
 }
 
-function conversionRow(counter: OracleCounter, clientId: string, dateTime: number): Record<string, string> {
-  const row: Record<string, string> = { ClientId: clientId, Target: counter.goal, DateTime: String(dateTime) };
+function conversionRow(counter: OracleCounter, id: { column: string; value: string }, dateTime: number): Record<string, string> {
+  const row: Record<string, string> = { [id.column]: id.value, Target: counter.goal, DateTime: String(dateTime) };
   addPrice(counter, row);
   return row;
 }
@@ -241,9 +263,9 @@ export function expectedRows(
     for (const { call, at } of eligible) {
       if (!takesCall(counter, call)) continue;
       expected.calls.push(callRow(counter, call, at));
-      const clientId = text(call, 'yaClid');
-      if (counter.goal.trim() !== '' && clientId !== '') {
-        expected.conversions.push(conversionRow(counter, clientId, at));
+      const id = identifier(counter, call);
+      if (counter.goal.trim() !== '' && id !== null) {
+        expected.conversions.push(conversionRow(counter, id, at));
       }
     }
   }

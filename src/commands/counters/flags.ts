@@ -2,6 +2,8 @@
 export type CountersFlags = Record<string, unknown> & {
   json?: boolean;
   yes?: boolean;
-  /** `--no-call-linking` sets it to false. */
+  /** `--no-linking` sets it to false. */
+  linking?: boolean;
+  /** `--no-call-linking` (the flag's old name) sets it to false. */
   callLinking?: boolean;
 };

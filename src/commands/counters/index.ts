@@ -13,8 +13,9 @@ function settingsOptions(command: Command): Command {
     }
   }
   return command
-    .option('--no-call-linking', 'do not offer to turn call linking on for the counter')
-    .option('-y, --yes', 'ask nothing: the defaults fill what the flags leave out');
+    .option('--no-linking', "leave Metrica's linking switches as they are (else those that are off are offered: calls', and conversions' for a counter with a goal)")
+    .addOption(new Option('--no-call-linking', 'the old name of --no-linking').hideHelp())
+    .option('-y, --yes', "ask nothing: the defaults fill what the flags leave out, and Metrica's linking switches are turned on");
 }
 
 const SETTINGS_NOTE = `
@@ -78,7 +79,8 @@ Examples:
 Examples:
   $ ckym counters edit 12345678                         # every question, the current value as the default
   $ ckym counters edit 12345678 --min-duration 60 --status successful
-  $ ckym counters edit 12345678 --goal ""               # stop sending conversions`,
+  $ ckym counters edit 12345678 --goal ""               # stop sending conversions
+  $ ckym counters edit 12345678 --yes                   # turn on Metrica's linking switches that are off`,
     )
     .action((id: string, flags: CountersFlags, command: Command) => run('edit', [id], flags, command));
 

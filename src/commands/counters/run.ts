@@ -1,8 +1,8 @@
 import { canPrompt, terminalSafe, writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import { table } from '../../cli/render.js';
-import { ConfigError } from '../../errors.js';
-import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
+import { ConfigError, MetrikaError } from '../../errors.js';
+import { MetrikaClient, type Goal, type MetrikaCounter, type UploadKind } from '../../clients/metrika.js';
 import { retryPolicy } from '../../clients/retry.js';
 import { openEditable, removeCounter, saveEditable, upsertCounter } from '../../config/write.js';
 import type { CounterConfig } from '../../config/schema.js';
@@ -168,7 +168,7 @@ async function add(base: CommandBase, ids: string[], flags: CountersFlags, globa
       printer.info(`\nCounter ${id} — ${counter.name}${counter.site ? ` (${counter.site})` : ''}`);
       settings = await ask(settings, answered, await promptKit(io, printer, goals, !current));
     }
-    const linking = flags.callLinking === false ? null : await callLinking(client, id, interactive, Boolean(flags.yes), io);
+    const linking = skipLinking(flags) ? null : await linkingPlan(client, id, Boolean(settings.goal.trim()), interactive, Boolean(flags.yes), io);
     plans.push({ id, name: settings.name || counter.name, current, before, settings, goals, linking });
   }
 
@@ -188,7 +188,7 @@ async function add(base: CommandBase, ids: string[], flags: CountersFlags, globa
   }
   if (changed) saveEditable(editable);
   for (const line of said) printer.out(line);
-  for (const p of plans) if (p.linking) await applyCallLinking(client, p.id, p.linking, printer);
+  for (const p of plans) if (p.linking) await applyLinking(client, p.id, p.linking, printer);
   printer.info('Next: "ckym sync --dry-run" shows what would be sent; "ckym sync" sends it.');
   return 0;
 }
@@ -200,7 +200,7 @@ interface Plan {
   before: SettingValues;
   settings: SettingValues;
   goals: () => Promise<{ identifier: string; name: string }[]>;
-  linking: Linking | null;
+  linking: Linking[] | null;
 }
 
 async function edit(base: CommandBase, ids: string[], flags: CountersFlags, globals: GlobalOptions): Promise<number> {
@@ -211,8 +211,12 @@ async function edit(base: CommandBase, ids: string[], flags: CountersFlags, glob
   const before = valuesOf(current);
   const { given, answered } = settingsFromFlags(flags, before);
   const interactive = canPrompt(io) && !flags.yes;
-  if (!interactive && answered.size === 0 && Object.keys(given).length === 0) {
-    throw new ConfigError(`counters edit ${id}: nothing to change; pass the settings to change, e.g. --min-duration 30 (see --help)`);
+  const nothingGiven = answered.size === 0 && Object.keys(given).length === 0;
+  // `counters edit ID --yes` alone checks the counter's linking switches (and turns on those that are off).
+  if (!interactive && nothingGiven && !(flags.yes && !skipLinking(flags))) {
+    throw new ConfigError(
+      `counters edit ${id}: nothing to change; pass the settings to change, e.g. --min-duration 30, or --yes to turn Metrica's linking switches on (see --help)`,
+    );
   }
   let client: MetrikaClient | null = null;
   const connect = async () => (client ??= await metrika(base));
@@ -223,15 +227,22 @@ async function edit(base: CommandBase, ids: string[], flags: CountersFlags, glob
     settings = await ask(settings, answered, await promptKit(io, printer, goals, false));
   }
   if (settings.goal && settings.goal !== current.goal) await ensureGoal(await connect(), id, settings.goal, await goals(), printer);
+  // A counter with a goal needs both switches; `--yes` alone asks for them whatever the goal.
+  const hasGoal = Boolean(settings.goal.trim());
+  const linking = !skipLinking(flags) && (hasGoal || (nothingGiven && flags.yes)) ? await linkingPlan(await connect(), id, hasGoal, interactive, Boolean(flags.yes), io) : null;
   const editable = openEditable(base.loaded.filepath, globals.config, io.cwd);
   if (update(editable, id, before, settings) === 'unchanged') {
-    printer.out(`counter ${id}: nothing changed`);
-    return 0;
+    if (!nothingGiven || interactive) printer.out(`counter ${id}: nothing changed`);
+  } else {
+    saveEditable(editable);
+    printer.out(`updated counter ${id} in ${editable.file}`);
   }
-  saveEditable(editable);
-  printer.out(`updated counter ${id} in ${editable.file}`);
+  if (linking) await applyLinking(await connect(), id, linking, printer);
   return 0;
 }
+
+/** `--no-linking` (or its old name `--no-call-linking`): leave Metrica's linking switches as they are. */
+const skipLinking = (flags: CountersFlags): boolean => flags.linking === false || flags.callLinking === false;
 
 /** A configured counter's settings (everything but its id). */
 function valuesOf(c: CounterConfig): SettingValues {
@@ -264,7 +275,8 @@ function requireAnswers(interactive: boolean, flags: CountersFlags, answered: Se
     if (!hasIds && !interactive) throw new ConfigError(`counters ${sub}: name the counter ids (there is no terminal to pick them on)`);
     return;
   }
-  const missing: string[] = ASKED.filter((s) => !answered.has(s.key as SettingKey)).map(primaryFlag);
+  // A setting asked on a terminal only takes its default here (scripts written before it keep working).
+  const missing: string[] = ASKED.filter((s) => !s.terminalOnly && !answered.has(s.key as SettingKey)).map(primaryFlag);
   if (!hasIds) missing.unshift('counter ids');
   if (missing.length > 0) {
     throw new ConfigError(`counters ${sub}: no terminal to ask on, and these are missing: ${missing.join(', ')} (or pass --yes for defaults)`);
@@ -346,36 +358,65 @@ export function goalDisplayName(identifier: string): string {
   return `${identifier} (ckym)`;
 }
 
-/** Call linking as found, and whether to turn it on (asked on a terminal when it is off). */
+/** One of the counter's linking switches as found, and whether to turn it on (asked on a terminal when it is off). */
 interface Linking {
-  threshold: string | null;
+  kind: UploadKind;
+  /** The date Metrica links from; null while off; undefined when Metrica would not say. */
+  threshold: string | null | undefined;
   enable: boolean;
+  /** Why it could not be read. */
+  unread?: string;
 }
 
-/** Uploads need call linking on the counter: when it is off, ask (or take --yes) whether to turn it on. */
-async function callLinking(client: MetrikaClient, id: number, interactive: boolean, yes: boolean, io: IO): Promise<Linking> {
-  const threshold = await client.callJoinThreshold(id);
-  if (threshold !== null) return { threshold, enable: false };
-  if (!interactive) return { threshold, enable: yes };
-  const { confirm } = await import('@inquirer/prompts');
-  const enable = await confirm(
-    { message: `Call linking is off on counter ${id}; Metrica refuses call uploads until it is on. Turn it on?`, default: true },
-    promptContext(io),
-  );
-  return { threshold, enable };
-}
+const SWITCH: Record<UploadKind, { name: string; what: string; refused: string }> = {
+  call: { name: 'call linking', what: 'calls', refused: 'Metrica refuses call uploads until it is on' },
+  conversion: { name: 'conversion linking', what: 'conversions', refused: "Metrica refuses the goal's conversions (ckym holds them) until it is on" },
+};
 
-/** Turns call linking on when that was chosen, and says from which date calls can link. */
-async function applyCallLinking(client: MetrikaClient, id: number, linking: Linking, printer: Printer): Promise<void> {
-  let threshold = linking.threshold;
-  if (threshold === null) {
-    if (!linking.enable) {
-      printer.warn(`call linking is off on counter ${id}: uploads fail until it is on (run "ckym counters add ${id} --yes" or turn it on in Metrica)`);
-      return;
+/**
+ * Uploads need Metrica's linking switches on: calls' for every counter, conversions' too for a counter with a goal.
+ * Each that is off is asked about (or taken on by --yes). A switch Metrica will not tell about is left alone.
+ */
+async function linkingPlan(client: MetrikaClient, id: number, hasGoal: boolean, interactive: boolean, yes: boolean, io: IO): Promise<Linking[]> {
+  const plan: Linking[] = [];
+  for (const kind of hasGoal ? (['call', 'conversion'] as const) : (['call'] as const)) {
+    let threshold: string | null;
+    try {
+      threshold = await client.joinThreshold(id, kind);
+    } catch (error) {
+      if (!(error instanceof MetrikaError)) throw error;
+      plan.push({ kind, threshold: undefined, enable: false, unread: error.message });
+      continue;
     }
-    await client.enableCallLinking(id);
-    threshold = await client.callJoinThreshold(id);
-    printer.info(`turned call linking on for counter ${id}`);
+    if (threshold !== null || !interactive) {
+      plan.push({ kind, threshold, enable: threshold === null && yes });
+      continue;
+    }
+    const { confirm } = await import('@inquirer/prompts');
+    const message = `${SWITCH[kind].name[0]!.toUpperCase()}${SWITCH[kind].name.slice(1)} is off on counter ${id}; ${SWITCH[kind].refused}. Turn it on?`;
+    plan.push({ kind, threshold, enable: await confirm({ message, default: true }, promptContext(io)) });
   }
-  if (threshold) printer.info(`calls of counter ${id} can be linked to visits from ${threshold} (at most 21 days back)`);
+  return plan;
+}
+
+/** Turns on the switches that were chosen, and says from which date each kind can link. */
+async function applyLinking(client: MetrikaClient, id: number, plan: Linking[], printer: Printer): Promise<void> {
+  for (const l of plan) {
+    const { name, what } = SWITCH[l.kind];
+    if (l.threshold === undefined) {
+      printer.warn(`could not read ${name} of counter ${id} (${l.unread ?? 'no answer'}); check it in Metrica`);
+      continue;
+    }
+    let threshold = l.threshold;
+    if (threshold === null) {
+      if (!l.enable) {
+        printer.warn(`${name} is off on counter ${id}: ${SWITCH[l.kind].refused} (run "ckym counters edit ${id} --yes" or turn it on in Metrica)`);
+        continue;
+      }
+      await client.enableLinking(id, l.kind);
+      threshold = await client.joinThreshold(id, l.kind);
+      printer.info(`turned ${name} on for counter ${id}`);
+    }
+    if (threshold) printer.info(`${what} of counter ${id} can be linked to visits from ${threshold} (at most 21 days back)`);
+  }
 }

@@ -236,10 +236,14 @@ export function goalCheck(c: ConfiguredCounterRef, goals: readonly GoalRef[] | u
   return softenIfDisabled(c, fail(id, title, `no JavaScript-event goal with identifier "${identifier}": Metrica refuses the conversions`, fix));
 }
 
-/** `threshold`: the date calls can link from (null = linking off); undefined when it could not be read. */
-export function linkingCheck(c: ConfiguredCounterRef, threshold: string | null | undefined, problem: Problem | null): Check {
-  const id = `linking:${c.id}`;
-  const title = `${counterTitle(c)} call linking`;
+/**
+ * One of a counter's linking switches (`call`: calls_visit_join_threshold; `conversion`: visit_join_threshold, checked
+ * for a counter with a goal). `threshold`: the date it links from (null = off); undefined when it could not be read.
+ */
+export function linkingCheck(c: ConfiguredCounterRef, threshold: string | null | undefined, problem: Problem | null, kind: 'call' | 'conversion' = 'call'): Check {
+  const calls = kind === 'call';
+  const id = `${calls ? 'linking' : 'conversion-linking'}:${c.id}`;
+  const title = `${counterTitle(c)} ${calls ? 'call linking' : 'conversion linking'}`;
   if (threshold === undefined) {
     return problem ? softenIfDisabled(c, fail(id, title, problem.message, 'run again later')) : skip(id, title, 'not checked');
   }
@@ -249,12 +253,14 @@ export function linkingCheck(c: ConfiguredCounterRef, threshold: string | null |
       fail(
         id,
         title,
-        'off: Metrica refuses call uploads until linking calls to visits is turned on',
-        'turn on call linking in the counter\'s settings in Metrica ("ckym counters edit" can too), then give it a day: the link window grows to 21 days',
+        calls
+          ? 'off: Metrica refuses call uploads until linking calls to visits is turned on'
+          : `off: Metrica refuses the conversions of goal "${c.goal.trim()}" until it is on; "ckym sync" holds them meanwhile`,
+        `run "ckym counters edit ${c.id} --yes" (or turn it on in the counter's settings in Metrica), then give it a day: the link window grows to 21 days`,
       ),
     );
   }
-  return ok(id, title, `on · calls from ${threshold.slice(0, 10)} on can link to visits`);
+  return ok(id, title, `on · ${calls ? 'calls' : 'conversions'} from ${threshold.slice(0, 10)} on can link to visits`);
 }
 
 // ── local state ─────────────────────────────────────────────────────────────
@@ -299,8 +305,8 @@ export interface LastRunFindings {
 export function lastSyncCheck(f: LastRunFindings): Check {
   const id = 'last-sync';
   const title = 'last sync';
-  const quarantine = f.quarantined > 0 ? `; ${f.quarantined} rows quarantined (Metrica refused their file)` : '';
-  const quarantineFix = 'see "ckym stats" (uploads, errors) and fix the cause';
+  const quarantine = f.quarantined > 0 ? `; ${f.quarantined} rows kept aside (Metrica refused them)` : '';
+  const quarantineFix = 'see "ckym stats" (uploads, errors), fix the cause, then run "ckym sync --retry-failed"';
   if (!f.lastRun) return f.quarantined > 0 ? warn(id, title, `none yet${quarantine}`, quarantineFix) : ok(id, title, 'none yet');
   const when = zonedTime(f.lastRun.startedAt, f.timeZone);
   const sent = `sent ${f.lastRun.sentCalls} calls, ${f.lastRun.sentConversions} conversions`;

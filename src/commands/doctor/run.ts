@@ -165,8 +165,11 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
       const goals = await attempt<Goal[]>(() => metrika!.goals(c.id));
       emit(goalCheck(c, goals.value, goals.problem));
     }
-    const threshold = await attempt(() => metrika!.callJoinThreshold(c.id));
-    emit(linkingCheck(c, threshold.value, threshold.problem));
+    // Calls need their linking switch; a counter with a goal needs the conversions' one too.
+    for (const kind of c.goal.trim() ? (['call', 'conversion'] as const) : (['call'] as const)) {
+      const threshold = await attempt(() => metrika!.joinThreshold(c.id, kind));
+      emit(linkingCheck(c, threshold.value, threshold.problem, kind));
+    }
   }
 
   // 5. Local state: the database, the last sync, the lock.

@@ -50,14 +50,24 @@ function counterBlock(c: CounterStats, o: TextOptions): string[] {
   if (pendingCalls + pendingConv > 0) {
     rows.push(['pending', String(pendingCalls), pendingConv > 0 ? `${pendingConv} conversions` : '']);
   }
+  const malformed = c.calls.malformed + c.conversions.malformed;
+  if (malformed > 0) {
+    rows.push([
+      'malformed',
+      paint.warn(String(c.calls.malformed)),
+      paint.warn(
+        `${reasons(c.calls.malformedByReason) || reasons(c.conversions.malformedByReason)} — rows Metrica would refuse, never sent` +
+          (c.conversions.malformed > 0 ? `; ${c.conversions.malformed} conversions` : ''),
+      ),
+    ]);
+  }
   const failed = c.calls.failed + c.conversions.failed;
   if (failed > 0) {
     rows.push([
       paint.bad('failed'),
       paint.bad(String(c.calls.failed)),
       paint.bad(
-        `quarantined: Metrica refused the file (${reasons(c.calls.failedByReason) || reasons(c.conversions.failedByReason)})` +
-          (c.conversions.failed > 0 ? `; ${c.conversions.failed} conversions` : ''),
+        `kept aside: Metrica refused them (see the uploads below)${c.conversions.failed > 0 ? `; ${c.conversions.failed} conversions` : ''} — fix the cause, then "ckym sync --retry-failed"`,
       ),
     ]);
   }
@@ -93,22 +103,28 @@ function dayTable(report: StatsReport, o: TextOptions): string[] {
 
 const PROBLEM_TEXT: Record<string, string> = {
   'linkage-failure': 'Metrica could not link these calls (LINKAGE_FAILURE)',
-  'lines-dropped': 'Metrica took fewer lines than the file had',
-  rejected: 'Metrica refused the file; its rows are quarantined',
+  'lines-dropped': 'Metrica kept fewer lines than it was sent (it drops rows it cannot use without a word)',
+  rejected: 'Metrica refused the file; its rows are kept aside until "ckym sync --retry-failed"',
 };
+
+/** The file's kind, with its identifier type and segment when they are not the usual: `calls`, `calls yclid`, `conversions old`. */
+function fileKind(u: UploadStats): string {
+  return [u.kind === 'call' ? 'calls' : 'conversions', u.idType === 'yclid' ? 'yclid' : '', u.segment === 'old' ? 'old' : ''].filter(Boolean).join(' ');
+}
 
 function uploadsTable(uploads: UploadStats[], report: StatsReport, o: TextOptions): string[] {
   const { paint } = o;
   const rows = uploads.map((u) => {
     const m = u.metrika;
     const status = m?.status ?? '';
-    const lines = m && m.lineQuantity !== null && m.sourceQuantity !== null ? `${m.lineQuantity}/${m.sourceQuantity}` : '';
+    // What Metrica kept of the rows sent (its line_quantity).
+    const lines = m && m.lineQuantity !== null ? String(m.lineQuantity) : '';
     const split = m && (m.staticCalls !== null || m.dynamicCalls !== null) ? `${m.staticCalls ?? '?'}/${m.dynamicCalls ?? '?'}` : '';
     return [
       String(u.batchId),
       localTime(u.createdAt * 1000, report.timeZone),
       String(u.counterId),
-      u.kind === 'call' ? 'calls' : 'conversions',
+      fileKind(u),
       String(u.rows),
       u.status === 'sent' ? u.status : u.status === 'rejected' ? paint.bad(u.status) : paint.warn(u.status),
       u.uploadingId === null ? '' : String(u.uploadingId),
@@ -124,11 +140,11 @@ function uploadsTable(uploads: UploadStats[], report: StatsReport, o: TextOption
       { header: 'created' },
       { header: 'counter' },
       { header: 'kind' },
-      { header: 'rows', align: 'right' },
+      { header: 'sent', align: 'right' },
       { header: 'status' },
       { header: 'uploading' },
       { header: 'Metrica' },
-      { header: 'lines', align: 'right' },
+      { header: 'kept', align: 'right' },
       { header: 'static/dyn' },
       { header: 'error' },
     ],

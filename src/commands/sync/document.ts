@@ -26,6 +26,8 @@ export function syncDocument(report: SyncReport, durationMs: number, dryBatches:
       conversions: c.conversions,
       skipped: c.skipped,
       waiting: c.waiting,
+      malformed: c.malformed,
+      requeued: c.requeued,
       error: c.error,
     })),
     ...(dryBatches
@@ -33,6 +35,8 @@ export function syncDocument(report: SyncReport, durationMs: number, dryBatches:
           batches: dryBatches.map((b) => ({
             counterId: b.counterId,
             kind: b.kind,
+            idType: b.idType,
+            segment: b.segment,
             rows: b.rows.length,
             csv: csvDocument(b.header, b.rows),
           })),

@@ -6,4 +6,6 @@ export interface SyncFlags {
   since?: string;
   quiet?: boolean;
   json?: boolean;
+  /** `--retry-failed`: rows Metrica refused go back in line first. */
+  retryFailed?: boolean;
 }

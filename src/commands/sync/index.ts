@@ -13,6 +13,7 @@ export function registerSync(program: Command, { io, result }: CommandSetup): vo
     .option('--since <iso-date>', 'backfill: fetch calls from this date (YYYY-MM-DD in callkeeper.timezone, or a full ISO time)')
     .option('-q, --quiet', 'print nothing on success (errors still go to stderr)')
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
+    .option('--retry-failed', 'first put the rows Metrica refused back in line (after the cause is fixed); they go out like any other')
     .addHelpText(
       'after',
       `
@@ -21,6 +22,7 @@ Examples:
   $ ckym sync --dry-run                        # see the CSVs that would be uploaded
   $ ckym sync --dry-run --out ./preview        # …written to files
   $ ckym sync --counter 12345678 --since 2024-05-01
+  $ ckym sync --retry-failed --counter 12345678  # send again what Metrica refused, once fixed
   $ ckym sync --quiet --config /etc/ckym/ckym.config.json >> ~/ckym.log 2>&1
 
 Exit codes: 0 done (or nothing to do, or another sync is running), 2 usage/config error,

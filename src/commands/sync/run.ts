@@ -22,7 +22,10 @@ import type { SyncFlags } from './flags.js';
 import { skippedDocument, syncDocument } from './document.js';
 import {
   counterErrorText,
+  droppedText,
   dryRunFileName,
+  refusalTexts,
+  refusedText,
   dryRunText,
   progressText,
   reconciledText,
@@ -91,7 +94,7 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
       uploader = new MetricaUploader({ store, metrika, clock, confirmGraceMinutes: config.sync.confirmGraceMinutes });
     }
     const events = progress(printer, config.callkeeper.timezone, since !== undefined);
-    report = await sync({ config, counters, store, callkeeper, uploader, clock, events, pid: process.pid }, { since });
+    report = await sync({ config, counters, store, callkeeper, uploader, clock, events, pid: process.pid }, { since, retryFailed: flags.retryFailed });
   } finally {
     store.close();
     lock?.release();
@@ -107,7 +110,10 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
   }
   // The CSV's cells are CallKeeper's text (tags, pages): on a terminal, made as safe as every other line.
   if (dryBatches && !flags.out) io.stdout.write(terminalSafe(dryRunText(dryBatches), false));
-  for (const c of report.counters) if (c.error) printer.error(counterErrorText(c));
+  for (const c of report.counters) {
+    if (c.error) printer.error(counterErrorText(c));
+    for (const line of refusalTexts(c)) printer.error(line);
+  }
   if (flags.quiet && report.exitCode === ExitCode.ok) return report.exitCode;
   // A person at a terminal gets a few aligned lines per counter; cron and pipes get the one line scripts match.
   const dry = Boolean(flags.dryRun);
@@ -183,6 +189,11 @@ function progress(printer: Printer, timeZone: string, backfill: boolean): SyncEv
       printer.status(progressText({ window, fetched, reached, elapsedMs: performance.now() - started, backfill, timeZone })),
     onMalformed: (problem) => printer.warn(`a call from CallKeeper was skipped: ${problem}`),
     onReconciled: (r) => printer.info(reconciledText(r)),
+    // What needs the user: said even under --quiet (a warning), once a run.
+    onHeld: (held) => printer.warn(held.message),
+    onDropped: (d) => printer.warn(droppedText(d)),
+    onRefused: (r) => printer.info(refusedText(r)),
+    onRequeued: (r) => printer.info(`put ${r.rows} refused row${r.rows === 1 ? '' : 's'} of counter ${r.counterId} back in line (--retry-failed)`),
     onBatch: ({ counterId, kind, rows }) =>
       printer.status(`uploading ${rows} ${kind === 'call' ? 'calls' : 'conversions'} to counter ${counterId}`),
   };

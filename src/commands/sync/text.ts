@@ -6,7 +6,7 @@ import { duration, table, type Paint } from '../../cli/render.js';
 import { csvDocument } from '../../domain/csv.js';
 import { byCount } from '../../domain/stats.js';
 import type { RetryNotice } from '../../clients/retry.js';
-import type { CounterReport, DryRunBatch, ReconcileResult, SyncReport } from '../../engine/types.js';
+import type { CounterReport, DryRunBatch, ReconcileResult, SyncEvents, SyncReport } from '../../engine/types.js';
 import type { FetchWindow } from '../../domain/run.js';
 import { localTime } from '../../cli/time.js';
 
@@ -33,8 +33,15 @@ export function summaryLine(report: SyncReport, durationMs: number, dryRun: bool
     if (c.conversions.sent > 0 || c.conversions.batchId !== null) bits.push(`${c.conversions.sent} conversions`);
     const skipped = sum(c.skipped);
     const waiting = sum(c.waiting);
+    const malformed = sum(c.malformed);
+    const keptAside = c.calls.failed + c.conversions.failed;
+    const dropped = c.calls.dropped + c.conversions.dropped;
     if (skipped) bits.push(`${skipped} skipped`);
     if (waiting) bits.push(`${waiting} waiting`);
+    if (malformed) bits.push(`${malformed} malformed`);
+    if (keptAside) bits.push(`${keptAside} refused by Metrica`);
+    if (dropped) bits.push(`${dropped} dropped by Metrica`);
+    if (c.conversions.held) bits.push(`${c.conversions.held.rows} conversions held`);
     parts.push(`${label}: ${bits.join(', ')}`);
   }
   parts.push(`${(durationMs / 1000).toFixed(1)} s`);
@@ -79,8 +86,39 @@ function counterLines(c: CounterReport, { dryRun, paint }: SummaryOptions): stri
       paint.warn(`${what} over 21 days old: in the call reports, but not linked to visits`),
     ]);
   }
+  const malformed = sum(c.malformed);
+  if (malformed > 0) {
+    rows.push(['malformed', paint.warn(String(malformed)), paint.dim(`${reasons(c.malformed)} — rows Metrica would refuse: never sent`)]);
+  }
+  for (const k of [c.calls, c.conversions]) {
+    if (k.failed > 0) {
+      const what = k === c.calls ? plural(k.failed, 'call') : plural(k.failed, 'conversion');
+      rows.push([paint.bad('refused'), paint.bad(String(k.failed)), paint.bad(`${what} kept aside: ${k.refusal ?? ''} — fix the cause, then "ckym sync --retry-failed"`)]);
+    }
+  }
+  const dropped = c.calls.dropped + c.conversions.dropped;
+  if (dropped > 0) rows.push(['dropped', paint.warn(String(dropped)), paint.warn('Metrica kept fewer lines than it was sent — see "ckym stats --refresh"')]);
+  if (c.conversions.held) {
+    rows.push(['held', paint.warn(String(c.conversions.held.rows)), paint.warn(`conversions: Metrica's conversion linking is off — run "ckym counters edit ${c.id} --yes"`)]);
+  }
   if (c.error) rows.push([paint.bad('failed'), '', paint.bad(`${c.error.message}`)]);
   return [head, ...table([{ header: '' }, { header: '', align: 'right' }, { header: '' }], rows, { indent: '  ', noHeader: true })];
+}
+
+type Told<K extends keyof SyncEvents> = Parameters<NonNullable<SyncEvents[K]>>[0];
+
+/** Metrica kept fewer lines of an upload than it was sent (a warning: it says nothing else about them). */
+export function droppedText(d: Told<'onDropped'>): string {
+  const what = d.kind === 'call' ? 'calls' : 'conversions';
+  return `Metrica kept ${d.kept} of the ${d.rows} ${what} of batch ${d.batchId} (counter ${d.counterId}): it dropped ${d.rows - d.kept} without a word; see "ckym stats --refresh"`;
+}
+
+/** Metrica refused a file: split to find its bad rows, or kept aside. */
+export function refusedText(r: Told<'onRefused'>): string {
+  const what = `${r.kind === 'call' ? 'calls' : 'conversions'} of counter ${r.counterId}`;
+  return r.split
+    ? `Metrica refused batch ${r.batchId} (${plural(r.rows, 'row')} of ${what}): sent in parts to find the rows it refuses — ${r.reason}`
+    : `Metrica refused ${plural(r.rows, 'row')} of ${what} (batch ${r.batchId}): kept aside — ${r.reason}`;
 }
 
 /** The status line while calls are fetched: the calls so far and the date reached; with `--since`, percent and time left. */
@@ -120,6 +158,20 @@ export function retryText(n: RetryNotice, retries: number): string {
   return `${n.service}: ${n.reason} — retry ${n.attempt}/${retries} in ${(n.delayMs / 1000).toFixed(1)} s`;
 }
 
+/** Rows Metrica refused in this run and that are kept aside, on stderr: one line per kind, with what to do. */
+export function refusalTexts(c: CounterReport): string[] {
+  const label = `counter ${c.id}${c.name ? ` (${c.name})` : ''}`;
+  return [
+    [c.calls, 'call'],
+    [c.conversions, 'conversion'],
+  ]
+    .filter(([k]) => (k as CounterReport['calls']).failed > 0)
+    .map(([k, what]) => {
+      const r = k as CounterReport['calls'];
+      return `${label}: ${plural(r.failed, what as string)} kept aside: ${r.refusal ?? 'Metrica refused them'} — fix the cause, then "ckym sync --retry-failed"`;
+    });
+}
+
 /** A counter that failed, on stderr. */
 export function counterErrorText(c: CounterReport): string {
   return `counter ${c.id}${c.name ? ` (${c.name})` : ''}: ${c.error?.message ?? ''}`;
@@ -130,7 +182,8 @@ export function dryRunText(batches: readonly DryRunBatch[]): string {
   return batches
     .map(
       (b) =>
-        `# counter ${b.counterId}${b.counterName ? ` (${b.counterName})` : ''} · ${b.kind === 'call' ? 'upload_calls' : 'upload (conversions)'} · ${b.rows.length} rows\n` +
+        `# counter ${b.counterId}${b.counterName ? ` (${b.counterName})` : ''} · ${b.kind === 'call' ? 'upload_calls' : 'upload (conversions)'}` +
+        `${b.idType === 'yclid' ? ' · client_id_type=YCLID' : ''}${b.segment === 'old' ? ' · before the linking threshold' : ''} · ${b.rows.length} rows\n` +
         `${csvDocument(b.header, b.rows)}\n`,
     )
     .join('');
@@ -138,5 +191,5 @@ export function dryRunText(batches: readonly DryRunBatch[]): string {
 
 /** The file a dry run writes a batch into, inside `--out`. */
 export function dryRunFileName(b: DryRunBatch): string {
-  return `${b.counterId}-${b.kind === 'call' ? 'calls' : 'conversions'}.csv`;
+  return `${b.counterId}-${b.kind === 'call' ? 'calls' : 'conversions'}${b.idType === 'yclid' ? '-yclid' : ''}${b.segment === 'old' ? '-old' : ''}.csv`;
 }

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { identifierOf, wellFormedId, yclidOf } from '../../src/domain/identifiers.js';
+import { aCall } from './builders.js';
+
+describe('identifiers (12.8): which identifier a call\'s rows carry', () => {
+  it('yclidOf: the first well-formed yclid= of entryPointQuery, then entryPoint, then callPage', () => {
+    const none = { entryPointQuery: '', entryPoint: '', callPage: '' };
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?utm_source=yandex&yclid=5417289076543210987&utm_medium=cpc' })).toBe('5417289076543210987');
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=123#top' })).toBe('123');
+    expect(yclidOf({ ...none, entryPoint: 'https://shop.example/?yclid=77' })).toBe('77');
+    expect(yclidOf({ ...none, callPage: 'https://shop.example/p?a=1&yclid=88' })).toBe('88');
+    // not a yclid: no query, another parameter, not digits, zero, over 2^64 - 1
+    for (const url of ['https://shop.example/yclid=1', 'https://shop.example/?xyclid=1', 'https://shop.example/?yclid=abc', 'https://shop.example/?yclid=0', 'https://shop.example/?yclid=18446744073709551616', 'https://shop.example/?yclid=%ZZ']) {
+      expect(yclidOf({ ...none, entryPointQuery: url }), url).toBe('');
+    }
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=abc', entryPoint: 'https://shop.example/?yclid=9' })).toBe('9');
+  });
+
+  it('identifierOf: the first of the counter\'s identifiers the call has', () => {
+    const both = aCall({ entryPointQuery: 'https://shop.example/?yclid=555' });
+    expect(identifierOf(both, ['clientId', 'yclid'])).toEqual({ type: 'clientId', value: '1714510800123456789' });
+    expect(identifierOf(both, ['yclid', 'clientId'])).toEqual({ type: 'yclid', value: '555' });
+    const yclidOnly = aCall({ clientId: '', entryPointQuery: 'https://shop.example/?yclid=555' });
+    expect(identifierOf(yclidOnly, ['clientId', 'yclid'])).toEqual({ type: 'yclid', value: '555' });
+    expect(identifierOf(yclidOnly, ['clientId'])).toBeNull();
+    expect(identifierOf(aCall({ clientId: '' }), ['clientId', 'yclid'])).toBeNull();
+    // a malformed ClientID is still the call's ClientID: validation finds it
+    expect(identifierOf(aCall({ clientId: 'abc' }), ['clientId', 'yclid'])).toEqual({ type: 'clientId', value: 'abc' });
+  });
+
+  it('wellFormedId: 1 to 20 digits, at most 2^64 - 1', () => {
+    expect(wellFormedId('1')).toBe(true);
+    expect(wellFormedId('18446744073709551615')).toBe(true);
+    for (const bad of ['', '18446744073709551616', '123456789012345678901', '-1', '1.5', '1e5', ' 1']) expect(wellFormedId(bad), bad).toBe(false);
+  });
+});

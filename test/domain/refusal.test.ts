@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { namedLine, refusalScope, splitRanges } from '../../src/domain/refusal.js';
+
+describe('a refused file (12.2, 12.4)', () => {
+  it('namedLine: the line Metrica names, as it counts lines', () => {
+    expect(namedLine('Неверный формат данных, ошибка в строке номер 7')).toBe(7);
+    expect(namedLine('Неверный формат данных, ошибка в строке номер 12: PhoneNumber "+1"')).toBe(12);
+    expect(namedLine('Invalid data format, error in line 3')).toBe(3);
+    expect(namedLine('Некорректное значение в колонке Tag')).toBeNull();
+    expect(namedLine('The file is empty')).toBeNull();
+  });
+
+  it('refusalScope: a parameter, the comment, a missing column, an empty file refuse the request; anything else some rows', () => {
+    expect(refusalScope('invalid_parameter', 'anything')).toBe('request');
+    expect(refusalScope('invalid_uploading', 'Комментарий содержит недопустимые символы.')).toBe('request');
+    expect(refusalScope('invalid_uploading', 'Отсутствует обязательная колонка DateTime')).toBe('request');
+    expect(refusalScope('invalid_uploading', 'The file is empty')).toBe('request');
+    expect(refusalScope('invalid_uploading', 'Неверный формат данных, ошибка в строке номер 1: client_id_type=YCLID does not match')).toBe('request');
+    expect(refusalScope('invalid_uploading', 'Неверный формат данных, ошибка в строке номер 3')).toBe('rows');
+    expect(refusalScope('invalid_uploading', 'Некорректное значение в колонке Tag')).toBe('rows');
+  });
+
+  it('splitRanges: the named row alone and the rows around it; else halves; one row cannot be split', () => {
+    expect(splitRanges(10, 2)).toEqual([
+      [0, 1],
+      [1, 10],
+    ]);
+    expect(splitRanges(10, 5)).toEqual([
+      [0, 3],
+      [3, 4],
+      [4, 10],
+    ]);
+    expect(splitRanges(10, 11)).toEqual([
+      [0, 9],
+      [9, 10],
+    ]);
+    // a line that is no data row (the header, or past the end): halves
+    expect(splitRanges(10, 1)).toEqual([
+      [0, 5],
+      [5, 10],
+    ]);
+    expect(splitRanges(9, 40)).toEqual([
+      [0, 5],
+      [5, 9],
+    ]);
+    expect(splitRanges(9, null)).toEqual([
+      [0, 5],
+      [5, 9],
+    ]);
+    expect(splitRanges(1, 2)).toEqual([]);
+    expect(splitRanges(0, null)).toEqual([]);
+  });
+});
