@@ -153,10 +153,61 @@ describe('what a run tells', () => {
       [1, 0],
     ]);
     expect(told[0]).toMatch(/^reconciled /); // settled before the window is even worked out
+    // the batches voided at the start say why
+    expect([2, 3].map((id) => world.store.batch(id)!.error)).toEqual(['interrupted before sending', 'interrupted before sending']);
+  });
+
+  it("a batch left sending and missing from Metrica's list past the grace period is voided with the reason", async () => {
+    world = await engineWorld({ calls: CALLS, counters: COUNTERS, nowIso: NOW });
+    await world.run({ freeze: { upload: 'before-it-left' } });
+    world.setNow(NOW_UNIX + 11 * 60);
+    const { report } = await world.run({ grace: 10 });
+    expect(report!.reconciled.map((r) => [r.batchId, r.result])).toEqual([
+      [1, 'resend'],
+      [2, 'resend'],
+      [3, 'resend'],
+    ]);
+    expect(world.store.batch(1)).toMatchObject({ status: 'void', error: "interrupted; not in Metrica's upload list" });
+  });
+
+  it('skips and waits are told for calls only: a conversion the call cannot have is not a skipped call', async () => {
+    const noClientId = { ...final('static', '2024-05-19 10:00:00'), yaClid: '' };
+    const scheduled = { ...final('later', '2024-05-19 12:00:00', 0), serviceType: 'callback', status: 'fail', statusFirst: 2, statusSecond: 0 };
+    world = await engineWorld({ calls: [noClientId, scheduled], counters: [counter(11, { goal: 'call' })], nowIso: NOW });
+    const { report } = await world.run();
+    expect(report!.counters[0]).toMatchObject({ skipped: {}, waiting: { scheduled: 1 }, calls: { sent: 1 }, conversions: { sent: 0 } });
+    // the conversions were decided all the same: one skipped, one waiting
+    expect(world.states(11, 'conversion')).toEqual({ skipped: 1, waiting: 1 });
+    expect(runRecord()).toMatchObject({ sent_calls: 1, sent_conversions: 0, skipped: 0, waiting: 1 });
   });
 });
 
 describe('a run that fails', () => {
+  it('one counter fails while another delivers as many calls as conversions: partial (exit 5), and the record names the failure', async () => {
+    world = await engineWorld({ calls: CALLS.slice(1, 3), counters: [counter(11, { goal: 'call' }), counter(22)], nowIso: NOW });
+    world.metrika.inject({ on: 'upload', status: 503, counterId: 22 });
+    const { report } = await world.run();
+    expect(report!.counters.map((c) => [c.calls.sent, c.conversions.sent])).toEqual([
+      [2, 2],
+      [0, 0],
+    ]);
+    expect(report).toMatchObject({ outcome: 'partial', exitCode: 5 });
+    expect(runRecord()).toMatchObject({ outcome: 'partial', exit_code: 5, sent_calls: 2, sent_conversions: 2 });
+    expect((runRecord() as { error: string }).error).toBe(
+      "counter 22: the upload of the calls for counter 22 got no answer (HTTP 503 Сервис временно недоступен. Backend error, retry later) and is not in Metrica's list yet; batch 3 is confirmed or sent again by a run after 10 min",
+    );
+  });
+
+  it('every counter fails: the record names each, in order, one after the other', async () => {
+    world = await engineWorld({ calls: CALLS.slice(1, 3), counters: [counter(11), counter(22)], nowIso: NOW });
+    world.metrika.inject({ on: 'upload', status: 503, times: 8 });
+    const { report } = await world.run();
+    expect(report).toMatchObject({ outcome: 'failed', exitCode: 4 });
+    const error = (runRecord() as { error: string }).error;
+    expect(error.split('; counter ').map((e) => e.replace(/^counter /, '').split(':')[0])).toEqual(['11', '22']);
+    expect(error).toBe(report!.counters.map((c) => `counter ${c.id}: ${c.error!.message}`).join('; '));
+  });
+
   it('Metrica refuses the token: the run stops at once (exit 3), recorded as failed with the reason; its batches are released', async () => {
     world = await engineWorld({ calls: CALLS, counters: COUNTERS, nowIso: NOW });
     world.metrika.inject({ on: 'upload', status: 401, times: 1 });
