@@ -48,3 +48,33 @@ describe('the upload comment (12.5): digits and Latin letters only, naming the i
     expect(commentAllowed('я'.repeat(256))).toBe(false);
   });
 });
+
+describe('the upload comment at its edges (mutation testing)', () => {
+  it('an installation id is exactly 12 lowercase hex digits, nothing before or after', () => {
+    for (const installation of ['3f2a9c0d1e2', '3f2a9c0d1e2f0', 'x3f2a9c0d1e2f', '3f2a9c0d1e2fx', '3f2a9c0d1e2g']) {
+      expect(() => formatBatchComment({ installation, batchId: 1, newest: 1 }), installation).toThrow(
+        new RangeError(`not an installation id: ${JSON.stringify(installation)}`),
+      );
+    }
+  });
+
+  it('a batch id is a whole number from 0 up to the largest safe integer', () => {
+    expect(formatBatchComment({ installation: '3f2a9c0d1e2f', batchId: 0, newest: 5 })).toBe('ckym3f2a9c0d1e2fb0t5');
+    for (const batchId of [1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 1, -1]) {
+      expect(() => formatBatchComment({ installation: '3f2a9c0d1e2f', batchId, newest: 1 }), String(batchId)).toThrow(new RangeError(`not a batch id: ${batchId}`));
+    }
+  });
+
+  it('the newest DateTime is written in whole seconds', () => {
+    expect(formatBatchComment({ installation: '3f2a9c0d1e2f', batchId: 7, newest: 1_732_900_000.9 })).toBe('ckym3f2a9c0d1e2fb7t1732900000');
+  });
+
+  it('a comment whose numbers are past what JavaScript counts exactly is not ckym\'s', () => {
+    expect(parseBatchComment('ckym3f2a9c0d1e2fb9007199254740993t1')).toBeNull();
+    expect(parseBatchComment('ckym3f2a9c0d1e2fb1t9007199254740993')).toBeNull();
+    expect(parseBatchComment('ckym3f2a9c0d1e2fb9007199254740991t0')).toEqual({ installation: '3f2a9c0d1e2f', batchId: 9_007_199_254_740_991, newest: 0 });
+    expect(parseLegacyBatchComment('ckym batch 3f2a9c0d1e2f-9007199254740993')).toBeNull();
+    expect(parseLegacyBatchComment('xckym batch 3f2a9c0d1e2f-1')).toBeNull();
+    expect(parseLegacyBatchComment('ckym batch 3f2a9c0d1e2f-1x')).toBeNull();
+  });
+});

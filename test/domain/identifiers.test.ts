@@ -34,3 +34,13 @@ describe('identifiers (12.8): which identifier a call\'s rows carry', () => {
     for (const bad of ['', '18446744073709551616', '123456789012345678901', '-1', '1.5', '1e5', ' 1']) expect(wellFormedId(bad), bad).toBe(false);
   });
 });
+
+describe('identifiers at their edges (mutation testing)', () => {
+  const none = { entryPointQuery: '', entryPoint: '', callPage: '' };
+  it('a parameter without "=" is passed over, a value is decoded and trimmed, a yclid only of zeros is none', () => {
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclidX&yclid=5' })).toBe('5');
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=%20123%20' })).toBe('123');
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=+123+' })).toBe('123');
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=000', entryPoint: 'https://shop.example/?yclid=100' })).toBe('100');
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { linkingFrom, oldBefore, thresholdSeconds } from '../../src/domain/linking.js';
+import { linkingFrom, oldBefore, switchName, thresholdSeconds } from '../../src/domain/linking.js';
 
 const NOW = Date.parse('2024-05-20T09:00:00Z') / 1000;
 
@@ -26,5 +26,31 @@ describe('linking thresholds (12.1, 12.2)', () => {
     expect(oldBefore(linkingFrom('2024-04-29', NOW))).toBe(Date.parse('2024-04-29T12:00:00Z') / 1000);
     expect(oldBefore({ state: 'unknown', why: 'dry run' })).toBeNull();
     expect(oldBefore({ state: 'off', until: null })).toBeNull();
+  });
+});
+
+describe('linking thresholds at their edges (mutation testing)', () => {
+  it('reads a time without seconds, with fractions, with a space before a zone; refuses impossible ones', () => {
+    expect(thresholdSeconds('2024-04-29 10:00')).toBe(Date.parse('2024-04-29T22:00:00Z') / 1000);
+    expect(thresholdSeconds('2024-04-29T10:00:00.750')).toBe(Date.parse('2024-04-29T22:00:00Z') / 1000);
+    expect(thresholdSeconds('2024-04-29 10:00:00Z')).toBe(Date.parse('2024-04-29T10:00:00Z') / 1000);
+    expect(thresholdSeconds('2024-04-29T10:00:00.750+0300')).toBe(Date.parse('2024-04-29T07:00:00Z') / 1000);
+    expect(thresholdSeconds(' 2024-04-29 ')).toBe(Date.parse('2024-04-29T12:00:00Z') / 1000);
+    for (const bad of ['2024-13-01 10:00:00', '2024-13-01T10:00:00Z', 'x2024-04-29', '2024-04-29x', '2024-04-29 10:00:00x', '2024-04-29 10:00:00+03:00x']) {
+      expect(thresholdSeconds(bad), bad).toBeNull();
+    }
+  });
+
+  it('a threshold exactly twelve hours ahead is on; a second more is off; the text is given back trimmed', () => {
+    const at = thresholdSeconds('2024-05-21')!; // 2024-05-21T12:00Z
+    expect(linkingFrom('2024-05-21', at - 12 * 3600)).toEqual({ state: 'on', since: at, threshold: '2024-05-21' });
+    expect(linkingFrom(' 2024-05-21 ', at - 12 * 3600 - 1)).toEqual({ state: 'off', until: '2024-05-21' });
+    expect(linkingFrom(' 2024-05-01 ', NOW)).toEqual({ state: 'on', since: thresholdSeconds('2024-05-01'), threshold: '2024-05-01' });
+    expect(linkingFrom('whenever', NOW)).toEqual({ state: 'unknown', why: 'Metrica\'s threshold "whenever" is not a date ckym can read' });
+  });
+
+  it('switchName: which switch a kind needs', () => {
+    expect(switchName('call')).toBe('call linking');
+    expect(switchName('conversion')).toBe('conversion linking');
   });
 });

@@ -51,3 +51,33 @@ describe('a refused file (12.2, 12.4)', () => {
     expect(splitRanges(0, null)).toEqual([]);
   });
 });
+
+describe('a refused file at its edges (mutation testing)', () => {
+  it('namedLine reads every way Metrica names a line, and nothing that is no line', () => {
+    expect(namedLine('ошибка в строке 5')).toBe(5);
+    expect(namedLine('ошибка в строка номер 6')).toBe(6);
+    expect(namedLine('Error in LINE NUMBER 4')).toBe(4);
+    expect(namedLine('строке номер 0')).toBeNull();
+    expect(namedLine('pipeline 3')).toBeNull();
+    expect(namedLine('line 3x')).toBeNull();
+  });
+
+  it('refusalScope: each kind of request-level refusal', () => {
+    for (const message of ['Invalid comment', 'Отсутствует обязательная колонка Target', 'missing required column DateTime', 'The file is empty', 'bad multipart body', 'Content-Type must be multipart/form-data', 'client_id_type is wrong']) {
+      expect(refusalScope('invalid_uploading', message), message).toBe('request');
+    }
+    expect(refusalScope('invalid_uploading', 'commentary in row 3')).toBe('rows');
+  });
+
+  it('splitRanges: a two-row file splits in two; a line just past the last row names the last', () => {
+    expect(splitRanges(2, null)).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+    expect(splitRanges(2, 3)).toEqual([[0, 1], [1, 2]]);
+    expect(splitRanges(2, 4)).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+  });
+});

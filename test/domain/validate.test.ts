@@ -26,3 +26,17 @@ describe('rowProblem (12.3): a row Metrica would refuse, found before it is batc
     expect(rowProblem(NOW, yclid('18446744073709551615'), { window, now: NOW })).toBeNull();
   });
 });
+
+describe('rowProblem at its edges (mutation testing)', () => {
+  it('a call one second after the window asked for is outside it; now itself is not the future', () => {
+    expect(rowProblem(window.to + 1, null, { window })).toBe('datetime-outside-window');
+    expect(rowProblem(NOW, null, { now: NOW })).toBeNull();
+    // the window is checked before the clock: a call past both is outside the window
+    expect(rowProblem(NOW + 1, null, { window, now: NOW })).toBe('datetime-outside-window');
+  });
+
+  it('a malformed identifier is reported with its own type', () => {
+    expect(rowProblem(NOW, { type: 'yclid', value: 'abc' })).toBe('yclid-malformed');
+    expect(rowProblem(NOW, { type: 'clientId', value: '' })).toBe('client-id-malformed');
+  });
+});
