@@ -113,6 +113,18 @@ describe('what a run tells', () => {
     expect(runRecord()).toMatchObject({ sent_calls: 0, sent_conversions: 0, skipped: 1, waiting: 2 });
   });
 
+  it('`reached` is the latest call time read, wherever in the page it comes (a stray old call last included)', async () => {
+    world = await engineWorld({ calls: CALLS, counters: COUNTERS, nowIso: NOW });
+    const { told, events } = listen();
+    const { report } = await world.run({ events, strayCalls: [final('stray', '2024-01-01 00:00:00')] });
+    expect(report).toMatchObject({ fetched: 5, malformed: 1, exitCode: 0 });
+    expect(told.filter((t) => t.startsWith('page '))).toEqual([
+      `page ${JSON.stringify({ page: 0, calls: 5, fetched: 5, reached: Date.parse('2024-05-19T09:00:00Z') / 1000 })}`,
+    ]);
+    // the stray call is outside the window asked for: kept aside, never sent
+    expect(report!.counters[0]!.malformed).toEqual({ 'datetime-outside-window': 1 });
+  });
+
   it('an empty window: no page, no call; the cursor still moves (CallKeeper said "No rows found")', async () => {
     world = await engineWorld({ calls: [], counters: COUNTERS, nowIso: NOW });
     const { told, events } = listen();
