@@ -93,3 +93,19 @@ describe('an upload whose answer is lost', () => {
     world.expectExactlyOnce({ from: NOW_UNIX - SETTINGS.initialDays * DAY, to: NOW_UNIX + 10 * 60 });
   });
 });
+
+describe('held conversions', () => {
+  it('one conversion held is told in the singular, once, and waits pending', async () => {
+    const calls = CALLS.filter((c) => c['yaClid']).slice(0, 1);
+    world = await engineWorld({ calls, counters: [counter(11, { goal: 'call' })], nowIso: NOW, seed: () => ({ conversionsLinking: false }) });
+    const { report, told } = await world.run();
+    expect(report!.exitCode).toBe(0);
+    expect(report!.counters[0]!.conversions.held).toEqual({
+      rows: 1,
+      message: `1 conversion for counter 11 held: Metrica's conversion linking is off; run "ckym counters edit 11 --yes" to turn it on — they are sent once it is`,
+    });
+    expect(told).toEqual([{ event: 'held', detail: { counterId: 11, kind: 'conversion', rows: 1, message: report!.counters[0]!.conversions.held!.message } }]);
+    expect(world.states(11, 'conversion')).toEqual({ pending: 1 });
+  });
+});
+
