@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateCalls } from '../../src/sandbox/generate.js';
-import { SETTINGS, counter, engineWorld, type EngineWorld } from './world.js';
+import { SETTINGS, TOKEN, counter, engineWorld, type EngineWorld } from './world.js';
 
 const NOW = '2024-05-20T09:00:00Z';
 const NOW_UNIX = Date.parse(NOW) / 1000;
@@ -106,6 +106,16 @@ describe('held conversions', () => {
     });
     expect(told).toEqual([{ event: 'held', detail: { counterId: 11, kind: 'conversion', rows: 1, message: report!.counters[0]!.conversions.held!.message } }]);
     expect(world.states(11, 'conversion')).toEqual({ pending: 1 });
+
+    // the switch turned on, and the conversion's upload gets no answer: the message names the conversions
+    const on = await fetch(`${world.metrika.url}/management/v1/counter/11/offline_conversions/extended_threshold`, {
+      method: 'POST',
+      headers: { authorization: `OAuth ${TOKEN}` },
+    });
+    expect(on.status).toBe(200);
+    world.metrika.inject({ on: 'upload', status: 504 });
+    const next = await world.run();
+    expect(next.report!.counters[0]!.error!.message).toMatch(/^the upload of the conversions for counter 11 got no answer \(HTTP 504 /);
   });
 });
 
