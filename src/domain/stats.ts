@@ -218,6 +218,7 @@ const dateFormats = new Map<string, Intl.DateTimeFormat>();
 /** The calendar date (`YYYY-MM-DD`) of unix second `unix` in `timeZone`. */
 export function localDate(unix: number, timeZone: string): string {
   let format = dateFormats.get(timeZone);
+  // Stryker disable next-line ConditionalExpression: a cache of date formatters: rebuilt each time it is the same
   if (!format) {
     format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
     dateFormats.set(timeZone, format);
@@ -333,6 +334,7 @@ function sumTotals(into: StateTotals, from: StateTotals): void {
 
 /** Orders reasons by count (largest first), then by name. */
 export function byCount(map: Record<string, number>): [string, number][] {
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: names in one map are unique, and sort only asks whether the result is below zero
   return Object.entries(map).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0));
 }
 
