@@ -1,5 +1,5 @@
-// Mutation testing (docs/TESTING.md): `npm run mutate`, or one part: `npm run mutate:domain`, `npm run mutate:store`,
-// or `npm run mutate -- --mutate src/domain/phone.ts`. Slow (minutes per file on two cores): not part of `npm test`.
+// Mutation testing (docs/TESTING.md): `npm run mutate` (core, store and engine against every in-process layer), or
+// `npm run mutate:engine`; the core and the store against their own tests: stryker.core.config.mjs. Not part of `npm test`.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   mutate: ['src/domain/**/*.ts', 'src/store/store.ts', 'src/engine/**/*.ts'],
