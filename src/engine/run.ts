@@ -11,6 +11,7 @@ import { finality } from '../domain/finality.js';
 import { decideDeliveries } from '../domain/deliveries.js';
 import { deliveryKinds, headerOf, idTypesOf } from '../domain/rows.js';
 import { fetchWindow, runOutcome, waitHorizon, type FetchWindow } from '../domain/run.js';
+import { planRecheck } from '../domain/recheck.js';
 import type { CounterSettings, DeliveryKind, RawCall } from '../domain/types.js';
 import { deliver } from './upload.js';
 import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } from './types.js';
@@ -26,6 +27,7 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
   const report: SyncReport = {
     runId,
     window: { from: 0, to: 0 },
+    rechecked: [],
     pages: 0,
     fetched: 0,
     newCalls: 0,
@@ -66,21 +68,32 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
       }
     }
 
-    // 2. The window, from the cursors and the calls still waited on (or still to send).
+    // 2. The windows: new calls from the cursors minus the look-back; the calls still waited on (or still to send)
+    //    before that through the fewest narrow windows the database's call counts allow — a callback stuck for days
+    //    no longer pins the window to it.
     const now = Math.floor(clock.now() / 1000);
-    report.window = fetchWindow({
+    const main = fetchWindow({
       now,
       since: options.since,
       cursors: ids.map((id) => store.cursor(id)),
       initialDays: ctx.config.sync.initialDays,
       lookbackHours: ctx.config.sync.lookbackHours,
-      unsettled: store.oldestUnsettled(ids, waitHorizon(now)),
     });
+    const waiting = store.unsettledTimes(ids, waitHorizon(now), main.from);
+    const plan = planRecheck({
+      main,
+      mainKnown: waiting.length > 0 ? store.callsBetween(main.from, main.to) : 0,
+      points: store.callsAround(waiting, main.from),
+      pageSize: CALLKEEPER_PAGE_SIZE,
+    });
+    report.window = plan.main;
+    report.rechecked = plan.windows;
     store.setRunWindow(runId, report.window.from, report.window.to);
     events.onWindow?.(report.window);
 
-    // 3. Fetch once for all counters, page by page; each page's decisions are recorded with it. A pending decision
-    //    goes straight into this run's batch of its counter, kind and identifier type.
+    // 3. Fetch once for all counters, window by window (the narrow ones first, oldest first), page by page; each
+    //    page's decisions are recorded with it. A pending decision goes straight into this run's batch of its
+    //    counter, kind and identifier type.
     const batching: Batching = { headers: {}, now: clock.now() };
     for (const counter of ctx.counters) {
       for (const kind of deliveryKinds(counter)) {
@@ -91,16 +104,18 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     let reached: number | null = null;
     let unverified = false;
     try {
-      for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
-        if (page.unverified) unverified = true;
-        const decided = decidePage(ctx, page.calls, now, report.window, reports);
-        report.malformed += decided.malformed.length;
-        for (const problem of decided.malformed) events.onMalformed?.(problem);
-        if (decided.latest !== null && (reached === null || decided.latest > reached)) reached = decided.latest;
-        await writer.write(decided.seen, decided.records, page.calls.length >= CALLKEEPER_PAGE_SIZE);
-        report.pages++;
-        report.fetched += page.calls.length;
-        events.onPage?.({ page: page.page, calls: page.calls.length, fetched: report.fetched, reached });
+      for (const window of [...plan.windows, plan.main]) {
+        for await (const page of ctx.callkeeper.pages(window.from, window.to)) {
+          if (page.unverified) unverified = true;
+          const decided = decidePage(ctx, page.calls, now, window, reports);
+          report.malformed += decided.malformed.length;
+          for (const problem of decided.malformed) events.onMalformed?.(problem);
+          if (decided.latest !== null && (reached === null || decided.latest > reached)) reached = decided.latest;
+          await writer.write(decided.seen, decided.records, page.calls.length >= CALLKEEPER_PAGE_SIZE);
+          report.pages++;
+          report.fetched += page.calls.length;
+          events.onPage?.({ page: page.page, calls: page.calls.length, fetched: report.fetched, reached });
+        }
       }
       report.newCalls = await writer.finish();
     } finally {
@@ -162,7 +177,7 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
 
 /**
  * One page: each call normalised, then decided for every counter (the report counts skips, waits and rows kept
- * aside as malformed). A row is checked against the window asked for and now.
+ * aside as malformed). A row is checked against the window its page was asked for and now.
  */
 function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, window: FetchWindow, reports: Map<number, CounterReport>) {
   const checks = { window, now };

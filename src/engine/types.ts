@@ -133,7 +133,10 @@ export interface CounterReport {
 
 export interface SyncReport {
   runId: number;
+  /** The window new calls came from (reaching back over waiting calls when that cost no page). */
   window: FetchWindow;
+  /** The narrow windows the calls still waited on before `window` were re-checked through, oldest first. */
+  rechecked: FetchWindow[];
   pages: number;
   fetched: number;
   newCalls: number;

@@ -496,20 +496,39 @@ export class Store {
     });
   }
 
-  /** The oldest call some of these counters have not settled (waiting or pending): the next fetch must reach back to it. */
-  oldestUnsettled(counterIds: readonly number[], notBefore: number): number | null {
-    // waiting: not final yet; pending: decided but not sent (a failed run) — fetched again so that it is
-    // decided again with the settings of now (a price added meanwhile, a site removed…).
+  /**
+   * The times of the calls these counters have not settled, made in [notBefore, before), oldest first, each once: the
+   * calls a run re-checks through narrow windows (`planRecheck`). Waiting: not final yet; pending: decided but not
+   * sent (a failed run, a kind held) — fetched again so that it is decided again with the settings and the data of
+   * now (a price added meanwhile, a number CallKeeper corrected before `--retry-failed`).
+   */
+  unsettledTimes(counterIds: readonly number[], notBefore: number, before: number): number[] {
     // The condition repeats deliveries_unsettled's word for word: that is what lets SQLite use that index.
     const s = this.stmt(
-      `SELECT MIN(call_time) FROM deliveries WHERE state IN ('waiting', 'pending') AND counter_id = ? AND call_time >= ?`,
+      `SELECT DISTINCT call_time FROM deliveries WHERE state IN ('waiting', 'pending') AND counter_id = ? AND call_time >= ? AND call_time < ?`,
     ).pluck();
-    let oldest: number | null = null;
-    for (const id of counterIds) {
-      const v = s.get(id, notBefore) as number | null;
-      if (v !== null && (oldest === null || v < oldest)) oldest = v;
-    }
-    return oldest;
+    const times = new Set<number>();
+    for (const id of counterIds) for (const t of s.all(id, notBefore, before) as number[]) times.add(t);
+    return [...times].sort((a, b) => a - b);
+  }
+
+  /**
+   * What the database knows around each of `times` (ascending, each once): the calls made at exactly that second,
+   * and those made after it and before the next time (the last: before `until`). Read through `calls_by_time`.
+   */
+  callsAround(times: readonly number[], until: number): { time: number; at: number; after: number }[] {
+    const at = this.stmt(`SELECT COUNT(*) FROM calls WHERE call_time = ?`).pluck();
+    const between = this.stmt(`SELECT COUNT(*) FROM calls WHERE call_time > ? AND call_time < ?`).pluck();
+    return times.map((time, i) => ({
+      time,
+      at: at.get(time) as number,
+      after: between.get(time, times[i + 1] ?? until) as number,
+    }));
+  }
+
+  /** How many known calls were made in [from, to] (unix seconds, both included). */
+  callsBetween(from: number, to: number): number {
+    return this.stmt(`SELECT COUNT(*) FROM calls WHERE call_time >= ? AND call_time <= ?`).pluck().get(from, to) as number;
   }
 
   // ── batches ─────────────────────────────────────────────────────────────

@@ -29,6 +29,7 @@ const counterReport = (over: Partial<CounterReport> & { id: number }): CounterRe
 const report = (counters: CounterReport[], over: Partial<SyncReport> = {}): SyncReport => ({
   runId: 3,
   window: { from: 1_715_590_800, to: 1_716_195_600 },
+  rechecked: [],
   pages: 2,
   fetched: 1214,
   newCalls: 37,

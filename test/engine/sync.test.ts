@@ -296,6 +296,73 @@ describe('the window', () => {
     const runs = connectionOf(world.store).prepare(`SELECT window_from, window_to FROM runs ORDER BY id`).all();
     expect(runs).toEqual(requested().map(([from, to]) => ({ window_from: from, window_to: to })));
   });
+
+  it('a callback stuck for days is re-checked through a narrow window of its own, not by re-fetching every call since it; after maxWaitHours it is decided as it stands', async () => {
+    const moscow = (unix: number) => new Date((unix + 3 * 3600) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    const stuckAt = NOW_UNIX - 2 * DAY; // 05-18 09:00 UTC: older than the look-back, younger than maxWaitHours (72 h)
+    const stuck = {
+      universalId: 'stuck-1',
+      serviceType: 'callback',
+      status: 'fail',
+      statusFirst: 1, // in progress, for ever
+      statusSecond: 0,
+      clientNumber: '79550000001',
+      callTime: moscow(stuckAt),
+      duration: 0,
+      yaClid: '1716000000777',
+    };
+    // 2 500 final calls between it and the look-back's start (3 pages), a few inside the look-back
+    const call = (i: number, at: number) => ({
+      universalId: `f${String(i).padStart(5, '0')}`,
+      serviceType: 'calltracking',
+      status: 'success',
+      statusFirst: 200,
+      statusSecond: 200,
+      clientNumber: `7999${String(i).padStart(7, '0')}`,
+      callTime: moscow(at),
+      duration: 30,
+      yaClid: `17160${String(i).padStart(8, '0')}`,
+    });
+    const between = Array.from({ length: 2500 }, (_, i) => call(i, stuckAt + 3600 + i * 28));
+    const recent = Array.from({ length: 5 }, (_, i) => call(9000 + i, NOW_UNIX - 3600 * (i + 2)));
+    await fresh([...between, ...recent, stuck]);
+    const first = await world.run();
+    expect(first.report!.counters[0]!.waiting['in-progress']).toBe(1);
+    expect(first.report!.pages).toBe(3);
+
+    world.callkeeper.requests.length = 0;
+    world.setNow(NOW_UNIX + 3600);
+    const second = await world.run();
+    // before: one window from the stuck call (2 506 calls, 3 pages); now: the stuck call's second, then the look-back
+    expect(requested()).toEqual([
+      [stuckAt, stuckAt],
+      [NOW_UNIX - DAY, NOW_UNIX + 3600],
+    ]);
+    expect(world.callkeeper.requests).toHaveLength(2);
+    expect(second.report!.rechecked).toEqual([{ from: stuckAt, to: stuckAt }]);
+    expect(second.report!.window).toEqual({ from: NOW_UNIX - DAY, to: NOW_UNIX + 3600 });
+    expect(second.report!.fetched).toBe(1 + 5);
+    expect(second.report!.counters[0]!.waiting['in-progress']).toBe(1);
+    const sentBefore = world.metrika.rows(11, 'calls').length;
+    expect(second.report!.counters.every((c) => c.calls.sent === 0 && c.conversions.sent === 0)).toBe(true);
+
+    // 72 h after it was made, it is decided as it stands: a missed callback, sent once
+    world.callkeeper.requests.length = 0;
+    world.setNow(stuckAt + 72 * 3600 + 60);
+    const third = await world.run();
+    expect(third.report!.rechecked).toEqual([{ from: stuckAt, to: stuckAt }]);
+    expect(third.report!.counters[0]!.waiting['in-progress'] ?? 0).toBe(0);
+    expect(world.metrika.rows(11, 'calls').filter((r) => r.PhoneNumber === '+79550000001')).toEqual([
+      expect.objectContaining({ CallMissed: '1', ClientId: '1716000000777' }),
+    ]);
+    expect(world.metrika.rows(11, 'calls').length).toBe(sentBefore + 1);
+    // and then nothing is re-checked any more
+    world.callkeeper.requests.length = 0;
+    world.setNow(stuckAt + 73 * 3600);
+    const fourth = await world.run();
+    expect(fourth.report!.rechecked).toEqual([]);
+    expect(world.callkeeper.requests).toHaveLength(1);
+  });
 });
 
 describe('a dry run', () => {

@@ -158,16 +158,39 @@ describe('Store', () => {
     expect(chunks.flat().map((r) => r[0])).toEqual(ids);
   });
 
-  it('cursors only move forward; the oldest waiting call pulls the window back', () => {
+  it('cursors only move forward; the calls still waited on are found by time, with the known calls around them', () => {
     store.setCursors([1, 2], 1000);
     store.setCursors([1], 500);
     expect(store.cursor(1)).toBe(1000);
     expect(store.cursor(3)).toBeNull();
     const run = store.startRun(1, 0);
     store.recordPage(run, [seen('a')], [{ ...pending('a', 2), state: 'waiting', reason: 'scheduled', row: null, callTime: 400 }]);
-    expect(store.oldestUnsettled([1], 0)).toBeNull();
-    expect(store.oldestUnsettled([1, 2], 0)).toBe(400);
-    expect(store.oldestUnsettled([1, 2], 401)).toBeNull();
+    store.recordPage(run, [seen('b'), seen('c'), seen('d')], [
+      { ...pending('b', 2), state: 'waiting', reason: 'in-progress', row: null, callTime: 400 },
+      { ...pending('c', 1), state: 'waiting', reason: 'scheduled', row: null, callTime: 700 },
+      { ...pending('d', 1), callTime: 300 },
+    ]);
+    // waiting and pending (still to send) are both re-checked; each time once, oldest first
+    expect(store.unsettledTimes([3], 0, 10_000)).toEqual([]);
+    expect(store.unsettledTimes([1, 2], 0, 10_000)).toEqual([300, 400, 700]);
+    expect(store.unsettledTimes([2], 0, 10_000)).toEqual([400]);
+    expect(store.unsettledTimes([1, 2], 401, 10_000)).toEqual([700]);
+    expect(store.unsettledTimes([1, 2], 0, 700)).toEqual([300, 400]);
+  });
+
+  it('counts the known calls at and between the waiting calls, through the calls_by_time index', () => {
+    const run = store.startRun(1, 0);
+    const at = (id: string, callTime: number) => ({ id, callTime, serviceType: 'callback' });
+    store.recordPage(run, [at('a', 100), at('b', 100), at('c', 150), at('d', 200), at('e', 250), at('f', 300), at('g', 900)], []);
+    expect(store.callsAround([100, 200], 300)).toEqual([
+      { time: 100, at: 2, after: 1 },
+      { time: 200, at: 1, after: 1 },
+    ]);
+    expect(store.callsBetween(100, 300)).toBe(6);
+    expect(store.callsBetween(301, 899)).toBe(0);
+    const plan = (sql: string) =>
+      (connectionOf(store).prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 2) as { detail: string }[]).map((r) => r.detail).join(' | ');
+    expect(plan(`SELECT COUNT(*) FROM calls WHERE call_time > ? AND call_time < ?`)).toMatch(/USING COVERING INDEX calls_by_time/);
   });
 
   it('marks a run left running by a dead process as interrupted when the next one starts', () => {
@@ -251,7 +274,7 @@ describe('schema 4', () => {
     db.close();
     const migrated = Store.open(file);
     try {
-      expect(migrated.schemaVersion).toBe(4);
+      expect(migrated.schemaVersion).toBe(MIGRATIONS.length);
       expect(connectionOf(migrated).prepare(`SELECT call_id, state, id_type, sent_at FROM delivery_view ORDER BY 1`).all()).toEqual([
         { call_id: 'a', state: 'sent', id_type: 'clientId', sent_at: 200 },
         { call_id: 'b', state: 'skipped', id_type: 'clientId', sent_at: null },
