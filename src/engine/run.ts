@@ -210,6 +210,7 @@ function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, wi
           row: d.state === 'pending' ? d.row : null,
           idType: d.state === 'pending' ? d.idType : undefined,
           callTime: call.callTime,
+          waited: fin.final ? (fin.waitedOut ?? null) : null,
         });
       }
     }

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateCalls } from '../../src/sandbox/generate.js';
 import { UPLOAD_TOO_EARLY_MESSAGE } from '../../src/sandbox/metrika.js';
 import { connectionOf } from '../../src/store/store.js';
+import { countStats } from '../../src/store/stats.js';
 import { freePort } from '../support/harness.js';
 import { SETTINGS, counter, engineWorld, type EngineWorld } from './world.js';
 
@@ -356,6 +357,12 @@ describe('the window', () => {
       expect.objectContaining({ CallMissed: '1', ClientId: '1716000000777' }),
     ]);
     expect(world.metrika.rows(11, 'calls').length).toBe(sentBefore + 1);
+    // the reason is recorded with the decisions, and stats count it (counter 22 takes tracked calls only: skipped)
+    expect(countStats(world.store, {}, []).waitedOut).toEqual([
+      { counterId: 11, kind: 'call', waited: 'in-progress', count: 1 },
+      { counterId: 11, kind: 'conversion', waited: 'in-progress', count: 1 },
+      { counterId: 22, kind: 'call', waited: 'in-progress', count: 1 },
+    ]);
     // and then nothing is re-checked any more
     world.callkeeper.requests.length = 0;
     world.setNow(stuckAt + 73 * 3600);

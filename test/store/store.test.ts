@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store, connectionOf, type DeliveryRecord } from '../../src/store/store.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { deliveryCounts } from '../../src/store/stats.js';
+import { countStats, deliveryCounts, rowStats, waitedOutCounts } from '../../src/store/stats.js';
+import { expectCountsExact } from '../support/counts.js';
 
 let dir: string;
 let store: Store;
@@ -286,6 +287,85 @@ describe('schema 4', () => {
       const run = migrated.startRun(2, 0);
       migrated.recordPage(run, [seen('e')], [{ ...pending('e', 9), state: 'malformed', reason: 'datetime-before-2000', row: null }]);
       expect(connectionOf(migrated).prepare(`SELECT state, reason FROM deliveries WHERE call_id = 'e'`).get()).toEqual({ state: 'malformed', reason: 'datetime-before-2000' });
+    } finally {
+      migrated.close();
+    }
+  });
+});
+
+describe('schemas 5 and 6: calls by time, counts kept as written', () => {
+  it('migrates a populated schema-4 database: stats read from the counts equal the rows before and after, and stay so as it changes', () => {
+    const file = path.join(dir, 'v4.db');
+    const Database = connectionOf(store).constructor as unknown as new (file: string) => ReturnType<typeof connectionOf>;
+    const db = new Database(file);
+    for (const m of MIGRATIONS.slice(0, 4)) db.exec(m);
+    db.pragma('user_version = 4');
+    const DAY = 86_400;
+    const now = 1_716_200_000;
+    db.exec(`INSERT INTO runs (id, pid, started_at, outcome) VALUES (1, 1, 0, 'ok');
+      INSERT INTO batches (id, run_id, counter_id, kind, comment, header, rows, status, created_at, sent_at, id_type, segment) VALUES
+        (1, 1, 9, 'call', 'ckym0123456789abb1t1', '[]', 3, 'sent', ${now}, ${now}, 'clientId', 'fresh'),
+        (2, 1, 9, 'conversion', 'ckym0123456789abb2t1', '[]', 2, 'sent', ${now}, ${now}, 'clientId', 'fresh'),
+        (3, 1, 9, 'call', 'ckym0123456789abb3t1', '[]', 1, 'rejected', ${now}, NULL, 'clientId', 'fresh'),
+        (4, 1, 9, 'call', 'ckym0123456789abb4t1', '[]', 1, 'prepared', ${now}, NULL, 'yclid', 'fresh');`);
+    const calls: [string, number][] = [];
+    const deliveries: string[] = [];
+    const add = (id: string, at: number, kind: string, state: string, reason: string | null, row: string | null, batch: number | null) => {
+      if (!calls.some(([c]) => c === id)) calls.push([id, at]);
+      deliveries.push(`(9, '${id}', '${kind}', '${state}', ${reason === null ? 'NULL' : `'${reason}'`}, ${row === null ? 'NULL' : `'${row}'`}, ${at}, ${batch ?? 'NULL'}, 1)`);
+    };
+    add('a', now - 30 * DAY, 'call', 'batched', null, '["1","x"]', 1); // sent, late (30 days)
+    add('a', now - 30 * DAY, 'conversion', 'batched', null, '["1","goal_a","x"]', 2);
+    add('b', now - 21 * DAY + 100, 'call', 'batched', null, '["2","x"]', 1); // sent, just in time
+    add('b', now - 21 * DAY + 100, 'conversion', 'batched', null, '["2","goal_b","x"]', 2);
+    add('c', now - 2 * DAY - 1234, 'call', 'batched', null, '["3","x"]', 1);
+    add('d', now - 2 * DAY - 1000, 'call', 'skipped', 'status', null, null);
+    add('d', now - 2 * DAY - 1000, 'conversion', 'skipped', 'status', null, null);
+    add('e', now - 2 * DAY - 1500, 'call', 'failed', 'rejected', '["5","x"]', 3);
+    add('f', now - 3600, 'call', 'waiting', 'scheduled', null, null);
+    add('g', now - 7200, 'call', 'pending', null, '["7","x"]', null);
+    add('h', now - 60, 'call', 'batched', null, '["8","x"]', 4);
+    add('i', -5000, 'call', 'malformed', 'datetime-before-2000', null, null); // before 1970: its hour is floor()ed
+    db.exec(`INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run) VALUES ${calls.map(([id, at]) => `('${id}', ${at}, 'callback', 1, 1)`).join(', ')};
+      INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, batch_id, decided_run) VALUES ${deliveries.join(', ')};`);
+    db.close();
+
+    // stats on the schema-4 database (read-only: not migrated) read the rows
+    const readOnly = Store.open(file, { readonly: true });
+    const before = rowStats(readOnly, {}, []);
+    readOnly.close();
+    const migrated = Store.open(file);
+    try {
+      expect(migrated.schemaVersion).toBe(MIGRATIONS.length);
+      expect(expectCountsExact(migrated, now * 1000, [9])).toBeGreaterThan(0);
+      const after = countStats(migrated, {}, []);
+      expect(after.deliveries).toEqual(expect.arrayContaining(before.deliveries));
+      expect(after.deliveries).toHaveLength(before.deliveries.length);
+      // a (30 days before it was sent) is late, b (21 days less 100 s) is not
+      expect(after.lateSent.sort((x, y) => x.kind.localeCompare(y.kind))).toEqual([
+        { counterId: 9, kind: 'call', count: 1 },
+        { counterId: 9, kind: 'conversion', count: 1 },
+      ]);
+      expect(after.goals.sort((x, y) => x.goal.localeCompare(y.goal))).toEqual([
+        { counterId: 9, goal: 'goal_a', count: 1 },
+        { counterId: 9, goal: 'goal_b', count: 1 },
+      ]);
+      // and as it changes: the prepared batch sent, the refused row retried, a new page
+      migrated.markSent(4, { id: 77 }, now * 1000);
+      expectCountsExact(migrated, now * 1000, [9]);
+      migrated.requeueFailed([9]);
+      expectCountsExact(migrated, now * 1000, [9]);
+      const run = migrated.startRun(2, now * 1000);
+      migrated.recordPage(run, [{ id: 'f', callTime: now - 3600, serviceType: 'callback' }], [
+        { counterId: 9, callId: 'f', kind: 'call', state: 'skipped', reason: 'status', row: null, callTime: now - 3600, waited: 'scheduled' },
+      ]);
+      expectCountsExact(migrated, now * 1000, [9]);
+      expect(waitedOutCounts(migrated)).toEqual([{ counterId: 9, kind: 'call', waited: 'scheduled', count: 1 }]);
+      const sealed = migrated.sealBatches(run, 9, 'call', 'clientId', ['x'], null, now * 1000);
+      expect(sealed.map((b) => b.rows)).toEqual([2]); // g and the requeued e
+      expectCountsExact(migrated, now * 1000, [9]);
+      migrated.voidBatch(sealed[0]!.id, 'lost');
+      expectCountsExact(migrated, now * 1000, [9]);
     } finally {
       migrated.close();
     }
