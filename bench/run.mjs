@@ -388,11 +388,11 @@ async function stuckAccount(calls) {
         p.checks.push({
           requests: asked.length,
           mainRequests: inMain,
-          windows: s.report.rechecked.length,
+          windows: (s.report.rechecked ?? []).length,
           windowRequests: asked.length - inMain,
           refetched: s.report.fetched.calls,
           window: main,
-          ok: asked.length - inMain === s.report.rechecked.length,
+          ok: asked.length - inMain === (s.report.rechecked ?? []).length,
         });
       }
     }
