@@ -12,7 +12,8 @@ import { decideDeliveries } from '../domain/deliveries.js';
 import { deliveryKinds, headerOf, idTypesOf } from '../domain/rows.js';
 import { fetchWindow, runOutcome, waitHorizon, type FetchWindow } from '../domain/run.js';
 import { planRecheck } from '../domain/recheck.js';
-import type { CounterSettings, DeliveryKind, RawCall } from '../domain/types.js';
+import { callFingerprint, fingerprintHolds, settingsFingerprint } from '../domain/fingerprint.js';
+import type { Call, CounterSettings, DeliveryKind, RawCall } from '../domain/types.js';
 import { deliver } from './upload.js';
 import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } from './types.js';
 
@@ -31,6 +32,7 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     pages: 0,
     fetched: 0,
     newCalls: 0,
+    unchanged: 0,
     malformed: 0,
     reconciled: [],
     counters: [...reports.values()],
@@ -103,11 +105,16 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     const writer = new PageWriter(store, runId, batching);
     let reached: number | null = null;
     let unverified = false;
+    // A call fetched again as it was, under the same settings, is not decided again (domain/fingerprint.ts).
+    const settings = settingsFingerprint(ctx.counters, { ...ctx.config.sync, timezone: ctx.config.callkeeper.timezone });
     try {
       for (const window of [...plan.windows, plan.main]) {
+        // A window of calls the database has never seen (a backfill) asks it for no fingerprints.
+        const known = store.callsBetween(window.from, window.to) > 0;
         for await (const page of ctx.callkeeper.pages(window.from, window.to)) {
           if (page.unverified) unverified = true;
-          const decided = decidePage(ctx, page.calls, now, window, reports);
+          const decided = decidePage(ctx, page.calls, now, window, reports, { settings, known });
+          report.unchanged += decided.unchanged;
           report.malformed += decided.malformed.length;
           for (const problem of decided.malformed) events.onMalformed?.(problem);
           if (decided.latest !== null && (reached === null || decided.latest > reached)) reached = decided.latest;
@@ -179,25 +186,40 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
  * One page: each call normalised, then decided for every counter (the report counts skips, waits and rows kept
  * aside as malformed). A row is checked against the window its page was asked for and now.
  */
-function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, window: FetchWindow, reports: Map<number, CounterReport>) {
+function decidePage(
+  ctx: SyncContext,
+  calls: readonly RawCall[],
+  now: number,
+  window: FetchWindow,
+  reports: Map<number, CounterReport>,
+  fingerprints: { settings: string; known: boolean },
+) {
   const checks = { window, now };
   const seen: SeenCall[] = [];
   const records: DeliveryRecord[] = [];
   const malformed: string[] = [];
   let latest: number | null = null;
+  let unchanged = 0;
+  const readable: { raw: RawCall; call: Call }[] = [];
   for (const raw of calls) {
     const normalised = normaliseCall(raw, ctx.config.callkeeper.timezone);
-    if (!normalised.ok) {
-      malformed.push(normalised.problem);
+    if (normalised.ok) readable.push({ raw, call: normalised.call });
+    else malformed.push(normalised.problem);
+  }
+  const kept = fingerprints.known ? ctx.store.fingerprints(readable.map((r) => r.call.id)) : null;
+  for (const { raw, call } of readable) {
+    if (latest === null || call.callTime > latest) latest = call.callTime;
+    const fingerprint = callFingerprint(raw, fingerprints.settings);
+    if (kept?.get(call.id) === fingerprint) {
+      unchanged++;
       continue;
     }
-    const call = normalised.call;
-    if (latest === null || call.callTime > latest) latest = call.callTime;
-    seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType) });
     const fin = finality(call, now, ctx.config.sync.settleMinutes, ctx.config.sync.maxWaitHours);
+    const states: string[] = [];
     for (const counter of ctx.counters) {
       const r = reports.get(counter.id)!;
       for (const d of decideDeliveries(call, counter, fin, checks)) {
+        states.push(d.state);
         if (d.state === 'skipped' && d.kind === 'call') r.skipped[d.reason] = (r.skipped[d.reason] ?? 0) + 1;
         if (d.state === 'waiting' && d.kind === 'call') r.waiting[d.reason] = (r.waiting[d.reason] ?? 0) + 1;
         if (d.state === 'malformed' && d.kind === 'call') r.malformed[d.reason] = (r.malformed[d.reason] ?? 0) + 1;
@@ -214,8 +236,9 @@ function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, wi
         });
       }
     }
+    seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType), fingerprint: fingerprintHolds(states) ? fingerprint : null });
   }
-  return { seen, records, malformed, latest };
+  return { seen, records, malformed, latest, unchanged };
 }
 
 function asCounterError(error: unknown): { message: string; exitCode: number } {

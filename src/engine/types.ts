@@ -140,6 +140,8 @@ export interface SyncReport {
   pages: number;
   fetched: number;
   newCalls: number;
+  /** Calls fetched again exactly as they were, under the same settings: not decided again. */
+  unchanged: number;
   malformed: number;
   reconciled: ReconcileResult[];
   counters: CounterReport[];

@@ -220,4 +220,12 @@ export const MIGRATIONS: readonly string[] = [
            CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN b.sent_at END AS sent_at, d.waited
     FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id;
   `,
+
+  /*
+   * 7: a call fetched again exactly as it was, under the same settings, is not decided again (issue 14.2): each call
+   * keeps the fingerprint of what CallKeeper sent and the settings it was decided by — NULL while a decision of it
+   * waits on time or on the window it came in (domain/fingerprint.ts), and for every call before this version.
+   */ `
+  ALTER TABLE calls ADD COLUMN fingerprint TEXT;
+  `,
 ];

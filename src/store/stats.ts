@@ -235,43 +235,30 @@ export function countStats(store: Store, filter: StatsFilter, days: readonly Day
     }
     return [...all.values()].filter((r) => r.count !== 0);
   };
+  // One pass over the counts: every figure below is a sum of these groups.
+  const groups = db
+    .prepare(
+      `SELECT counter_id AS counterId, kind, state, reason, goal, late, waited, SUM(count) AS count FROM delivery_counts
+       WHERE ${hours.sql} GROUP BY counter_id, kind, state, reason, goal, late, waited`,
+    )
+    .all(...hours.params) as { counterId: number; kind: DeliveryKind; state: DeliveryCount['state']; reason: string; goal: string; late: number; waited: string; count: number }[];
   const deliveries = sum(
-    db
-      .prepare(
-        `SELECT counter_id AS counterId, kind, state, NULLIF(reason, '') AS reason, SUM(count) AS count FROM delivery_counts
-         WHERE ${hours.sql} GROUP BY counter_id, kind, state, reason`,
-      )
-      .all(...hours.params) as DeliveryCount[],
+    groups.map((g) => ({ counterId: g.counterId, kind: g.kind, state: g.state, reason: g.reason === '' ? null : g.reason, count: g.count })),
     edge ? deliveryCounts(store, edge) : [],
     (r) => `${r.counterId}/${r.kind}/${r.state}/${r.reason ?? ''}`,
   );
   const lateSent = sum(
-    db
-      .prepare(
-        `SELECT counter_id AS counterId, kind, SUM(count) AS count FROM delivery_counts
-         WHERE state = 'sent' AND late = 1 AND ${hours.sql} GROUP BY counter_id, kind`,
-      )
-      .all(...hours.params) as LateSentCount[],
+    groups.filter((g) => g.state === 'sent' && g.late === 1).map((g) => ({ counterId: g.counterId, kind: g.kind, count: g.count })),
     edge ? lateSentCounts(store, edge) : [],
     (r) => `${r.counterId}/${r.kind}`,
   );
   const goals = sum(
-    db
-      .prepare(
-        `SELECT counter_id AS counterId, goal, SUM(count) AS count FROM delivery_counts
-         WHERE kind = 'conversion' AND state = 'sent' AND ${hours.sql} GROUP BY counter_id, goal`,
-      )
-      .all(...hours.params) as GoalSentCount[],
+    groups.filter((g) => g.kind === 'conversion' && g.state === 'sent').map((g) => ({ counterId: g.counterId, goal: String(g.goal), count: g.count })),
     edge ? goalSentCounts(store, edge) : [],
     (r) => `${r.counterId}/${r.goal}`,
   );
   const waitedOut = sum(
-    db
-      .prepare(
-        `SELECT counter_id AS counterId, kind, waited, SUM(count) AS count FROM delivery_counts
-         WHERE waited <> '' AND ${hours.sql} GROUP BY counter_id, kind, waited`,
-      )
-      .all(...hours.params) as WaitedOutCount[],
+    groups.filter((g) => g.waited !== '').map((g) => ({ counterId: g.counterId, kind: g.kind, waited: g.waited, count: g.count })),
     edge ? waitedOutCounts(store, edge) : [],
     (r) => `${r.counterId}/${r.kind}/${r.waited}`,
   );

@@ -49,6 +49,8 @@ export interface SeenCall {
   id: string;
   callTime: number;
   serviceType: string;
+  /** What it was fetched as and decided under (`callFingerprint`); null when it is to be decided again when seen. */
+  fingerprint?: string | null | undefined;
 }
 
 export interface Batch {
@@ -429,10 +431,10 @@ export class Store {
    */
   recordPage(runId: number, calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[], batching?: Batching): number {
     const insertCall = this.stmt(
-      `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run, fingerprint) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     );
-    const updateCall = this.stmt(`UPDATE calls SET call_time = ?, service_type = ?, last_seen_run = ? WHERE id = ?`);
+    const updateCall = this.stmt(`UPDATE calls SET call_time = ?, service_type = ?, last_seen_run = ?, fingerprint = ? WHERE id = ?`);
     // A decision that did not change is left as it is (and keeps the run that made it): re-fetching the
     // look-back window then writes nothing.
     // A malformed row is decided again like a skipped one: the call may arrive corrected.
@@ -457,9 +459,9 @@ export class Store {
       let fresh = 0;
       const known = new Set<string>();
       for (const call of calls) {
-        if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId).changes > 0) fresh++;
+        if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId, call.fingerprint ?? null).changes > 0) fresh++;
         else {
-          updateCall.run(call.callTime, call.serviceType, runId, call.id);
+          updateCall.run(call.callTime, call.serviceType, runId, call.fingerprint ?? null, call.id);
           known.add(call.id);
         }
       }
@@ -645,6 +647,14 @@ export class Store {
       at: at.get(time) as number,
       after: between.get(time, times[i + 1] ?? until) as number,
     }));
+  }
+
+  /** The fingerprints the database keeps for these calls (a call unknown, or without one, is absent). */
+  fingerprints(ids: readonly string[]): Map<string, string> {
+    const rows = this.stmt(`SELECT id, fingerprint FROM calls WHERE id IN (SELECT value FROM json_each(?)) AND fingerprint IS NOT NULL`).all(
+      JSON.stringify(ids),
+    ) as { id: string; fingerprint: string }[];
+    return new Map(rows.map((r) => [r.id, r.fingerprint]));
   }
 
   /** How many known calls were made in [from, to] (unix seconds, both included). */

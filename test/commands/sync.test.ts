@@ -30,6 +30,7 @@ const report = (counters: CounterReport[], over: Partial<SyncReport> = {}): Sync
   runId: 3,
   window: { from: 1_715_590_800, to: 1_716_195_600 },
   rechecked: [],
+  unchanged: 0,
   pages: 2,
   fetched: 1214,
   newCalls: 37,

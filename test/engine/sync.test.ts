@@ -237,6 +237,47 @@ describe('reconcile: batches a previous run left unfinished', () => {
   });
 });
 
+describe('a no-op proportional to what changed', () => {
+  it('a call fetched again as it was is not decided again; one CallKeeper changed is; one waiting always is', async () => {
+    await fresh();
+    const first = await world.run();
+    const db = connectionOf(world.store);
+    const decidedIn = (run: number) => db.prepare(`SELECT COUNT(DISTINCT call_id) FROM deliveries WHERE decided_run = ?`).pluck().get(run) as number;
+    // the calls whose decisions hold no wait and no malformed row keep a fingerprint
+    const settled = db.prepare(`SELECT COUNT(*) FROM calls WHERE fingerprint IS NOT NULL`).pluck().get() as number;
+    const unsettled = db
+      .prepare(`SELECT COUNT(DISTINCT call_id) FROM deliveries WHERE state IN ('waiting', 'malformed')`)
+      .pluck()
+      .get() as number;
+    expect(settled).toBeGreaterThan(0);
+    expect(settled + unsettled).toBe(first.report!.fetched - first.report!.malformed);
+
+    world.setNow(NOW_UNIX + 60);
+    const second = await world.run();
+    const inWindow = second.report!.fetched - second.report!.malformed;
+    const waitingInWindow = db
+      .prepare(`SELECT COUNT(DISTINCT call_id) FROM deliveries WHERE state IN ('waiting', 'malformed') AND call_time >= ?`)
+      .pluck()
+      .get(second.report!.window.from) as number;
+    expect(second.report!.unchanged).toBeGreaterThan(0);
+    expect(second.report!.unchanged + waitingInWindow).toBe(inWindow);
+    // only the calls still waited on were decided again (none of them changed: nothing was rewritten either)
+    expect(decidedIn(second.report!.runId)).toBe(0);
+    expect(uploads()).toBe(3);
+
+    // CallKeeper changes one settled call: it alone is decided again
+    const changed = db
+      .prepare(`SELECT id FROM calls WHERE fingerprint IS NOT NULL AND call_time >= ? ORDER BY id LIMIT 1`)
+      .pluck()
+      .get(second.report!.window.from) as string;
+    world.callkeeper.updateCall(changed, { tags: 'изменено' });
+    world.setNow(NOW_UNIX + 120);
+    const third = await world.run();
+    expect(third.report!.unchanged).toBe(second.report!.unchanged - 1);
+    world.expectExactlyOnce();
+  });
+});
+
 describe('the window', () => {
   const requested = () => world.callkeeper.requests.filter((r) => r.page === 0).map((r) => [r.from, r.to]);
 

@@ -18,7 +18,7 @@ export function syncDocument(report: SyncReport, durationMs: number, dryBatches:
     durationMs,
     window: { from: iso(report.window.from), to: iso(report.window.to) },
     rechecked: report.rechecked.map((w) => ({ from: iso(w.from), to: iso(w.to) })),
-    fetched: { pages: report.pages, calls: report.fetched, new: report.newCalls, malformed: report.malformed },
+    fetched: { pages: report.pages, calls: report.fetched, new: report.newCalls, unchanged: report.unchanged, malformed: report.malformed },
     reconciled: report.reconciled,
     counters: report.counters.map((c) => ({
       id: c.id,
