@@ -187,7 +187,8 @@ export const MIGRATIONS: readonly string[] = [
    * 21 days after the call, the wait a call was decided out of) holds how many deliveries are so; every write that
    * changes a delivery or its batch's status changes these counts in the same transaction. A delivery records
    * `waited`: the wait it was still in (in-progress, scheduled…) when it was decided as it stood after
-   * `sync.maxWaitHours`. Rows reaching 0 stay (a sum ignores them).
+   * `sync.maxWaitHours`. Rows reaching 0 stay (a sum ignores them). `delivery_totals` holds the same without the
+   * hour, for the all-time figures.
    */ `
   ALTER TABLE deliveries ADD COLUMN waited TEXT;
   CREATE TABLE delivery_counts (
@@ -212,6 +213,20 @@ export const MIGRATIONS: readonly string[] = [
            '', COUNT(*)
     FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+  -- The same without the hour: what stats says for all time is a read of a few rows, whatever the history.
+  CREATE TABLE delivery_totals (
+    counter_id INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    reason     TEXT NOT NULL DEFAULT '',
+    goal       TEXT NOT NULL DEFAULT '',
+    late       INTEGER NOT NULL DEFAULT 0,
+    waited     TEXT NOT NULL DEFAULT '',
+    count      INTEGER NOT NULL,
+    PRIMARY KEY (counter_id, kind, state, reason, goal, late, waited)
+  ) WITHOUT ROWID;
+  INSERT INTO delivery_totals (counter_id, kind, state, reason, goal, late, waited, count)
+    SELECT counter_id, kind, state, reason, goal, late, waited, SUM(count) FROM delivery_counts GROUP BY 1, 2, 3, 4, 5, 6, 7;
   DROP VIEW delivery_view;
   CREATE VIEW delivery_view AS
     SELECT d.counter_id, d.call_id, d.kind,

@@ -235,13 +235,14 @@ export function countStats(store: Store, filter: StatsFilter, days: readonly Day
     }
     return [...all.values()].filter((r) => r.count !== 0);
   };
-  // One pass over the counts: every figure below is a sum of these groups.
+  // One pass over the counts (for all time, the totals: a few rows): every figure below is a sum of these groups.
   const groups = db
     .prepare(
-      `SELECT counter_id AS counterId, kind, state, reason, goal, late, waited, SUM(count) AS count FROM delivery_counts
-       WHERE ${hours.sql} GROUP BY counter_id, kind, state, reason, goal, late, waited`,
+      `SELECT counter_id AS counterId, kind, state, reason, goal, late, waited, SUM(count) AS count
+       FROM ${since === null ? 'delivery_totals' : 'delivery_counts'}
+       WHERE ${since === null ? w.sql : hours.sql} GROUP BY counter_id, kind, state, reason, goal, late, waited`,
     )
-    .all(...hours.params) as { counterId: number; kind: DeliveryKind; state: DeliveryCount['state']; reason: string; goal: string; late: number; waited: string; count: number }[];
+    .all(...(since === null ? w.params : hours.params)) as { counterId: number; kind: DeliveryKind; state: DeliveryCount['state']; reason: string; goal: string; late: number; waited: string; count: number }[];
   const deliveries = sum(
     groups.map((g) => ({ counterId: g.counterId, kind: g.kind, state: g.state, reason: g.reason === '' ? null : g.reason, count: g.count })),
     edge ? deliveryCounts(store, edge) : [],

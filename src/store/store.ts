@@ -316,13 +316,26 @@ export class Store {
 
   // ── delivery counts (what `stats` reads) ──────────────────────────────────
 
-  /** Adds each delta to its key's count. Inside a write. */
+  /** Adds each delta to its key's count, per hour and in all. Inside a write. */
   private addCounts(deltas: Iterable<CountDelta>): void {
     const add = this.stmt(
       `INSERT INTO delivery_counts (hour, counter_id, kind, state, reason, goal, late, waited, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (hour, counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
     );
-    for (const d of deltas) if (d.n !== 0) add.run(d.hour, d.counterId, d.kind, d.state, d.reason, d.goal, d.late, d.waited, d.n);
+    const total = this.stmt(
+      `INSERT INTO delivery_totals (counter_id, kind, state, reason, goal, late, waited, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    );
+    const totals = new Map<string, CountDelta>();
+    for (const d of deltas) {
+      if (d.n === 0) continue;
+      add.run(d.hour, d.counterId, d.kind, d.state, d.reason, d.goal, d.late, d.waited, d.n);
+      const key = `${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.late}\u0000${d.waited}`;
+      const t = totals.get(key);
+      if (t) t.n += d.n;
+      else totals.set(key, { ...d });
+    }
+    for (const t of totals.values()) if (t.n !== 0) total.run(t.counterId, t.kind, t.state, t.reason, t.goal, t.late, t.waited, t.n);
   }
 
   /**
