@@ -12,7 +12,9 @@ import { decideDeliveries } from '../domain/deliveries.js';
 import { deliveryKinds, headerOf, idTypesOf } from '../domain/rows.js';
 import { fetchWindow, runOutcome, waitHorizon, type FetchWindow } from '../domain/run.js';
 import type { CounterSettings, DeliveryKind, RawCall } from '../domain/types.js';
+import { respectAdopted, type AdoptedFloors } from '../domain/adopt.js';
 import { deliver } from './upload.js';
+import { checkPriorUploads } from './adopt.js';
 import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } from './types.js';
 
 /**
@@ -21,6 +23,8 @@ import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } 
  */
 export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise<SyncReport> {
   const { store, clock, events = {} } = ctx;
+  // 0. A counter this database does not know, whose uploads are in Metrica's list: stop, or go on after them (--adopt).
+  const adopted = await checkPriorUploads(ctx, options);
   const runId = store.startRun(ctx.pid, clock.now());
   const reports = new Map<number, CounterReport>(ctx.counters.map((c) => [c.id, emptyReport(c)]));
   const report: SyncReport = {
@@ -31,6 +35,7 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     newCalls: 0,
     malformed: 0,
     reconciled: [],
+    adopted,
     counters: [...reports.values()],
     outcome: 'ok',
     exitCode: 0,
@@ -88,12 +93,13 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
       }
     }
     const writer = new PageWriter(store, runId, batching);
+    const floors = store.adoptedFloors(ids);
     let reached: number | null = null;
     let unverified = false;
     try {
       for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
         if (page.unverified) unverified = true;
-        const decided = decidePage(ctx, page.calls, now, report.window, reports);
+        const decided = decidePage(ctx, page.calls, now, report.window, reports, floors);
         report.malformed += decided.malformed.length;
         for (const problem of decided.malformed) events.onMalformed?.(problem);
         if (decided.latest !== null && (reached === null || decided.latest > reached)) reached = decided.latest;
@@ -164,7 +170,14 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
  * One page: each call normalised, then decided for every counter (the report counts skips, waits and rows kept
  * aside as malformed). A row is checked against the window asked for and now.
  */
-function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, window: FetchWindow, reports: Map<number, CounterReport>) {
+function decidePage(
+  ctx: SyncContext,
+  calls: readonly RawCall[],
+  now: number,
+  window: FetchWindow,
+  reports: Map<number, CounterReport>,
+  floors: Map<number, AdoptedFloors>,
+) {
   const checks = { window, now };
   const seen: SeenCall[] = [];
   const records: DeliveryRecord[] = [];
@@ -182,7 +195,7 @@ function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, wi
     const fin = finality(call, now, ctx.config.sync.settleMinutes, ctx.config.sync.maxWaitHours);
     for (const counter of ctx.counters) {
       const r = reports.get(counter.id)!;
-      for (const d of decideDeliveries(call, counter, fin, checks)) {
+      for (const d of respectAdopted(decideDeliveries(call, counter, fin, checks), call, floors.get(counter.id))) {
         if (d.state === 'skipped' && d.kind === 'call') r.skipped[d.reason] = (r.skipped[d.reason] ?? 0) + 1;
         if (d.state === 'waiting' && d.kind === 'call') r.waiting[d.reason] = (r.waiting[d.reason] ?? 0) + 1;
         if (d.state === 'malformed' && d.kind === 'call') r.malformed[d.reason] = (r.malformed[d.reason] ?? 0) + 1;

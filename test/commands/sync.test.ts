@@ -34,6 +34,7 @@ const report = (counters: CounterReport[], over: Partial<SyncReport> = {}): Sync
   newCalls: 37,
   malformed: 0,
   reconciled: [],
+  adopted: [],
   counters,
   outcome: 'ok',
   exitCode: 0,
