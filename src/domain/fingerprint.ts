@@ -16,11 +16,13 @@ export interface FingerprintSettings {
   timezone: string;
   settleMinutes: number;
   maxWaitHours?: number | undefined;
+  /** The points `sync --adopt` set, per counter: a call at or before one is skipped as `adopted`. */
+  adopted?: readonly unknown[];
 }
 
 /** The settings a run decides by, as one string: any change (a price, a site, a counter added) changes it. */
 export function settingsFingerprint(counters: readonly CounterSettings[], settings: FingerprintSettings): string {
-  return digest(JSON.stringify([settings.timezone, settings.settleMinutes, settings.maxWaitHours ?? null, counters]));
+  return digest(JSON.stringify([settings.timezone, settings.settleMinutes, settings.maxWaitHours ?? null, counters, settings.adopted ?? []]));
 }
 
 /** A call as CallKeeper sent it, under `settings` (a `settingsFingerprint`). */

@@ -88,7 +88,9 @@ export type SkipReason =
   | 'uniqueness'
   | 'site'
   /** conversion kind only: the call has no ClientID, so it cannot be linked to a goal. */
-  | 'no-client-id';
+  | 'no-client-id'
+  /** `sync --adopt`: the call is at or before the newest call ckym's earlier uploads to the counter hold (Metrica's list). */
+  | 'adopted';
 
 /** Why a row ckym would send is kept aside instead: Metrica would refuse (or silently drop) it. */
 export type MalformedReason =

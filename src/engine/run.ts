@@ -14,7 +14,9 @@ import { fetchWindow, runOutcome, waitHorizon, type FetchWindow } from '../domai
 import { planRecheck } from '../domain/recheck.js';
 import { callFingerprint, fingerprintHolds, settingsFingerprint } from '../domain/fingerprint.js';
 import type { Call, CounterSettings, DeliveryKind, RawCall } from '../domain/types.js';
+import { respectAdopted, type AdoptedFloors } from '../domain/adopt.js';
 import { deliver } from './upload.js';
+import { checkPriorUploads } from './adopt.js';
 import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } from './types.js';
 
 /**
@@ -23,6 +25,8 @@ import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } 
  */
 export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise<SyncReport> {
   const { store, clock, events = {} } = ctx;
+  // 0. A counter this database does not know, whose uploads are in Metrica's list: stop, or go on after them (--adopt).
+  const adopted = await checkPriorUploads(ctx, options);
   const runId = store.startRun(ctx.pid, clock.now());
   const reports = new Map<number, CounterReport>(ctx.counters.map((c) => [c.id, emptyReport(c)]));
   const report: SyncReport = {
@@ -35,6 +39,7 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
     unchanged: 0,
     malformed: 0,
     reconciled: [],
+    adopted,
     counters: [...reports.values()],
     outcome: 'ok',
     exitCode: 0,
@@ -103,17 +108,18 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
       }
     }
     const writer = new PageWriter(store, runId, batching);
+    const floors = store.adoptedFloors(ids);
     let reached: number | null = null;
     let unverified = false;
     // A call fetched again as it was, under the same settings, is not decided again (domain/fingerprint.ts).
-    const settings = settingsFingerprint(ctx.counters, { ...ctx.config.sync, timezone: ctx.config.callkeeper.timezone });
+    const settings = settingsFingerprint(ctx.counters, { ...ctx.config.sync, timezone: ctx.config.callkeeper.timezone, adopted: [...floors] });
     try {
       for (const window of [...plan.windows, plan.main]) {
         // A window of calls the database has never seen (a backfill) asks it for no fingerprints.
         const known = store.callsBetween(window.from, window.to) > 0;
         for await (const page of ctx.callkeeper.pages(window.from, window.to)) {
           if (page.unverified) unverified = true;
-          const decided = decidePage(ctx, page.calls, now, window, reports, { settings, known });
+          const decided = decidePage(ctx, page.calls, now, window, reports, { settings, known }, floors);
           report.unchanged += decided.unchanged;
           report.malformed += decided.malformed.length;
           for (const problem of decided.malformed) events.onMalformed?.(problem);
@@ -193,6 +199,7 @@ function decidePage(
   window: FetchWindow,
   reports: Map<number, CounterReport>,
   fingerprints: { settings: string; known: boolean },
+  floors: Map<number, AdoptedFloors>,
 ) {
   const checks = { window, now };
   const seen: SeenCall[] = [];
@@ -218,7 +225,7 @@ function decidePage(
     const states: string[] = [];
     for (const counter of ctx.counters) {
       const r = reports.get(counter.id)!;
-      for (const d of decideDeliveries(call, counter, fin, checks)) {
+      for (const d of respectAdopted(decideDeliveries(call, counter, fin, checks), call, floors.get(counter.id))) {
         states.push(d.state);
         if (d.state === 'skipped' && d.kind === 'call') r.skipped[d.reason] = (r.skipped[d.reason] ?? 0) + 1;
         if (d.state === 'waiting' && d.kind === 'call') r.waiting[d.reason] = (r.waiting[d.reason] ?? 0) + 1;

@@ -8,6 +8,7 @@ import { symlinkError } from '../files.js';
 import { redactStored } from '../redact.js';
 import type { DeliveryKind, IdentifierType, MalformedReason, Row, SkipReason, WaitReason } from '../domain/types.js';
 import { formatBatchComment } from '../domain/comment.js';
+import type { AdoptedFloors } from '../domain/adopt.js';
 import { MIGRATIONS } from './migrations.js';
 
 export type DeliveryState = 'waiting' | 'skipped' | 'malformed' | 'pending' | 'batched' | 'sent' | 'failed';
@@ -630,6 +631,51 @@ export class Store {
     this.write(() => {
       for (const id of counterIds) s.run(id, fetchedTo);
     });
+  }
+
+  // ── a new or lost database: Metrica's uploadings list as the record (sync --adopt) ──
+
+  /** Whether this database knows anything of the counter: a cursor, a decision or a batch. */
+  hasHistory(counterId: number): boolean {
+    return (
+      this.stmt(
+        `SELECT EXISTS (SELECT 1 FROM cursors WHERE counter_id = ?)
+             OR EXISTS (SELECT 1 FROM deliveries WHERE counter_id = ?)
+             OR EXISTS (SELECT 1 FROM batches WHERE counter_id = ?)`,
+      )
+        .pluck()
+        .get(counterId, counterId, counterId) === 1
+    );
+  }
+
+  /**
+   * `sync --adopt`: the counter's calls at or before each kind's point were sent by a database that was lost (its
+   * uploads are in Metrica's list) and are never sent again; the cursor goes to `cursor`. One transaction. The points
+   * are kept in `meta` (`adopted:<counter>:<kind>`), read by `adoptedFloors`.
+   */
+  adopt(counterId: number, floors: AdoptedFloors, cursor: number): void {
+    const put = this.stmt(
+      `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
+    );
+    this.write(() => {
+      for (const [kind, at] of Object.entries(floors)) put.run(`adopted:${counterId}:${kind}`, String(at));
+      this.stmt(
+        `INSERT INTO cursors (counter_id, fetched_to) VALUES (?, ?) ON CONFLICT (counter_id) DO UPDATE SET fetched_to = MAX(fetched_to, excluded.fetched_to)`,
+      ).run(counterId, cursor);
+    });
+  }
+
+  /** The adopted points of these counters (those that have any). */
+  adoptedFloors(counterIds: readonly number[]): Map<number, AdoptedFloors> {
+    const rows = this.stmt(`SELECT key, value FROM meta WHERE key >= 'adopted:' AND key < 'adopted;'`).all() as { key: string; value: string }[];
+    const out = new Map<number, AdoptedFloors>();
+    for (const { key, value } of rows) {
+      const [, id, kind] = key.split(':');
+      const counterId = Number(id);
+      if (!counterIds.includes(counterId) || (kind !== 'call' && kind !== 'conversion')) continue;
+      out.set(counterId, { ...out.get(counterId), [kind]: Number(value) });
+    }
+    return out;
   }
 
   /**

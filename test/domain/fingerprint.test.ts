@@ -16,7 +16,7 @@ describe('fingerprints: a call fetched again as it was, under the same settings,
     expect(callFingerprint({ ...raw, tags: 'x' }, settings)).not.toBe(callFingerprint(raw, settings));
   });
 
-  it('any setting a decision depends on changes it: a price, a site, a counter added, the zone, settling, the longest wait', () => {
+  it('any setting a decision depends on changes it: a price, a site, a counter added, the zone, settling, the longest wait, an adopted point', () => {
     const base = settingsFingerprint([counter(11)], sync);
     const others = [
       settingsFingerprint([counter(11, { price: 100 })], sync),
@@ -25,6 +25,7 @@ describe('fingerprints: a call fetched again as it was, under the same settings,
       settingsFingerprint([counter(11)], { ...sync, timezone: 'Asia/Yekaterinburg' }),
       settingsFingerprint([counter(11)], { ...sync, settleMinutes: 11 }),
       settingsFingerprint([counter(11)], { ...sync, maxWaitHours: 24 }),
+      settingsFingerprint([counter(11)], { ...sync, adopted: [[11, { call: 1_700_000_000 }]] }),
     ];
     for (const other of others) expect(other).not.toBe(base);
     expect(new Set(others).size).toBe(others.length);

@@ -49,6 +49,10 @@ export interface RunOptions {
   retryFailed?: boolean;
   /** Calls a CallKeeper that ignores the window adds to its first page (dated anywhere, 1970 included). */
   strayCalls?: Record<string, unknown>[];
+  /** `--adopt`. */
+  adopt?: boolean;
+  /** Hand the engine no uploadings list (a dry run without a Yandex token). */
+  noUploadingsList?: boolean;
 }
 
 export interface RunResult {
@@ -58,7 +62,7 @@ export interface RunResult {
   trail: string[];
   retries: RetryNotice[];
   /** What the engine told along the way besides batches: held, dropped, refused, requeued — in order. */
-  told: { event: 'held' | 'dropped' | 'refused' | 'requeued'; detail: Record<string, unknown> }[];
+  told: { event: 'held' | 'dropped' | 'refused' | 'requeued' | 'adopted' | 'prior-uploads' | 'prior-unchecked'; detail: Record<string, unknown> }[];
   /** Dry run only: what would have been uploaded. */
   dry: DryRunUploader | null;
 }
@@ -73,6 +77,8 @@ export interface EngineWorld {
   now(): number;
   setNow(unixSeconds: number): void;
   run(options?: RunOptions): Promise<RunResult>;
+  /** The database is lost: from now on the engine works with a brand-new one (a new CKYM_HOME). */
+  loseDatabase(): void;
   /** Every batch as `id counter/kind status rows`. */
   batches(): string[];
   /** Deliveries of one counter and kind, by state as people read it (`delivery_view`). */
@@ -110,18 +116,25 @@ export async function engineWorld(options: {
     })),
     ...options.metrika,
   });
-  const store = Store.open(path.join(dir, 'ckym.db'));
+  let store = Store.open(path.join(dir, 'ckym.db'));
+  let homes = 0;
   const timer = new FakeTimer();
   const db = () => connectionOf(store);
 
   const world: EngineWorld = {
-    store,
+    get store() {
+      return store;
+    },
     callkeeper,
     metrika,
     counters: options.counters,
     timer,
     now: () => nowMs / 1000,
     setNow: (unix) => (nowMs = unix * 1000),
+    loseDatabase() {
+      store.close();
+      store = Store.open(path.join(dir, `home-${++homes}`, 'ckym.db'));
+    },
     async run(o: RunOptions = {}) {
       const policy = { ...DEFAULT_POLICY, ...o.policy };
       const budget = new RetryBudget(policy.giveUpMs);
@@ -166,6 +179,9 @@ export async function engineWorld(options: {
         onDropped: (detail) => told.push({ event: 'dropped', detail }),
         onRefused: (detail) => told.push({ event: 'refused', detail }),
         onRequeued: (detail) => told.push({ event: 'requeued', detail }),
+        onAdopted: (detail) => told.push({ event: 'adopted', detail: { ...detail } }),
+        onPriorUploads: (detail) => told.push({ event: 'prior-uploads', detail: { ...detail } }),
+        onPriorUnchecked: (detail) => told.push({ event: 'prior-unchecked', detail }),
         onBatch: ({ batchId }) => trail.push(`batch ${batchId}: ${status(batchId)}`),
         onUploaded: ({ counterId, kind }) => {
           const last = db().prepare(`SELECT id FROM batches WHERE counter_id = ? AND kind = ? ORDER BY id DESC LIMIT 1`).pluck().get(counterId, kind) as number;
@@ -174,8 +190,18 @@ export async function engineWorld(options: {
       };
       const report = await Promise.race([
         sync(
-          { config: { callkeeper: { timezone: TIME_ZONE }, sync: SETTINGS }, counters: options.counters, store, callkeeper: source, uploader, clock, events, pid: 4242 },
-          { since: o.since, retryFailed: o.retryFailed },
+          {
+            config: { callkeeper: { timezone: TIME_ZONE }, sync: SETTINGS },
+            counters: options.counters,
+            store,
+            callkeeper: source,
+            uploader,
+            uploadings: o.noUploadingsList ? undefined : mk,
+            clock,
+            events,
+            pid: 4242,
+          },
+          { since: o.since, retryFailed: o.retryFailed, adopt: o.adopt },
         ),
         reached,
       ]);

@@ -459,3 +459,27 @@ describe('SyncLock', () => {
     lock!.release();
   });
 });
+
+describe('a new or lost database (sync --adopt)', () => {
+  it('a counter has history once it has a cursor, a decision or a batch — never before', () => {
+    expect([1, 2, 3].map((id) => store.hasHistory(id))).toEqual([false, false, false]);
+    store.setCursors([1], 1714510800);
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seen('a')], [pending('a', 2)]);
+    expect([1, 2, 3].map((id) => store.hasHistory(id))).toEqual([true, true, false]);
+  });
+
+  it('adopt: the points of each kind and the cursor in one write; a point never moves back; kept across opens', () => {
+    store.adopt(7, { call: 1000, conversion: 900 }, 1000);
+    store.adopt(7, { call: 800 }, 800);
+    store.adopt(8, { call: 50 }, 50);
+    expect(store.cursor(7)).toBe(1000);
+    expect(store.hasHistory(7)).toBe(true);
+    expect(store.adoptedFloors([7, 9])).toEqual(new Map([[7, { call: 1000, conversion: 900 }]]));
+    store.close();
+    store = Store.open(path.join(dir, 'ckym.db'));
+    expect(store.adoptedFloors([7, 8])).toEqual(new Map([[7, { call: 1000, conversion: 900 }], [8, { call: 50 }]]));
+    // the installation id (kept in the same table) is untouched
+    expect(store.installationId()).toMatch(/^[0-9a-f]{12}$/);
+  });
+});
