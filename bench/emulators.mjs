@@ -7,6 +7,9 @@
  *
  * Prints one JSON line when ready: { callkeeper, metrika, control, calls, generateMs, verified }.
  *
+ * `--stuck 0.01` makes the stuck-calls account: 1 % of the callbacks, anywhere in the history, stay in progress or
+ * scheduled for ever (applied after the rework below).
+ *
  * The history: `--calls` calls spread over `--days` days, ending `--gap-hours` before `--now` (so a
  * later no-op run re-fetches known calls inside its look-back window but finds nothing new). The
  * generator marks a share of the newest 5 % of callbacks as in progress or scheduled; at a million
@@ -26,7 +29,7 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { startCallKeeperEmulator } from '../dist/sandbox/callkeeper.js';
 import { startMetrikaEmulator } from '../dist/sandbox/metrika.js';
-import { generateCalls } from '../dist/sandbox/generate.js';
+import { generateCalls, strandCallbacks } from '../dist/sandbox/generate.js';
 import { parseWallTime, wallTimeToUnix } from '../dist/sandbox/time.js';
 import { BENCH_API_KEY, BENCH_COUNTERS, BENCH_TOKEN, backfillWindow } from './world.mjs';
 
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     now: { type: 'string', default: '2025-06-01T12:00:00Z' },
     'gap-hours': { type: 'string', default: '12' },
+    stuck: { type: 'string', default: '0' },
   },
 });
 
@@ -60,6 +64,9 @@ for (const c of calls) {
     c.statusSecond = 486;
   }
 }
+// The stuck-calls account (issue 14): a share of the callbacks, spread over the whole history, never final.
+const stuckShare = Number(values.stuck);
+if (stuckShare > 0) strandCallbacks(calls, stuckShare, Number(values.seed));
 const generateMs = Math.round(performance.now() - started);
 
 const emulator = await startCallKeeperEmulator({ apiKey: BENCH_API_KEY, calls, now: () => nowMs, timeZone: TIME_ZONE });
@@ -133,8 +140,8 @@ const front = http.createServer((req, res) => {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const query = q < 0 ? '' : url.slice(q + 1);
-  const m = /\/call\/[^/]+\/(\d+)\//.exec(query);
-  const log = { page: m ? Number(m[1]) : -1, status: 0 };
+  const m = /\/call\/[^/]+\/(\d+)\/(\d+)\/(\d+)/.exec(query);
+  const log = { page: m ? Number(m[1]) : -1, from: m ? Number(m[2]) : null, to: m ? Number(m[3]) : null, status: 0 };
   frontRequests.push(log);
   const body = req.method === 'GET' && url.startsWith('/api/?') ? frontAnswer(query) : null;
   if (body) {
@@ -234,6 +241,7 @@ process.stdout.write(
     metrika: `http://127.0.0.1:${metrikaFront.address().port}`,
     control: `http://127.0.0.1:${control.address().port}`,
     calls: calls.length,
+    stuck: calls.filter((c) => c.serviceType === 'callback' && Number(c.statusSecond) === 0 && [1, 2].includes(Number(c.statusFirst))).length,
     inWindow,
     generateMs,
     verified,

@@ -18,14 +18,13 @@ export const MAX_WAIT_HOURS = 72;
  * unless it has waited `maxWaitHours` since it started: then it is decided as it stands (a status CallKeeper never
  * updates must not hold a call back for ever; an older CallKeeper table even calls 707/0 an operator error) — and
  * it ended at least `settleMinutes` ago (tags and status settle after the call).
- * Checked in that order; a call dated after `nowUnix` (clock skew) is held back as 'future'.
+ * Checked in that order; a call dated after `nowUnix` (clock skew) is held back as 'future'. A call decided as it
+ * stands says which wait it was still in (`waitedOut`): the run records it with the call's decisions, and stats count it.
  */
 export function finality(call: Call, nowUnix: number, settleMinutes: number, maxWaitHours = MAX_WAIT_HOURS): Finality {
   if (call.callTime > nowUnix) return { final: false, reason: 'future' };
-  if (call.serviceType === 'callback' && call.statusSecond === 0 && nowUnix - call.callTime < maxWaitHours * 3600) {
-    const reason = UNFINISHED[call.statusFirst];
-    if (reason) return { final: false, reason };
-  }
+  const unfinished = call.serviceType === 'callback' && call.statusSecond === 0 ? UNFINISHED[call.statusFirst] : undefined;
+  if (unfinished && nowUnix - call.callTime < maxWaitHours * 3600) return { final: false, reason: unfinished };
   if (nowUnix - (call.callTime + call.duration) < settleMinutes * 60) return { final: false, reason: 'settling' };
-  return { final: true };
+  return unfinished ? { final: true, waitedOut: unfinished } : { final: true };
 }

@@ -6,7 +6,7 @@ import { LINK_WINDOW_SECONDS } from './stats.js';
 
 const DAY = 86_400;
 
-/** A call waited on pulls the fetch window back at most this far (a callback scheduled forever must not pin it). */
+/** A call waited on (or still to send) is re-checked at most this long after it was made: a call CallKeeper no longer returns must not cost a request in every run for ever. */
 export const MAX_WAIT_DAYS = 60;
 
 /** The time window of one fetch, unix seconds, both ends included. */
@@ -24,20 +24,17 @@ export interface WindowInput {
   cursors: readonly (number | null)[];
   initialDays: number;
   lookbackHours: number;
-  /** The oldest call a counter still waits on or has still to send, not older than `waitHorizon(now)`; null if none. */
-  unsettled: number | null;
 }
 
-/** How old a call waited on may be and still pull the fetch window back to it. */
+/** How old a call waited on may be and still be re-checked (`planRecheck`). */
 export function waitHorizon(now: number): number {
   return now - MAX_WAIT_DAYS * DAY;
 }
 
 /**
- * The window one run fetches, for all its counters at once: from the earliest of each counter's cursor minus the
- * look-back (`initialDays` back for a counter never fetched) and the oldest call still unsettled — so that a call
- * not final yet is seen again, and a pending one is decided again with today's settings — up to now.
- * `--since` replaces the start.
+ * The window one run fetches new calls from, for all its counters at once: from the earliest of each counter's
+ * cursor minus the look-back (`initialDays` back for a counter never fetched) up to now. `--since` replaces the
+ * start. Calls still waited on or still to send before it are re-checked through narrow windows (`planRecheck`).
  */
 export function fetchWindow(input: WindowInput): FetchWindow {
   const { now } = input;
@@ -47,7 +44,6 @@ export function fetchWindow(input: WindowInput): FetchWindow {
     const start = cursor === null ? now - input.initialDays * DAY : cursor - Math.round(input.lookbackHours * 3600);
     from = Math.min(from, start);
   }
-  if (input.unsettled !== null) from = Math.min(from, input.unsettled);
   return { from, to: now };
 }
 

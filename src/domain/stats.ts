@@ -40,6 +40,14 @@ export interface GoalSentCount {
   count: number;
 }
 
+/** Deliveries decided as they stood after `sync.maxWaitHours`, by the wait they were still in. */
+export interface WaitedOutCount {
+  counterId: number;
+  kind: DeliveryKind;
+  waited: string;
+  count: number;
+}
+
 /** Deliveries of one (day, counter, kind, state); `day` indexes the day windows asked for. */
 export interface DayCount {
   day: number;
@@ -94,6 +102,8 @@ export interface StatsInput {
   lateSent: LateSentCount[];
   goals: GoalSentCount[];
   days: DayCount[];
+  /** Absent from a database before schema 6 (nothing recorded it). */
+  waitedOut?: WaitedOutCount[] | undefined;
   batches: BatchRecord[];
   runs: RunSummary[];
   /** Counters with any delivery or batch in the database. */
@@ -118,6 +128,12 @@ export interface KindStats {
   skippedByReason: Record<string, number>;
   waiting: number;
   waitingByReason: Record<string, number>;
+  /**
+   * Decided as they stood — sent, skipped or kept aside like any other — because they were still unfinished (in
+   * progress, scheduled, awaiting a status) after `sync.maxWaitHours`; by that wait.
+   */
+  decidedAfterMaxWait: number;
+  decidedAfterMaxWaitByReason: Record<string, number>;
 }
 
 export interface StateTotals {
@@ -276,6 +292,8 @@ export function emptyKindStats(): KindStats {
     skippedByReason: {},
     waiting: 0,
     waitingByReason: {},
+    decidedAfterMaxWait: 0,
+    decidedAfterMaxWaitByReason: {},
   };
 }
 
@@ -419,6 +437,12 @@ export function buildStats(input: StatsInput, options: BuildStatsOptions): Stats
   for (const d of input.deliveries) {
     const c = counters.get(d.counterId);
     if (c) addToKind(kindOf(c, d.kind), d.state, d.reason, d.count);
+  }
+  for (const w of input.waitedOut ?? []) {
+    const k = counters.get(w.counterId);
+    if (!k) continue;
+    kindOf(k, w.kind).decidedAfterMaxWait += w.count;
+    bump(kindOf(k, w.kind).decidedAfterMaxWaitByReason, w.waited, w.count);
   }
   for (const l of input.lateSent) {
     const c = counters.get(l.counterId);

@@ -88,7 +88,9 @@ export type SkipReason =
   | 'uniqueness'
   | 'site'
   /** conversion kind only: the call has no ClientID, so it cannot be linked to a goal. */
-  | 'no-client-id';
+  | 'no-client-id'
+  /** `sync --adopt`: the call is at or before the newest call ckym's earlier uploads to the counter hold (Metrica's list). */
+  | 'adopted';
 
 /** Why a row ckym would send is kept aside instead: Metrica would refuse (or silently drop) it. */
 export type MalformedReason =
@@ -102,7 +104,8 @@ export type MalformedReason =
 /** Why a call is not final yet: a callback in progress (1/0), scheduled (2/0) or awaiting a status update (707/0), its settle time, or a date after now. */
 export type WaitReason = 'in-progress' | 'scheduled' | 'awaiting-status' | 'settling' | 'future';
 
-export type Finality = { final: true } | { final: false; reason: WaitReason };
+/** `waitedOut`: final only because it waited `sync.maxWaitHours` while still in this wait — decided as it stands. */
+export type Finality = { final: true; waitedOut?: WaitReason } | { final: false; reason: WaitReason };
 
 /** `call` goes through upload_calls; `conversion` through upload with Target. */
 export type DeliveryKind = 'call' | 'conversion';

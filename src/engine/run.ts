@@ -11,8 +11,12 @@ import { finality } from '../domain/finality.js';
 import { decideDeliveries } from '../domain/deliveries.js';
 import { deliveryKinds, headerOf, idTypesOf } from '../domain/rows.js';
 import { fetchWindow, runOutcome, waitHorizon, type FetchWindow } from '../domain/run.js';
-import type { CounterSettings, DeliveryKind, RawCall } from '../domain/types.js';
+import { planRecheck } from '../domain/recheck.js';
+import { callFingerprint, fingerprintHolds, settingsFingerprint } from '../domain/fingerprint.js';
+import type { Call, CounterSettings, DeliveryKind, RawCall } from '../domain/types.js';
+import { respectAdopted, type AdoptedFloors } from '../domain/adopt.js';
 import { deliver } from './upload.js';
+import { checkPriorUploads } from './adopt.js';
 import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } from './types.js';
 
 /**
@@ -21,16 +25,21 @@ import type { CounterReport, KindReport, SyncContext, SyncOptions, SyncReport } 
  */
 export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise<SyncReport> {
   const { store, clock, events = {} } = ctx;
+  // 0. A counter this database does not know, whose uploads are in Metrica's list: stop, or go on after them (--adopt).
+  const adopted = await checkPriorUploads(ctx, options);
   const runId = store.startRun(ctx.pid, clock.now());
   const reports = new Map<number, CounterReport>(ctx.counters.map((c) => [c.id, emptyReport(c)]));
   const report: SyncReport = {
     runId,
     window: { from: 0, to: 0 },
+    rechecked: [],
     pages: 0,
     fetched: 0,
     newCalls: 0,
+    unchanged: 0,
     malformed: 0,
     reconciled: [],
+    adopted,
     counters: [...reports.values()],
     outcome: 'ok',
     exitCode: 0,
@@ -66,21 +75,32 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
       }
     }
 
-    // 2. The window, from the cursors and the calls still waited on (or still to send).
+    // 2. The windows: new calls from the cursors minus the look-back; the calls still waited on (or still to send)
+    //    before that through the fewest narrow windows the database's call counts allow — a callback stuck for days
+    //    no longer pins the window to it.
     const now = Math.floor(clock.now() / 1000);
-    report.window = fetchWindow({
+    const main = fetchWindow({
       now,
       since: options.since,
       cursors: ids.map((id) => store.cursor(id)),
       initialDays: ctx.config.sync.initialDays,
       lookbackHours: ctx.config.sync.lookbackHours,
-      unsettled: store.oldestUnsettled(ids, waitHorizon(now)),
     });
+    const waiting = store.unsettledTimes(ids, waitHorizon(now), main.from);
+    const plan = planRecheck({
+      main,
+      mainKnown: waiting.length > 0 ? store.callsBetween(main.from, main.to) : 0,
+      points: store.callsAround(waiting, main.from),
+      pageSize: CALLKEEPER_PAGE_SIZE,
+    });
+    report.window = plan.main;
+    report.rechecked = plan.windows;
     store.setRunWindow(runId, report.window.from, report.window.to);
     events.onWindow?.(report.window);
 
-    // 3. Fetch once for all counters, page by page; each page's decisions are recorded with it. A pending decision
-    //    goes straight into this run's batch of its counter, kind and identifier type.
+    // 3. Fetch once for all counters, window by window (the narrow ones first, oldest first), page by page; each
+    //    page's decisions are recorded with it. A pending decision goes straight into this run's batch of its
+    //    counter, kind and identifier type.
     const batching: Batching = { headers: {}, now: clock.now() };
     for (const counter of ctx.counters) {
       for (const kind of deliveryKinds(counter)) {
@@ -88,19 +108,27 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
       }
     }
     const writer = new PageWriter(store, runId, batching);
+    const floors = store.adoptedFloors(ids);
     let reached: number | null = null;
     let unverified = false;
+    // A call fetched again as it was, under the same settings, is not decided again (domain/fingerprint.ts).
+    const settings = settingsFingerprint(ctx.counters, { ...ctx.config.sync, timezone: ctx.config.callkeeper.timezone, adopted: [...floors] });
     try {
-      for await (const page of ctx.callkeeper.pages(report.window.from, report.window.to)) {
-        if (page.unverified) unverified = true;
-        const decided = decidePage(ctx, page.calls, now, report.window, reports);
-        report.malformed += decided.malformed.length;
-        for (const problem of decided.malformed) events.onMalformed?.(problem);
-        if (decided.latest !== null && (reached === null || decided.latest > reached)) reached = decided.latest;
-        await writer.write(decided.seen, decided.records, page.calls.length >= CALLKEEPER_PAGE_SIZE);
-        report.pages++;
-        report.fetched += page.calls.length;
-        events.onPage?.({ page: page.page, calls: page.calls.length, fetched: report.fetched, reached });
+      for (const window of [...plan.windows, plan.main]) {
+        // A window of calls the database has never seen (a backfill) asks it for no fingerprints.
+        const known = store.callsBetween(window.from, window.to) > 0;
+        for await (const page of ctx.callkeeper.pages(window.from, window.to)) {
+          if (page.unverified) unverified = true;
+          const decided = decidePage(ctx, page.calls, now, window, reports, { settings, known }, floors);
+          report.unchanged += decided.unchanged;
+          report.malformed += decided.malformed.length;
+          for (const problem of decided.malformed) events.onMalformed?.(problem);
+          if (decided.latest !== null && (reached === null || decided.latest > reached)) reached = decided.latest;
+          await writer.write(decided.seen, decided.records, page.calls.length >= CALLKEEPER_PAGE_SIZE);
+          report.pages++;
+          report.fetched += page.calls.length;
+          events.onPage?.({ page: page.page, calls: page.calls.length, fetched: report.fetched, reached });
+        }
       }
       report.newCalls = await writer.finish();
     } finally {
@@ -162,27 +190,43 @@ export async function sync(ctx: SyncContext, options: SyncOptions = {}): Promise
 
 /**
  * One page: each call normalised, then decided for every counter (the report counts skips, waits and rows kept
- * aside as malformed). A row is checked against the window asked for and now.
+ * aside as malformed). A row is checked against the window its page was asked for and now.
  */
-function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, window: FetchWindow, reports: Map<number, CounterReport>) {
+function decidePage(
+  ctx: SyncContext,
+  calls: readonly RawCall[],
+  now: number,
+  window: FetchWindow,
+  reports: Map<number, CounterReport>,
+  fingerprints: { settings: string; known: boolean },
+  floors: Map<number, AdoptedFloors>,
+) {
   const checks = { window, now };
   const seen: SeenCall[] = [];
   const records: DeliveryRecord[] = [];
   const malformed: string[] = [];
   let latest: number | null = null;
+  let unchanged = 0;
+  const readable: { raw: RawCall; call: Call }[] = [];
   for (const raw of calls) {
     const normalised = normaliseCall(raw, ctx.config.callkeeper.timezone);
-    if (!normalised.ok) {
-      malformed.push(normalised.problem);
+    if (normalised.ok) readable.push({ raw, call: normalised.call });
+    else malformed.push(normalised.problem);
+  }
+  const kept = fingerprints.known ? ctx.store.fingerprints(readable.map((r) => r.call.id)) : null;
+  for (const { raw, call } of readable) {
+    if (latest === null || call.callTime > latest) latest = call.callTime;
+    const fingerprint = callFingerprint(raw, fingerprints.settings);
+    if (kept?.get(call.id) === fingerprint) {
+      unchanged++;
       continue;
     }
-    const call = normalised.call;
-    if (latest === null || call.callTime > latest) latest = call.callTime;
-    seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType) });
     const fin = finality(call, now, ctx.config.sync.settleMinutes, ctx.config.sync.maxWaitHours);
+    const states: string[] = [];
     for (const counter of ctx.counters) {
       const r = reports.get(counter.id)!;
-      for (const d of decideDeliveries(call, counter, fin, checks)) {
+      for (const d of respectAdopted(decideDeliveries(call, counter, fin, checks), call, floors.get(counter.id))) {
+        states.push(d.state);
         if (d.state === 'skipped' && d.kind === 'call') r.skipped[d.reason] = (r.skipped[d.reason] ?? 0) + 1;
         if (d.state === 'waiting' && d.kind === 'call') r.waiting[d.reason] = (r.waiting[d.reason] ?? 0) + 1;
         if (d.state === 'malformed' && d.kind === 'call') r.malformed[d.reason] = (r.malformed[d.reason] ?? 0) + 1;
@@ -195,11 +239,13 @@ function decidePage(ctx: SyncContext, calls: readonly RawCall[], now: number, wi
           row: d.state === 'pending' ? d.row : null,
           idType: d.state === 'pending' ? d.idType : undefined,
           callTime: call.callTime,
+          waited: fin.final ? (fin.waitedOut ?? null) : null,
         });
       }
     }
+    seen.push({ id: call.id, callTime: call.callTime, serviceType: String(call.serviceType), fingerprint: fingerprintHolds(states) ? fingerprint : null });
   }
-  return { seen, records, malformed, latest };
+  return { seen, records, malformed, latest, unchanged };
 }
 
 function asCounterError(error: unknown): { message: string; exitCode: number } {

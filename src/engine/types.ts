@@ -8,6 +8,7 @@ import type { Batch, Segment, Store } from '../store/store.js';
 import type { FetchWindow, RunOutcome } from '../domain/run.js';
 import type { Linking } from '../domain/linking.js';
 import type { CounterSettings, DeliveryKind, IdentifierType, MalformedReason, Row, SkipReason, WaitReason } from '../domain/types.js';
+import type { AdoptedCounter, FoundUploads, UploadingsList } from './adopt.js';
 
 /** The settings a run goes by (the config's `callkeeper` and `sync` sections). */
 export interface RunSettings {
@@ -67,6 +68,12 @@ export interface SyncEvents {
   onHeld?(held: { counterId: number; kind: DeliveryKind; rows: number; message: string }): void;
   /** `--retry-failed` put refused rows back in line. */
   onRequeued?(requeued: { counterId: number; rows: number }): void;
+  /** `--adopt`: a counter unknown to this database goes on after ckym's uploads Metrica already has. */
+  onAdopted?(adopted: AdoptedCounter): void;
+  /** `--since` on a counter unknown to this database whose uploads by ckym are in Metrica: the user chose the start. */
+  onPriorUploads?(found: FoundUploads & { since: number }): void;
+  /** Counters unknown to this database whose uploadings lists could not be read (a dry run without a Yandex token). */
+  onPriorUnchecked?(unchecked: { counterIds: number[] }): void;
 }
 
 export interface SyncContext {
@@ -76,6 +83,11 @@ export interface SyncContext {
   store: Store;
   callkeeper: CallSource;
   uploader: Uploader;
+  /**
+   * Metrica's uploadings lists, read first for a counter this database has no history of (a new or lost database:
+   * `checkPriorUploads`). Absent: not checked (a dry run without a Yandex token).
+   */
+  uploadings?: UploadingsList | undefined;
   clock: Clock;
   events?: SyncEvents | undefined;
   pid: number;
@@ -86,6 +98,8 @@ export interface SyncOptions {
   since?: number | undefined;
   /** `--retry-failed`: the rows Metrica refused go back in line first. */
   retryFailed?: boolean | undefined;
+  /** `--adopt`: a counter unknown to this database goes on after ckym's uploads in Metrica's list instead of stopping. */
+  adopt?: boolean | undefined;
 }
 
 export interface ReconcileResult {
@@ -133,12 +147,19 @@ export interface CounterReport {
 
 export interface SyncReport {
   runId: number;
+  /** The window new calls came from (reaching back over waiting calls when that cost no page). */
   window: FetchWindow;
+  /** The narrow windows the calls still waited on before `window` were re-checked through, oldest first. */
+  rechecked: FetchWindow[];
   pages: number;
   fetched: number;
   newCalls: number;
+  /** Calls fetched again exactly as they were, under the same settings: not decided again. */
+  unchanged: number;
   malformed: number;
   reconciled: ReconcileResult[];
+  /** `--adopt`: the counters that went on after ckym's uploads Metrica already had. */
+  adopted: AdoptedCounter[];
   counters: CounterReport[];
   outcome: RunOutcome;
   exitCode: number;

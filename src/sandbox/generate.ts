@@ -21,6 +21,12 @@ export interface GenerateCallsOptions {
   timeZone?: string;
   /** Host names the calls come from. Default ['shop.example', 'www.Shop.example', 'blog.example', 'other.example']. */
   sites?: string[];
+  /**
+   * The share (0–1) of every callback, over the whole history, that stays unfinished for ever — in progress (`1/0`)
+   * or scheduled (`2/0`), as CallKeeper leaves a callback it never updates: the stuck-calls account of issue 14.
+   * Default 0. Chosen by a generator of its own, so the other calls are the same as without it.
+   */
+  stuckShare?: number;
   /** Told every 10 000 calls made (a million take half a minute). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -124,7 +130,36 @@ export function generateCalls(opts: GenerateCallsOptions): Record<string, unknow
     if (opts.onProgress && (i + 1) % 10_000 === 0) opts.onProgress(i + 1, count);
   }
   guaranteeUnfinishedCallbacks(calls, recentFrom, dice);
+  if (opts.stuckShare) strandCallbacks(calls, opts.stuckShare, seed);
   return calls;
+}
+
+/**
+ * Leaves `share` of the callbacks (any age, the midnight call excepted) unfinished for ever: in progress or
+ * scheduled. What `stuckShare` does; exported for a caller that reworks the calls first (the bench).
+ */
+export function strandCallbacks(calls: Record<string, unknown>[], share: number, seed: number): void {
+  if (!(share > 0 && share <= 1)) throw new Error('stuckShare must be in (0, 1]');
+  const dice = new Dice(mulberry32(seed ^ 0x5eed));
+  for (const call of calls) {
+    if (call.serviceType !== 'callback' || String(call.callTime).endsWith(' 00:00:00') || !dice.chance(share)) continue;
+    const [a, b] = dice.chance(0.5) ? [1, 0] : [2, 0];
+    leaveUnfinished(call, a, b);
+  }
+}
+
+/** The call becomes a callback whose legs say `a/b` (an unfinished pair): failed so far, no talk, no record. */
+function leaveUnfinished(call: Record<string, unknown>, a: number, b: number): void {
+  const stringy = typeof call.duration === 'string';
+  Object.assign(call, {
+    serviceType: 'callback',
+    statusFirst: stringy ? String(a) : a,
+    statusSecond: stringy ? String(b) : b,
+    status: 'fail',
+    duration: stringy ? '0' : 0,
+    tariffTime: stringy ? '0' : 0,
+    recordUrl: '',
+  });
 }
 
 interface CallContext {
@@ -297,18 +332,8 @@ function guaranteeUnfinishedCallbacks(calls: Record<string, unknown>[], recentFr
     while (index >= Math.max(0, recentFrom) && String(calls[index]!.callTime).endsWith(' 00:00:00')) index -= 1;
     const call = calls[index];
     if (!call || index < 0) return;
-    const wasStringy = typeof call.duration === 'string';
-    Object.assign(call, {
-      serviceType: 'callback',
-      statusFirst: wasStringy ? String(a) : a,
-      statusSecond: wasStringy ? String(b) : b,
-      status: 'fail',
-      duration: wasStringy ? '0' : 0,
-      tariffTime: wasStringy ? '0' : 0,
-      recordUrl: '',
-      target: dice.flag(false),
-      uniqueTarget: dice.flag(false),
-    });
+    leaveUnfinished(call, a, b);
+    Object.assign(call, { target: dice.flag(false), uniqueTarget: dice.flag(false) });
     delete call.ctCallId;
     delete call.ctCampaignId;
     delete call.ctCampaignName;

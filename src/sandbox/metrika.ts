@@ -46,6 +46,11 @@ export interface MetrikaCounterSeed {
   callsLinking?: boolean;
   /** Offline-conversion linking (extended_threshold) enabled. Default true. */
   conversionsLinking?: boolean;
+  /**
+   * Uploads the counter already had when the emulator started (another tool's, or made with a comment Metrica took
+   * then): listed like any other, oldest first. Their rows are not known.
+   */
+  uploadings?: { kind: UploadKind; comment: string; createTime: number; lines?: number }[];
 }
 
 export interface MetrikaEmulatorOptions {
@@ -313,7 +318,23 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
   let nextUploadingId = 1_000_001;
 
   const uploads: ReceivedUpload[] = [];
-  const uploadings: Uploading[] = [];
+  const uploadings: Uploading[] = options.counters.flatMap((c) =>
+    (c.uploadings ?? []).map(
+      (u): Uploading => ({
+        id: nextUploadingId++,
+        counterId: c.id,
+        kind: u.kind,
+        createTime: u.createTime,
+        sourceQuantity: u.lines ?? 1,
+        lineQuantity: u.lines ?? 1,
+        comment: u.comment,
+        clientIdType: 'CLIENT_ID',
+        status: 'PROCESSED',
+        staticCalls: 0,
+        dynamicCalls: u.kind === 'calls' ? (u.lines ?? 1) : 0,
+      }),
+    ),
+  );
   const requests: MetrikaRequest[] = [];
   const faults = new FaultQueue<MetrikaFault>();
   const timers = { timers: new Set<NodeJS.Timeout>() };

@@ -173,4 +173,74 @@ export const MIGRATIONS: readonly string[] = [
            CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN b.sent_at END AS sent_at
     FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id;
   `,
+
+  /*
+   * 5: calls found by time. A run re-checks the calls it still waits on through narrow windows planned from how many
+   * known calls lie around each of them (issue 14), counted through this index instead of the whole table.
+   */ `
+  CREATE INDEX calls_by_time ON calls (call_time);
+  `,
+
+  /*
+   * 6: `ckym stats` reads counts kept as they are written instead of scanning every delivery (issue 14.3). One row
+   * per (hour of the call, counter, kind, state as delivery_view says it, reason, a conversion's goal, sent over
+   * 21 days after the call, the wait a call was decided out of) holds how many deliveries are so; every write that
+   * changes a delivery or its batch's status changes these counts in the same transaction. A delivery records
+   * `waited`: the wait it was still in (in-progress, scheduled…) when it was decided as it stood after
+   * `sync.maxWaitHours`. Rows reaching 0 stay (a sum ignores them). `delivery_totals` holds the same without the
+   * hour, for the all-time figures.
+   */ `
+  ALTER TABLE deliveries ADD COLUMN waited TEXT;
+  CREATE TABLE delivery_counts (
+    hour       INTEGER NOT NULL,              -- floor(call_time / 3600)
+    counter_id INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    state      TEXT NOT NULL,                 -- as delivery_view says it: a delivery of a sent batch is 'sent'
+    reason     TEXT NOT NULL DEFAULT '',
+    goal       TEXT NOT NULL DEFAULT '',      -- a conversion's Target cell
+    late       INTEGER NOT NULL DEFAULT 0,    -- 1: sent more than 21 days after the call
+    waited     TEXT NOT NULL DEFAULT '',
+    count      INTEGER NOT NULL,
+    PRIMARY KEY (hour, counter_id, kind, state, reason, goal, late, waited)
+  ) WITHOUT ROWID;
+  INSERT INTO delivery_counts (hour, counter_id, kind, state, reason, goal, late, waited, count)
+    SELECT (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600, d.counter_id, d.kind,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END,
+           IFNULL(d.reason, ''),
+           -- a conversion's row is (ClientId or Yclid, Target, DateTime…): its goal is cell 1
+           CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[1]'), '') ELSE '' END,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' AND b.sent_at - d.call_time > 1814400 THEN 1 ELSE 0 END,
+           '', COUNT(*)
+    FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+  -- The same without the hour: what stats says for all time is a read of a few rows, whatever the history.
+  CREATE TABLE delivery_totals (
+    counter_id INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    reason     TEXT NOT NULL DEFAULT '',
+    goal       TEXT NOT NULL DEFAULT '',
+    late       INTEGER NOT NULL DEFAULT 0,
+    waited     TEXT NOT NULL DEFAULT '',
+    count      INTEGER NOT NULL,
+    PRIMARY KEY (counter_id, kind, state, reason, goal, late, waited)
+  ) WITHOUT ROWID;
+  INSERT INTO delivery_totals (counter_id, kind, state, reason, goal, late, waited, count)
+    SELECT counter_id, kind, state, reason, goal, late, waited, SUM(count) FROM delivery_counts GROUP BY 1, 2, 3, 4, 5, 6, 7;
+  DROP VIEW delivery_view;
+  CREATE VIEW delivery_view AS
+    SELECT d.counter_id, d.call_id, d.kind,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state,
+           d.reason, d.id_type, d.row, d.call_time, d.batch_id, d.decided_run,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN b.sent_at END AS sent_at, d.waited
+    FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id;
+  `,
+
+  /*
+   * 7: a call fetched again exactly as it was, under the same settings, is not decided again (issue 14.2): each call
+   * keeps the fingerprint of what CallKeeper sent and the settings it was decided by — NULL while a decision of it
+   * waits on time or on the window it came in (domain/fingerprint.ts), and for every call before this version.
+   */ `
+  ALTER TABLE calls ADD COLUMN fingerprint TEXT;
+  `,
 ];

@@ -14,12 +14,15 @@ import {
   type LateSentCount,
   type RunSummary,
   type StatsInput,
+  type WaitedOutCount,
 } from '../domain/stats.js';
 import { CONVERSION_COLUMNS, type DeliveryKind } from '../domain/types.js';
 
 export interface StatsFilter {
   /** Unix seconds: only calls at or after it (deliveries), batches created at or after it. */
   since?: number | null | undefined;
+  /** Unix seconds: only calls before it (deliveries; the counts' partial hours). */
+  until?: number | null | undefined;
   /** Only these counters; all when absent or empty. */
   counterIds?: readonly number[] | undefined;
 }
@@ -31,6 +34,10 @@ function where(filter: StatsFilter, timeColumn: string, counterColumn = 'counter
   if (filter.since !== null && filter.since !== undefined) {
     parts.push(`${timeColumn} >= ?`);
     params.push(filter.since);
+  }
+  if (filter.until !== null && filter.until !== undefined) {
+    parts.push(`${timeColumn} < ?`);
+    params.push(filter.until);
   }
   if (filter.counterIds && filter.counterIds.length > 0) {
     parts.push(`${counterColumn} IN (SELECT value FROM json_each(?))`);
@@ -85,6 +92,18 @@ export function goalSentCounts(store: Store, filter: StatsFilter = {}): GoalSent
        WHERE kind = 'conversion' AND state = 'sent' AND ${w.sql} GROUP BY counter_id, goal ORDER BY counter_id, goal`,
     )
     .all(...w.params) as GoalSentCount[];
+}
+
+/** Deliveries decided as they stood after `sync.maxWaitHours`, by the wait they were still in (schema 6 on). */
+export function waitedOutCounts(store: Store, filter: StatsFilter = {}): WaitedOutCount[] {
+  if (store.schemaVersion < 6) return [];
+  const w = where(filter, 'call_time');
+  return connectionOf(store)
+    .prepare(
+      `SELECT counter_id AS counterId, kind, waited, COUNT(*) AS count FROM deliveries
+       WHERE waited IS NOT NULL AND ${w.sql} GROUP BY counter_id, kind, waited ORDER BY counter_id, kind, waited`,
+    )
+    .all(...w.params) as WaitedOutCount[];
 }
 
 /** Deliveries per day window (by call time), counter, kind and state; `day` is the window's index. */
@@ -154,8 +173,16 @@ export function recentBatches(store: Store, limit: number, filter: StatsFilter =
 
 /** Every counter with a delivery or a batch in the database, by id. */
 export function countersWithData(store: Store): number[] {
+  // Each table walked from one counter to the next through the index its key starts with (a loose index scan), not
+  // row by row: a million calls are five million deliveries.
+  const walk = (name: string, table: string) =>
+    `${name} (id) AS (SELECT MIN(counter_id) FROM ${table}
+       UNION ALL SELECT (SELECT MIN(counter_id) FROM ${table} WHERE counter_id > ${name}.id) FROM ${name} WHERE ${name}.id IS NOT NULL)`;
   return connectionOf(store)
-    .prepare(`SELECT counter_id FROM deliveries UNION SELECT counter_id FROM batches ORDER BY 1`)
+    .prepare(
+      `WITH RECURSIVE ${walk('d', 'deliveries')}, ${walk('b', 'batches')}
+       SELECT id FROM d WHERE id IS NOT NULL UNION SELECT id FROM b WHERE id IS NOT NULL ORDER BY 1`,
+    )
     .pluck()
     .all() as number[];
 }
@@ -171,14 +198,102 @@ export interface StatsQuery extends StatsFilter {
   runLimit: number;
 }
 
+/** The deliveries' part of the stats, read from every delivery row (a database before schema 6; the counts' check). */
+export function rowStats(store: Store, filter: StatsFilter, days: readonly DayWindow[]): Pick<StatsInput, 'deliveries' | 'lateSent' | 'goals' | 'days' | 'waitedOut'> {
+  return {
+    deliveries: deliveryCounts(store, filter),
+    lateSent: lateSentCounts(store, filter),
+    goals: goalSentCounts(store, filter),
+    days: dayCounts(store, days, filter),
+    waitedOut: waitedOutCounts(store, filter),
+  };
+}
+
+const HOUR = 3600;
+
+/**
+ * The same, from `delivery_counts` (schema 6 on): sums of the counts kept per hour of the calls, as exact as the
+ * rows. A `--since` or a day boundary that is not on the hour (a time zone of half or quarter hours) adds the rows of
+ * its partial hour, read from the deliveries themselves.
+ */
+export function countStats(store: Store, filter: StatsFilter, days: readonly DayWindow[]): Pick<StatsInput, 'deliveries' | 'lateSent' | 'goals' | 'days' | 'waitedOut'> {
+  const db = connectionOf(store);
+  const since = filter.since ?? null;
+  const fromHour = since === null ? null : Math.ceil(since / HOUR);
+  const w = where({ counterIds: filter.counterIds }, 'hour');
+  const hours = fromHour === null ? w : { sql: `hour >= ? AND ${w.sql}`, params: [fromHour, ...w.params] };
+  // the partial hour a --since off the hour leaves: [since, the next full hour)
+  const edge: StatsFilter | null = since !== null && since % HOUR !== 0 ? { since, until: fromHour! * HOUR, counterIds: filter.counterIds } : null;
+
+  const sum = <T extends { count: number }>(rows: T[], extra: T[], key: (r: T) => string): T[] => {
+    const all = new Map<string, T>();
+    for (const r of [...rows, ...extra]) {
+      const k = key(r);
+      const had = all.get(k);
+      if (had) had.count += r.count;
+      else all.set(k, { ...r });
+    }
+    return [...all.values()].filter((r) => r.count !== 0);
+  };
+  // One pass over the counts (for all time, the totals: a few rows): every figure below is a sum of these groups.
+  const groups = db
+    .prepare(
+      `SELECT counter_id AS counterId, kind, state, reason, goal, late, waited, SUM(count) AS count
+       FROM ${since === null ? 'delivery_totals' : 'delivery_counts'}
+       WHERE ${since === null ? w.sql : hours.sql} GROUP BY counter_id, kind, state, reason, goal, late, waited`,
+    )
+    .all(...(since === null ? w.params : hours.params)) as { counterId: number; kind: DeliveryKind; state: DeliveryCount['state']; reason: string; goal: string; late: number; waited: string; count: number }[];
+  const deliveries = sum(
+    groups.map((g) => ({ counterId: g.counterId, kind: g.kind, state: g.state, reason: g.reason === '' ? null : g.reason, count: g.count })),
+    edge ? deliveryCounts(store, edge) : [],
+    (r) => `${r.counterId}/${r.kind}/${r.state}/${r.reason ?? ''}`,
+  );
+  const lateSent = sum(
+    groups.filter((g) => g.state === 'sent' && g.late === 1).map((g) => ({ counterId: g.counterId, kind: g.kind, count: g.count })),
+    edge ? lateSentCounts(store, edge) : [],
+    (r) => `${r.counterId}/${r.kind}`,
+  );
+  const goals = sum(
+    groups.filter((g) => g.kind === 'conversion' && g.state === 'sent').map((g) => ({ counterId: g.counterId, goal: String(g.goal), count: g.count })),
+    edge ? goalSentCounts(store, edge) : [],
+    (r) => `${r.counterId}/${r.goal}`,
+  );
+  const waitedOut = sum(
+    groups.filter((g) => g.waited !== '').map((g) => ({ counterId: g.counterId, kind: g.kind, waited: g.waited, count: g.count })),
+    edge ? waitedOutCounts(store, edge) : [],
+    (r) => `${r.counterId}/${r.kind}/${r.waited}`,
+  );
+
+  let perDay: DayCount[] = [];
+  if (days.length > 0) {
+    const onTheHour = days.every((d) => d.start % HOUR === 0 && d.end % HOUR === 0) && (since === null || since % HOUR === 0);
+    if (!onTheHour) {
+      perDay = dayCounts(store, days, filter);
+    } else {
+      const values = days.map(() => '(?, ?, ?)').join(', ');
+      const windowParams = days.flatMap((d, i) => [i, d.start / HOUR, d.end / HOUR]);
+      const first = Math.max(days[0]!.start / HOUR, fromHour ?? -Infinity);
+      perDay = (
+        db
+          .prepare(
+            `WITH days (day, start, stop) AS (VALUES ${values})
+             SELECT days.day AS day, c.counter_id AS counterId, c.kind AS kind, c.state AS state, SUM(c.count) AS count
+             FROM delivery_counts c JOIN days ON c.hour >= days.start AND c.hour < days.stop
+             WHERE c.hour >= ? AND c.hour < ? AND ${where({ counterIds: filter.counterIds }, 'c.hour', 'c.counter_id').sql}
+             GROUP BY days.day, c.counter_id, c.kind, c.state ORDER BY 1, 2, 3, 4`,
+          )
+          .all(...windowParams, first, days[days.length - 1]!.end / HOUR, ...where({ counterIds: filter.counterIds }, 'c.hour', 'c.counter_id').params) as DayCount[]
+      ).filter((r) => r.count !== 0);
+    }
+  }
+  return { deliveries, lateSent, goals, days: perDay, waitedOut };
+}
+
 /** Everything `buildStats` needs, read in one read transaction (one consistent snapshot even while a sync writes). */
 export function readStats(store: Store, query: StatsQuery): StatsInput {
   const filter: StatsFilter = { since: query.since, counterIds: query.counterIds };
   return connectionOf(store).transaction(() => ({
-    deliveries: deliveryCounts(store, filter),
-    lateSent: lateSentCounts(store, filter),
-    goals: goalSentCounts(store, filter),
-    days: dayCounts(store, query.days, filter),
+    ...(store.schemaVersion >= 6 ? countStats(store, filter, query.days) : rowStats(store, filter, query.days)),
     batches: recentBatches(store, query.uploadLimit, filter),
     runs: recentRuns(store, query.runLimit),
     counterIdsWithData: countersWithData(store),

@@ -8,6 +8,7 @@ import { symlinkError } from '../files.js';
 import { redactStored } from '../redact.js';
 import type { DeliveryKind, IdentifierType, MalformedReason, Row, SkipReason, WaitReason } from '../domain/types.js';
 import { formatBatchComment } from '../domain/comment.js';
+import type { AdoptedFloors } from '../domain/adopt.js';
 import { MIGRATIONS } from './migrations.js';
 
 export type DeliveryState = 'waiting' | 'skipped' | 'malformed' | 'pending' | 'batched' | 'sent' | 'failed';
@@ -26,6 +27,8 @@ export interface DeliveryRecord {
   /** The identifier type of a pending row (the file it goes in); ClientId otherwise. */
   idType?: IdentifierType | undefined;
   callTime: number;
+  /** The wait the call was still in when it was decided as it stood after `sync.maxWaitHours`. */
+  waited?: WaitReason | null | undefined;
 }
 
 /**
@@ -47,6 +50,8 @@ export interface SeenCall {
   id: string;
   callTime: number;
   serviceType: string;
+  /** What it was fetched as and decided under (`callFingerprint`); null when it is to be decided again when seen. */
+  fingerprint?: string | null | undefined;
 }
 
 export interface Batch {
@@ -142,6 +147,27 @@ const toBatch = (r: BatchRow): Batch => ({
   metrikaStatus: r.metrika_status,
   error: r.error,
 });
+
+/** 21 days: a delivery sent more than this after its call is counted late (it cannot be linked to a visit). */
+const LATE_SECONDS = 21 * 86_400;
+/** The conversion row's goal (Target) cell: CONVERSION_COLUMNS is (ClientId or Yclid, Target, DateTime). */
+const GOAL_CELL = 1;
+
+/** The hour a call time falls in, as `delivery_counts` keys it (floor, also before 1970). */
+export const hourOf = (callTime: number): number => Math.floor(callTime / 3600);
+
+/** One key of `delivery_counts` (migration 6) and a change of its count. */
+interface CountDelta {
+  hour: number;
+  counterId: number;
+  kind: DeliveryKind;
+  state: DeliveryState;
+  reason: string;
+  goal: string;
+  late: number;
+  waited: string;
+  n: number;
+}
 
 /** Each store's connection, for the query modules of src/store/ (see `connectionOf`). */
 const connections = new WeakMap<Store, Database.Database>();
@@ -291,6 +317,61 @@ export class Store {
     }
   }
 
+  // ── delivery counts (what `stats` reads) ──────────────────────────────────
+
+  /** Adds each delta to its key's count, per hour and in all. Inside a write. */
+  private addCounts(deltas: Iterable<CountDelta>): void {
+    const add = this.stmt(
+      `INSERT INTO delivery_counts (hour, counter_id, kind, state, reason, goal, late, waited, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (hour, counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    );
+    const total = this.stmt(
+      `INSERT INTO delivery_totals (counter_id, kind, state, reason, goal, late, waited, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    );
+    const totals = new Map<string, CountDelta>();
+    for (const d of deltas) {
+      if (d.n === 0) continue;
+      add.run(d.hour, d.counterId, d.kind, d.state, d.reason, d.goal, d.late, d.waited, d.n);
+      const key = `${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.late}\u0000${d.waited}`;
+      const t = totals.get(key);
+      if (t) t.n += d.n;
+      else totals.set(key, { ...d });
+    }
+    for (const t of totals.values()) if (t.n !== 0) total.run(t.counterId, t.kind, t.state, t.reason, t.goal, t.late, t.waited, t.n);
+  }
+
+  /**
+   * Before a write changes the deliveries matching `where` (their state, reason, or their batch's status): their
+   * counts move from the key they have now (their state as delivery_view says it) to the key they will have — state
+   * and reason from `to`, and, for a batch being marked sent at `sentAt`, whether each was sent late. Inside the
+   * same write, before the change.
+   */
+  private moveCounts(
+    where: string,
+    params: readonly unknown[],
+    to: { state: DeliveryState; reason?: string | null; sentAt?: number },
+    from = 'deliveries d',
+  ): void {
+    const lateAfter = to.sentAt === undefined ? '0' : `(? - d.call_time > ${LATE_SECONDS})`;
+    const groups = this.stmt(
+      `SELECT (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600 AS hour, d.counter_id AS counterId, d.kind AS kind,
+              CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state,
+              IFNULL(d.reason, '') AS reason,
+              CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[${GOAL_CELL}]'), '') ELSE '' END AS goal,
+              CASE WHEN d.state = 'batched' AND b.status = 'sent' AND b.sent_at - d.call_time > ${LATE_SECONDS} THEN 1 ELSE 0 END AS late,
+              IFNULL(d.waited, '') AS waited, ${lateAfter} AS lateAfter, COUNT(*) AS n
+       FROM ${from} LEFT JOIN batches b ON b.id = d.batch_id WHERE ${where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`,
+    ).all(...(to.sentAt === undefined ? [] : [to.sentAt]), ...params) as (CountDelta & { lateAfter: number })[];
+    const deltas: CountDelta[] = [];
+    for (const g of groups) {
+      deltas.push({ ...g, goal: String(g.goal), n: -g.n });
+      const reason = to.reason === undefined ? g.reason : (to.reason ?? '');
+      deltas.push({ ...g, goal: String(g.goal), state: to.state, reason, late: to.state === 'sent' ? g.lateAfter : 0 });
+    }
+    this.addCounts(deltas.map(({ hour, counterId, kind, state, reason, goal, late, waited, n }) => ({ hour, counterId, kind, state, reason, goal, late, waited, n })));
+  }
+
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
@@ -375,30 +456,48 @@ export class Store {
    */
   recordPage(runId: number, calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[], batching?: Batching): number {
     const insertCall = this.stmt(
-      `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run, fingerprint) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     );
-    const updateCall = this.stmt(`UPDATE calls SET call_time = ?, service_type = ?, last_seen_run = ? WHERE id = ?`);
+    const updateCall = this.stmt(`UPDATE calls SET call_time = ?, service_type = ?, last_seen_run = ?, fingerprint = ? WHERE id = ?`);
     // A decision that did not change is left as it is (and keeps the run that made it): re-fetching the
     // look-back window then writes nothing.
     // A malformed row is decided again like a skipped one: the call may arrive corrected.
     const upsert = this.stmt(
-      `INSERT INTO deliveries (counter_id, call_id, kind, state, reason, id_type, row, call_time, decided_run, batch_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO deliveries (counter_id, call_id, kind, state, reason, id_type, row, call_time, decided_run, batch_id, waited)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (counter_id, kind, call_id) DO UPDATE SET
          state = excluded.state, reason = excluded.reason, id_type = excluded.id_type, row = excluded.row,
-         call_time = excluded.call_time, decided_run = excluded.decided_run, batch_id = excluded.batch_id
+         call_time = excluded.call_time, decided_run = excluded.decided_run, batch_id = excluded.batch_id, waited = excluded.waited
        WHERE deliveries.state IN ('waiting', 'skipped', 'malformed', 'pending')
          AND NOT (deliveries.state = excluded.state AND deliveries.reason IS excluded.reason
                   AND deliveries.id_type = excluded.id_type
-                  AND deliveries.row IS excluded.row AND deliveries.call_time = excluded.call_time)`,
+                  AND deliveries.row IS excluded.row AND deliveries.call_time = excluded.call_time
+                  AND deliveries.waited IS excluded.waited)`,
+    );
+    // What a known call's delivery was, for its counts: only one the upsert may change (never batched, sent or failed).
+    const previous = this.stmt(
+      `SELECT state, reason, row, call_time AS callTime, waited FROM deliveries WHERE counter_id = ? AND kind = ? AND call_id = ?
+         AND state IN ('waiting', 'skipped', 'malformed', 'pending')`,
     );
     return this.writeUnflushed(() => {
       let fresh = 0;
+      const known = new Set<string>();
       for (const call of calls) {
-        if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId).changes > 0) fresh++;
-        else updateCall.run(call.callTime, call.serviceType, runId, call.id);
+        if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId, call.fingerprint ?? null).changes > 0) fresh++;
+        else {
+          updateCall.run(call.callTime, call.serviceType, runId, call.fingerprint ?? null, call.id);
+          known.add(call.id);
+        }
       }
+      // The page's changes to delivery_counts, summed per key and written once at the end.
+      const counts = new Map<string, CountDelta>();
+      const count = (d: Omit<CountDelta, 'n'>, n: number) => {
+        const key = `${d.hour}\u0000${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.waited}`;
+        const c = counts.get(key);
+        if (c) c.n += n;
+        else counts.set(key, { ...d, n });
+      };
       // The run's open batch per triple, looked up once a page; created with the first row that really goes into it
       // (a re-fetched call whose decision did not change opens nothing: a no-op run writes no batch).
       const open = new Map<string, number | null>();
@@ -412,6 +511,12 @@ export class Store {
           if (!open.has(key)) open.set(key, this.openBatchId(runId, d.counterId, d.kind, idType));
           batchId = open.get(key)!;
         }
+        const row = d.row ? JSON.stringify(d.row) : null;
+        const before = known.has(d.callId)
+          ? (previous.get(d.counterId, d.kind, d.callId) as
+              | { state: DeliveryState; reason: string | null; row: string | null; callTime: number; waited: string | null }
+              | undefined)
+          : undefined;
         const changes = upsert.run(
           d.counterId,
           d.callId,
@@ -419,10 +524,11 @@ export class Store {
           batchId === null ? d.state : 'batched',
           d.reason,
           idType,
-          d.row ? JSON.stringify(d.row) : null,
+          row,
           d.callTime,
           runId,
           batchId,
+          d.waited ?? null,
         ).changes;
         if (header && batchId === null && changes > 0) {
           batchId = this.createBatch({ runId, counterId: d.counterId, kind: d.kind, idType, segment: 'fresh', header, now: batching!.now });
@@ -434,7 +540,38 @@ export class Store {
             d.callId,
           );
         }
+        if (changes === 0) continue;
+        const goalOf = (r: readonly unknown[] | null) => (d.kind === 'conversion' && r ? String(r[GOAL_CELL] ?? '') : '');
+        if (before) {
+          count(
+            {
+              hour: hourOf(before.callTime),
+              counterId: d.counterId,
+              kind: d.kind,
+              state: before.state,
+              reason: before.reason ?? '',
+              goal: goalOf(before.row === null ? null : (JSON.parse(before.row) as unknown[])),
+              late: 0,
+              waited: before.waited ?? '',
+            },
+            -1,
+          );
+        }
+        count(
+          {
+            hour: hourOf(d.callTime),
+            counterId: d.counterId,
+            kind: d.kind,
+            state: batchId === null ? d.state : 'batched',
+            reason: d.reason ?? '',
+            goal: goalOf(d.row),
+            late: 0,
+            waited: d.waited ?? '',
+          },
+          1,
+        );
       }
+      this.addCounts(counts.values());
       return fresh;
     });
   }
@@ -508,21 +645,92 @@ export class Store {
     });
   }
 
-  /** The oldest call some of these counters have not settled (waiting or pending): the next fetch must reach back to it. */
-  oldestUnsettled(counterIds: readonly number[], notBefore: number): number | null {
-    // waiting: not final yet; pending: decided but not sent (a failed run) — fetched again so that it is
-    // decided again with the settings of now (a price added meanwhile, a site removed…).
+  // ── a new or lost database: Metrica's uploadings list as the record (sync --adopt) ──
+
+  /** Whether this database knows anything of the counter: a cursor, a decision or a batch. */
+  hasHistory(counterId: number): boolean {
+    return (
+      this.stmt(
+        `SELECT EXISTS (SELECT 1 FROM cursors WHERE counter_id = ?)
+             OR EXISTS (SELECT 1 FROM deliveries WHERE counter_id = ?)
+             OR EXISTS (SELECT 1 FROM batches WHERE counter_id = ?)`,
+      )
+        .pluck()
+        .get(counterId, counterId, counterId) === 1
+    );
+  }
+
+  /**
+   * `sync --adopt`: the counter's calls at or before each kind's point were sent by a database that was lost (its
+   * uploads are in Metrica's list) and are never sent again; the cursor goes to `cursor`. One transaction. The points
+   * are kept in `meta` (`adopted:<counter>:<kind>`), read by `adoptedFloors`.
+   */
+  adopt(counterId: number, floors: AdoptedFloors, cursor: number): void {
+    const put = this.stmt(
+      `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
+    );
+    this.write(() => {
+      for (const [kind, at] of Object.entries(floors)) put.run(`adopted:${counterId}:${kind}`, String(at));
+      this.stmt(
+        `INSERT INTO cursors (counter_id, fetched_to) VALUES (?, ?) ON CONFLICT (counter_id) DO UPDATE SET fetched_to = MAX(fetched_to, excluded.fetched_to)`,
+      ).run(counterId, cursor);
+    });
+  }
+
+  /** The adopted points of these counters (those that have any). */
+  adoptedFloors(counterIds: readonly number[]): Map<number, AdoptedFloors> {
+    const rows = this.stmt(`SELECT key, value FROM meta WHERE key >= 'adopted:' AND key < 'adopted;'`).all() as { key: string; value: string }[];
+    const out = new Map<number, AdoptedFloors>();
+    for (const { key, value } of rows) {
+      const [, id, kind] = key.split(':');
+      const counterId = Number(id);
+      if (!counterIds.includes(counterId) || (kind !== 'call' && kind !== 'conversion')) continue;
+      out.set(counterId, { ...out.get(counterId), [kind]: Number(value) });
+    }
+    return out;
+  }
+
+  /**
+   * The times of the calls these counters have not settled, made in [notBefore, before), oldest first, each once: the
+   * calls a run re-checks through narrow windows (`planRecheck`). Waiting: not final yet; pending: decided but not
+   * sent (a failed run, a kind held) — fetched again so that it is decided again with the settings and the data of
+   * now (a price added meanwhile, a number CallKeeper corrected before `--retry-failed`).
+   */
+  unsettledTimes(counterIds: readonly number[], notBefore: number, before: number): number[] {
     // The condition repeats deliveries_unsettled's word for word: that is what lets SQLite use that index.
     const s = this.stmt(
-      `SELECT MIN(call_time) FROM deliveries WHERE state IN ('waiting', 'pending') AND counter_id = ? AND call_time >= ?`,
+      `SELECT DISTINCT call_time FROM deliveries WHERE state IN ('waiting', 'pending') AND counter_id = ? AND call_time >= ? AND call_time < ?`,
     ).pluck();
-    let oldest: number | null = null;
-    for (const id of counterIds) {
-      const v = s.get(id, notBefore) as number | null;
-      // Stryker disable next-line EqualityOperator: equal times are the same answer
-      if (v !== null && (oldest === null || v < oldest)) oldest = v;
-    }
-    return oldest;
+    const times = new Set<number>();
+    for (const id of counterIds) for (const t of s.all(id, notBefore, before) as number[]) times.add(t);
+    return [...times].sort((a, b) => a - b);
+  }
+
+  /**
+   * What the database knows around each of `times` (ascending, each once): the calls made at exactly that second,
+   * and those made after it and before the next time (the last: before `until`). Read through `calls_by_time`.
+   */
+  callsAround(times: readonly number[], until: number): { time: number; at: number; after: number }[] {
+    const at = this.stmt(`SELECT COUNT(*) FROM calls WHERE call_time = ?`).pluck();
+    const between = this.stmt(`SELECT COUNT(*) FROM calls WHERE call_time > ? AND call_time < ?`).pluck();
+    return times.map((time, i) => ({
+      time,
+      at: at.get(time) as number,
+      after: between.get(time, times[i + 1] ?? until) as number,
+    }));
+  }
+
+  /** The fingerprints the database keeps for these calls (a call unknown, or without one, is absent). */
+  fingerprints(ids: readonly string[]): Map<string, string> {
+    const rows = this.stmt(`SELECT id, fingerprint FROM calls WHERE id IN (SELECT value FROM json_each(?)) AND fingerprint IS NOT NULL`).all(
+      JSON.stringify(ids),
+    ) as { id: string; fingerprint: string }[];
+    return new Map(rows.map((r) => [r.id, r.fingerprint]));
+  }
+
+  /** How many known calls were made in [from, to] (unix seconds, both included). */
+  callsBetween(from: number, to: number): number {
+    return this.stmt(`SELECT COUNT(*) FROM calls WHERE call_time >= ? AND call_time <= ?`).pluck().get(from, to) as number;
   }
 
   // ── batches ─────────────────────────────────────────────────────────────
@@ -579,6 +787,7 @@ export class Store {
         id = this.createBatch({ runId, counterId, kind, idType, segment: 'fresh', header, now });
       }
       // Named, because SQLite would otherwise walk the counter's whole history for the few rows that are pending.
+      this.moveCounts(`d.state = 'pending' AND d.counter_id = ? AND d.kind = ? AND d.id_type = ?`, [counterId, kind, idType], { state: 'batched' }, 'deliveries d INDEXED BY deliveries_pending');
       this.stmt(
         `UPDATE deliveries INDEXED BY deliveries_pending SET state = 'batched', batch_id = ?
          WHERE state = 'pending' AND counter_id = ? AND kind = ? AND id_type = ?`,
@@ -654,6 +863,7 @@ export class Store {
     return this.write(() => {
       const counts = new Map<number, number>();
       for (const id of counterIds) {
+        this.moveCounts(`d.state = 'failed' AND d.counter_id = ?`, [id], { state: 'pending', reason: null });
         const n = requeue.run(id).changes;
         if (n > 0) counts.set(id, n);
       }
@@ -695,12 +905,13 @@ export class Store {
    */
   markSent(batchId: number, uploading: UploadingInfo, now: number): void {
     const at = Math.floor(now / 1000);
-    this.write(() =>
+    this.write(() => {
+      this.moveCounts(`d.batch_id = ? AND d.state = 'batched'`, [batchId], { state: 'sent', sentAt: at });
       this.stmt(
         `UPDATE batches SET status = 'sent', sent_at = ?, uploading_id = ?, metrika_status = ?, uploading_json = ?, error = NULL
          WHERE id = ?`,
-      ).run(at, uploading.id, uploading.status ?? null, redactStored(JSON.stringify(uploading)), batchId),
-    );
+      ).run(at, uploading.id, uploading.status ?? null, redactStored(JSON.stringify(uploading)), batchId);
+    });
   }
 
   /** Metrica never got it: its deliveries go back to pending, to be batched again (with the current settings). */
@@ -713,6 +924,7 @@ export class Store {
 
   /** A batch's rows back to pending, outside any batch. Inside a write. */
   private unbatch(batchId: number): void {
+    this.moveCounts(`d.batch_id = ? AND d.state = 'batched'`, [batchId], { state: 'pending' });
     this.stmt(`UPDATE deliveries SET state = 'pending', batch_id = NULL WHERE batch_id = ? AND state = 'batched'`).run(batchId);
   }
 
@@ -743,6 +955,7 @@ export class Store {
   rejectBatch(batchId: number, error: string): void {
     this.write(() => {
       this.stmt(`UPDATE batches SET status = 'rejected', error = ? WHERE id = ?`).run(redactStored(error), batchId);
+      this.moveCounts(`d.batch_id = ? AND d.state = 'batched'`, [batchId], { state: 'failed', reason: 'rejected' });
       this.stmt(`UPDATE deliveries SET state = 'failed', reason = 'rejected' WHERE batch_id = ? AND state = 'batched'`).run(batchId);
     });
   }

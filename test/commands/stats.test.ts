@@ -96,6 +96,17 @@ describe('stats text', () => {
     expect(text).toMatch(/^ {2}failed\s+3  kept aside: Metrica refused them \(see the uploads below\) — fix the cause, then "ckym sync --retry-failed"$/m);
   });
 
+  it('calls decided as they stood after sync.maxWaitHours: a line of their own, only when there are some', () => {
+    expect(text).not.toMatch(/waited out/);
+    const waited = buildStats(
+      { ...input, waitedOut: [{ counterId: 7, kind: 'call', waited: 'scheduled', count: 2 }, { counterId: 7, kind: 'call', waited: 'in-progress', count: 3 }] },
+      { configured: [{ id: 7, name: 'shop.example', enabled: true, goal: 'call' }], days, nowMs: NOW_MS, timeZone: 'Europe/Moscow', since: null },
+    );
+    expect(statsText(waited, { paint: plainPaint, style: 'ascii', refresh: null }).join('\n')).toMatch(
+      /^ {2}waited out\s+5  decided as they stood after sync\.maxWaitHours · in-progress 3 · scheduled 2$/m,
+    );
+  });
+
   it('per day with a total and ascii bars', () => {
     expect(text).toMatch(/^ {2}2024-05-19 {6}4 {5}0 {8}0 {8}0  ############$/m);
     expect(text).toMatch(/^ {2}2024-05-20 {6}8 {5}0 {8}0 {8}0  ########################$/m);

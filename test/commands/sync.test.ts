@@ -9,7 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { plainPaint, type Paint } from '../../src/cli/render.js';
 import type { CounterReport, SyncReport } from '../../src/engine/types.js';
-import { droppedText, progressText, reconciledText, refusedText, retryText, summaryLine, summaryLines, windowText } from '../../src/commands/sync/text.js';
+import {
+  adoptedText,
+  droppedText,
+  priorUploadsText,
+  progressText,
+  reconciledText,
+  refusedText,
+  retryText,
+  sinceOverlapText,
+  summaryLine,
+  summaryLines,
+  windowText,
+} from '../../src/commands/sync/text.js';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
 import { startMetrikaEmulator, type MetrikaEmulator } from '../../src/sandbox/metrika.js';
 import { argv, memoryIO } from './io.js';
@@ -29,11 +41,14 @@ const counterReport = (over: Partial<CounterReport> & { id: number }): CounterRe
 const report = (counters: CounterReport[], over: Partial<SyncReport> = {}): SyncReport => ({
   runId: 3,
   window: { from: 1_715_590_800, to: 1_716_195_600 },
+  rechecked: [],
+  unchanged: 0,
   pages: 2,
   fetched: 1214,
   newCalls: 37,
   malformed: 0,
   reconciled: [],
+  adopted: [],
   counters,
   outcome: 'ok',
   exitCode: 0,
@@ -159,6 +174,40 @@ describe('what needs the user (issue 12): rows kept aside, malformed, held, drop
     );
     expect(refusedText({ counterId: 7, kind: 'call', batchId: 5, rows: 1, reason: 'Metrica refused …', split: false })).toBe(
       'Metrica refused 1 row of calls of counter 7 (batch 5): kept aside — Metrica refused …',
+    );
+  });
+});
+
+describe('a new or lost database: the stop, --adopt and --since, in the account\'s time zone', () => {
+  const T = 1_716_195_600; // 2024-05-20 12:00 in Moscow
+  const prior = { uploads: 3, newestCall: T - 620, lastUpload: T, installations: ['3f2a9c0d1e2f'], legacy: 0, undated: 0 };
+  const found = { counterId: 12345678, name: 'shop.example', prior, byKind: { call: prior } };
+
+  it('the stop: when the last upload was, the newest call it holds, and both ways on (--since just after it)', () => {
+    expect(priorUploadsText([found], 'Europe/Moscow').split('\n')).toEqual([
+      'counter 12345678 (shop.example) has no history in this database, but Metrica already holds 3 uploads by ckym to it (installation 3f2a9c0d1e2f): the last on 2024-05-20 12:00 (Europe/Moscow), holding calls up to 2024-05-20 11:49 (Europe/Moscow)',
+      'a new (or lost) database would send those calls again, so nothing was fetched or sent. Go on with one of:',
+      '  ckym sync --adopt                   # calls up to then are taken as sent (Metrica has them): nothing goes twice',
+      '  ckym sync --since 2024-05-20T11:50  # or start where you choose (here: just after the last call they hold)',
+    ]);
+    // another zone, another wall time; Metrica's times unknown: said so, and --since DATE
+    expect(priorUploadsText([found], 'Asia/Yekaterinburg')).toContain('the last on 2024-05-20 14:00 (Asia/Yekaterinburg)');
+    const unknown = { ...found, prior: { ...prior, newestCall: null, lastUpload: null } };
+    expect(priorUploadsText([unknown], 'Europe/Moscow', 'one line')).toBe(
+      'counter 12345678 (shop.example) has no history in this database, but Metrica already holds 3 uploads by ckym to it (installation 3f2a9c0d1e2f): the last on an unknown time, holding calls up to an unknown time; a new (or lost) database would send those calls again, so nothing was fetched or sent: run "ckym sync --adopt", or "ckym sync --since DATE"',
+    );
+  });
+
+  it('--adopt says what is now taken as sent, per kind when the kinds differ; --since warns only when it overlaps', () => {
+    expect(adoptedText({ ...found, floors: { call: T - 620 }, cursor: T - 620 }, 'Europe/Moscow')).toBe(
+      'counter 12345678 (shop.example): --adopt: Metrica holds 3 uploads by ckym to it; calls up to 2024-05-20 11:49 (Europe/Moscow) are taken as sent and never sent again',
+    );
+    expect(adoptedText({ ...found, floors: { call: T - 620, conversion: T - 3600 }, cursor: T - 620 }, 'Europe/Moscow')).toMatch(
+      /calls up to 2024-05-20 11:49 \(Europe\/Moscow\) and conversions up to 2024-05-20 11:00 \(Europe\/Moscow\) are taken/,
+    );
+    expect(sinceOverlapText({ ...found, since: T - 620 + 1 }, 'Europe/Moscow')).toBeNull();
+    expect(sinceOverlapText({ ...found, since: T - 86_400 }, 'Europe/Moscow')).toBe(
+      "counter 12345678 (shop.example): --since 2024-05-19 12:00 (Europe/Moscow) starts before the last call ckym's earlier uploads to it hold (2024-05-20 11:49 (Europe/Moscow)): calls between the two that were uploaded then are sent again (--adopt would not)",
     );
   });
 });

@@ -39,14 +39,15 @@ describe('finality', () => {
     const call = aCall({ serviceType: 'callback', statusFirst: 1, statusSecond: 0, callTime: T });
     expect(finality(call, T + 86400, SETTLE)).toEqual({ final: false, reason: 'in-progress' });
     expect(finality(call, T + 72 * 3600 - 1, SETTLE)).toEqual({ final: false, reason: 'in-progress' });
-    expect(finality(call, T + 72 * 3600, SETTLE)).toEqual({ final: true }); // decided as it stands
-    expect(finality(call, T + 3600, SETTLE, 1)).toEqual({ final: true });
+    // decided as it stands, saying which wait it was still in (recorded with its decisions, counted in stats)
+    expect(finality(call, T + 72 * 3600, SETTLE)).toEqual({ final: true, waitedOut: 'in-progress' });
+    expect(finality(call, T + 3600, SETTLE, 1)).toEqual({ final: true, waitedOut: 'in-progress' });
   });
 
   it('a callback with legs 2/0 is scheduled, until it has waited maxWaitHours', () => {
     const call = aCall({ serviceType: 'callback', statusFirst: 2, statusSecond: 0 });
     expect(finality(call, T + 86400, SETTLE)).toEqual({ final: false, reason: 'scheduled' });
-    expect(finality(call, T + 72 * 3600, SETTLE)).toEqual({ final: true });
+    expect(finality(call, T + 72 * 3600, SETTLE)).toEqual({ final: true, waitedOut: 'scheduled' });
   });
 
   it('a callback with legs 707/0 is awaiting a status update (CallKeeper: «в ожидании обновления статуса»)', () => {

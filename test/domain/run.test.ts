@@ -8,7 +8,6 @@ const window = (over: Partial<WindowInput>): WindowInput => ({
   cursors: [],
   initialDays: 7,
   lookbackHours: 24,
-  unsettled: null,
   ...over,
 });
 
@@ -31,14 +30,9 @@ describe('fetchWindow: what one run fetches, for all its counters', () => {
     expect(fetchWindow(window({ cursors: [NOW - 900, null] })).from).toBe(NOW - 7 * DAY);
   });
 
-  it('a call still waited on (or still to send) pulls the window back to it; one later than the start changes nothing', () => {
-    expect(fetchWindow(window({ cursors: [NOW - 900], unsettled: NOW - 5 * DAY })).from).toBe(NOW - 5 * DAY);
-    expect(fetchWindow(window({ cursors: [NOW - 900], unsettled: NOW - 3600 })).from).toBe(NOW - 900 - 24 * 3600);
-  });
-
   it('--since replaces the start, whatever the cursors and the waiting calls', () => {
     const since = NOW - 90 * DAY;
-    expect(fetchWindow(window({ since, cursors: [NOW - 900, null], unsettled: NOW - 100 * DAY }))).toEqual({ from: since, to: NOW });
+    expect(fetchWindow(window({ since, cursors: [NOW - 900, null] }))).toEqual({ from: since, to: NOW });
     expect(fetchWindow(window({ since: NOW - 3600, cursors: [null] }))).toEqual({ from: NOW - 3600, to: NOW });
   });
 

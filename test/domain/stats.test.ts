@@ -177,6 +177,8 @@ describe('buildStats', () => {
       skippedByReason: { site: 7, status: 3 },
       waiting: 2,
       waitingByReason: { settling: 2 },
+      decidedAfterMaxWait: 0,
+      decidedAfterMaxWaitByReason: {},
     });
     expect(shop.conversions.sent).toBe(6);
     expect(shop.conversions.byGoal).toEqual({ calltracking_call_order: 5, old_goal: 1 });
@@ -217,6 +219,18 @@ describe('buildStats', () => {
       waitingByReason: { unknown: 2 },
       failedByReason: { unknown: 1 },
     });
+  });
+
+  it('calls decided as they stood after sync.maxWaitHours, by the wait they were still in', () => {
+    const waitedOut = [
+      { counterId: 200, kind: 'call' as const, waited: 'in-progress', count: 3 },
+      { counterId: 200, kind: 'call' as const, waited: 'scheduled', count: 1 },
+      { counterId: 200, kind: 'conversion' as const, waited: 'scheduled', count: 1 },
+      { counterId: 999, kind: 'call' as const, waited: 'scheduled', count: 5 }, // not covered
+    ];
+    const shop = buildStats({ ...input(), waitedOut }, options).counters[0]!;
+    expect([shop.calls.decidedAfterMaxWait, shop.calls.decidedAfterMaxWaitByReason]).toEqual([4, { 'in-progress': 3, scheduled: 1 }]);
+    expect(shop.conversions.decidedAfterMaxWait).toBe(1);
   });
 
   it('per day: per counter and summed, pending includes batched', () => {

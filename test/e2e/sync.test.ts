@@ -298,21 +298,25 @@ describe('ckym sync end to end', () => {
     const { network: _fast, ...defaults } = config;
     world.writeConfig(defaults);
     const port = await freePort();
+    // What starting ckym costs on this machine right now (a loaded CI machine takes seconds): the budget is 30 s of
+    // retries, and the run may take that plus its start and its own work, a few starts' worth — not a minute.
+    const startedVersion = Date.now();
+    await world.run(['--version']);
+    const start = Date.now() - startedVersion;
     const started = Date.now();
     const down = await world.run(['sync'], { CKYM_METRIKA_URL: `http://127.0.0.1:${port}` });
     const took = Date.now() - started;
-    expect(took).toBeLessThan(35_000);
+    expect(took).toBeLessThan(30_000 + 5 * start + 1_000);
     expect(down.code).toBe(4);
-    // every counter failed, the first after its retries, the others at once: one budget for the run
-    // (the first request for a counter with rows to send reads its call linking switch)
-    for (const c of counters) {
-      expect(down.stderr).toMatch(
-        new RegExp(`^ckym: counter ${c.id} .*: Metrica unavailable while reading the call linking threshold of counter ${c.id}: network error ECONNREFUSED at 127\\.0\\.0\\.1:${port}`, 'm'),
-      );
-    }
-    expect(down.stderr).toMatch(/this run has spent its 30 s of retries: network\.giveUpSeconds/);
+    // a first run reads each counter's uploadings list before anything (a database that knows nothing of them:
+    // issue 13.4); unreadable, the run stops there — after one budget of retries, naming the host, nothing fetched
+    // (every counter failing on its own within one budget, once the database knows them: engine/sync.test.ts)
+    expect(down.stderr).toMatch(
+      new RegExp(`^ckym: Metrica unavailable while reading the upload list of counter ${counters[0]!.id}: network error ECONNREFUSED at 127\\.0\\.0\\.1:${port} \\(after \\d+ attempts\\); run again later`, 'm'),
+    );
     expect(down.stderr).not.toContain(API_KEY);
     expect(world.metrika.requests).toEqual([]);
+    expect(world.callkeeper.requests).toEqual([]);
     // nothing lost: with Metrica back, everything goes out once
     const up = await world.run(['sync']);
     expect(up.code).toBe(0);

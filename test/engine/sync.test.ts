@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateCalls } from '../../src/sandbox/generate.js';
 import { UPLOAD_TOO_EARLY_MESSAGE } from '../../src/sandbox/metrika.js';
 import { connectionOf } from '../../src/store/store.js';
+import { countStats } from '../../src/store/stats.js';
 import { freePort } from '../support/harness.js';
 import { SETTINGS, counter, engineWorld, type EngineWorld } from './world.js';
 
@@ -189,13 +190,15 @@ describe('reconcile: batches a previous run left unfinished', () => {
     await fresh();
     await world.run({ freeze: { afterPages: 1 } });
     expect(world.batches().map((b) => b.split(' ').slice(1, 3).join(' ')).sort()).toEqual(['11/call prepared', '11/conversion prepared', '22/call prepared']);
+    // (the first run read the lists once: a database that knew nothing of the counters — engine/adopt.test.ts)
+    const listed = lists(11) + lists(22);
     const { report } = await world.run();
     expect(report!.reconciled.map((r) => [r.batchId, r.result])).toEqual([
       [1, 'resend'],
       [2, 'resend'],
       [3, 'resend'],
     ]);
-    expect(lists(11) + lists(22)).toBe(0);
+    expect(lists(11) + lists(22)).toBe(listed);
     expect(world.batches().slice(0, 3).map((b) => b.split(' ')[2])).toEqual(['void', 'void', 'void']);
     world.expectExactlyOnce();
   });
@@ -233,6 +236,47 @@ describe('reconcile: batches a previous run left unfinished', () => {
     expect(later.report!.exitCode).toBe(0);
     expect(world.batches()[0]).toMatch(/^1 11\/call void/);
     world.expectExactlyOnce({ from: NOW_UNIX - SETTINGS.initialDays * DAY, to: NOW_UNIX + 11 * 60 });
+  });
+});
+
+describe('a no-op proportional to what changed', () => {
+  it('a call fetched again as it was is not decided again; one CallKeeper changed is; one waiting always is', async () => {
+    await fresh();
+    const first = await world.run();
+    const db = connectionOf(world.store);
+    const decidedIn = (run: number) => db.prepare(`SELECT COUNT(DISTINCT call_id) FROM deliveries WHERE decided_run = ?`).pluck().get(run) as number;
+    // the calls whose decisions hold no wait and no malformed row keep a fingerprint
+    const settled = db.prepare(`SELECT COUNT(*) FROM calls WHERE fingerprint IS NOT NULL`).pluck().get() as number;
+    const unsettled = db
+      .prepare(`SELECT COUNT(DISTINCT call_id) FROM deliveries WHERE state IN ('waiting', 'malformed')`)
+      .pluck()
+      .get() as number;
+    expect(settled).toBeGreaterThan(0);
+    expect(settled + unsettled).toBe(first.report!.fetched - first.report!.malformed);
+
+    world.setNow(NOW_UNIX + 60);
+    const second = await world.run();
+    const inWindow = second.report!.fetched - second.report!.malformed;
+    const waitingInWindow = db
+      .prepare(`SELECT COUNT(DISTINCT call_id) FROM deliveries WHERE state IN ('waiting', 'malformed') AND call_time >= ?`)
+      .pluck()
+      .get(second.report!.window.from) as number;
+    expect(second.report!.unchanged).toBeGreaterThan(0);
+    expect(second.report!.unchanged + waitingInWindow).toBe(inWindow);
+    // only the calls still waited on were decided again (none of them changed: nothing was rewritten either)
+    expect(decidedIn(second.report!.runId)).toBe(0);
+    expect(uploads()).toBe(3);
+
+    // CallKeeper changes one settled call: it alone is decided again
+    const changed = db
+      .prepare(`SELECT id FROM calls WHERE fingerprint IS NOT NULL AND call_time >= ? ORDER BY id LIMIT 1`)
+      .pluck()
+      .get(second.report!.window.from) as string;
+    world.callkeeper.updateCall(changed, { tags: 'изменено' });
+    world.setNow(NOW_UNIX + 120);
+    const third = await world.run();
+    expect(third.report!.unchanged).toBe(second.report!.unchanged - 1);
+    world.expectExactlyOnce();
   });
 });
 
@@ -296,6 +340,79 @@ describe('the window', () => {
     const runs = connectionOf(world.store).prepare(`SELECT window_from, window_to FROM runs ORDER BY id`).all();
     expect(runs).toEqual(requested().map(([from, to]) => ({ window_from: from, window_to: to })));
   });
+
+  it('a callback stuck for days is re-checked through a narrow window of its own, not by re-fetching every call since it; after maxWaitHours it is decided as it stands', async () => {
+    const moscow = (unix: number) => new Date((unix + 3 * 3600) * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    const stuckAt = NOW_UNIX - 2 * DAY; // 05-18 09:00 UTC: older than the look-back, younger than maxWaitHours (72 h)
+    const stuck = {
+      universalId: 'stuck-1',
+      serviceType: 'callback',
+      status: 'fail',
+      statusFirst: 1, // in progress, for ever
+      statusSecond: 0,
+      clientNumber: '79550000001',
+      callTime: moscow(stuckAt),
+      duration: 0,
+      yaClid: '1716000000777',
+    };
+    // 2 500 final calls between it and the look-back's start (3 pages), a few inside the look-back
+    const call = (i: number, at: number) => ({
+      universalId: `f${String(i).padStart(5, '0')}`,
+      serviceType: 'calltracking',
+      status: 'success',
+      statusFirst: 200,
+      statusSecond: 200,
+      clientNumber: `7999${String(i).padStart(7, '0')}`,
+      callTime: moscow(at),
+      duration: 30,
+      yaClid: `17160${String(i).padStart(8, '0')}`,
+    });
+    const between = Array.from({ length: 2500 }, (_, i) => call(i, stuckAt + 3600 + i * 28));
+    const recent = Array.from({ length: 5 }, (_, i) => call(9000 + i, NOW_UNIX - 3600 * (i + 2)));
+    await fresh([...between, ...recent, stuck]);
+    const first = await world.run();
+    expect(first.report!.counters[0]!.waiting['in-progress']).toBe(1);
+    expect(first.report!.pages).toBe(3);
+
+    world.callkeeper.requests.length = 0;
+    world.setNow(NOW_UNIX + 3600);
+    const second = await world.run();
+    // before: one window from the stuck call (2 506 calls, 3 pages); now: the stuck call's second, then the look-back
+    expect(requested()).toEqual([
+      [stuckAt, stuckAt],
+      [NOW_UNIX - DAY, NOW_UNIX + 3600],
+    ]);
+    expect(world.callkeeper.requests).toHaveLength(2);
+    expect(second.report!.rechecked).toEqual([{ from: stuckAt, to: stuckAt }]);
+    expect(second.report!.window).toEqual({ from: NOW_UNIX - DAY, to: NOW_UNIX + 3600 });
+    expect(second.report!.fetched).toBe(1 + 5);
+    expect(second.report!.counters[0]!.waiting['in-progress']).toBe(1);
+    const sentBefore = world.metrika.rows(11, 'calls').length;
+    expect(second.report!.counters.every((c) => c.calls.sent === 0 && c.conversions.sent === 0)).toBe(true);
+
+    // 72 h after it was made, it is decided as it stands: a missed callback, sent once
+    world.callkeeper.requests.length = 0;
+    world.setNow(stuckAt + 72 * 3600 + 60);
+    const third = await world.run();
+    expect(third.report!.rechecked).toEqual([{ from: stuckAt, to: stuckAt }]);
+    expect(third.report!.counters[0]!.waiting['in-progress'] ?? 0).toBe(0);
+    expect(world.metrika.rows(11, 'calls').filter((r) => r.PhoneNumber === '+79550000001')).toEqual([
+      expect.objectContaining({ CallMissed: '1', ClientId: '1716000000777' }),
+    ]);
+    expect(world.metrika.rows(11, 'calls').length).toBe(sentBefore + 1);
+    // the reason is recorded with the decisions, and stats count it (counter 22 takes tracked calls only: skipped)
+    expect(countStats(world.store, {}, []).waitedOut).toEqual([
+      { counterId: 11, kind: 'call', waited: 'in-progress', count: 1 },
+      { counterId: 11, kind: 'conversion', waited: 'in-progress', count: 1 },
+      { counterId: 22, kind: 'call', waited: 'in-progress', count: 1 },
+    ]);
+    // and then nothing is re-checked any more
+    world.callkeeper.requests.length = 0;
+    world.setNow(stuckAt + 73 * 3600);
+    const fourth = await world.run();
+    expect(fourth.report!.rechecked).toEqual([]);
+    expect(world.callkeeper.requests).toHaveLength(1);
+  });
 });
 
 describe('a dry run', () => {
@@ -303,7 +420,12 @@ describe('a dry run', () => {
     await fresh();
     const { report, dry } = await world.run({ dryRun: true });
     expect(report!.exitCode).toBe(0);
-    expect(world.metrika.requests).toEqual([]);
+    // nothing leaves: Metrica is only asked for its uploadings lists (a database that knows nothing of the counters)
+    expect(world.metrika.requests.map((r) => `${r.method} ${r.path.replace(/^.*counter\//, '')}`)).toEqual([
+      'GET 11/offline_conversions/calls_uploadings',
+      'GET 11/offline_conversions/uploadings',
+      'GET 22/offline_conversions/calls_uploadings',
+    ]);
     expect(dry!.batches.map((b) => [b.counterId, b.kind, b.rows.length])).toEqual([
       [11, 'call', report!.counters[0]!.calls.sent],
       [11, 'conversion', report!.counters[0]!.conversions.sent],
@@ -319,6 +441,10 @@ describe('a dry run', () => {
 describe('the retry budget', () => {
   it('Metrica unreachable: the whole run gives up within one 30 s budget (fake clock), not per counter; exit 4, nothing lost', async () => {
     await fresh();
+    // a database that knows the counters (one earlier run, a day ago): its run asks Metrica nothing before the uploads
+    world.setNow(NOW_UNIX - DAY);
+    expect((await world.run()).report!.exitCode).toBe(0);
+    world.setNow(NOW_UNIX);
     const port = await freePort();
     const start = world.timer.now();
     const { report, retries } = await world.run({ metrikaUrl: `http://127.0.0.1:${port}`, policy: { retries: 5, backoffMs: 2000, giveUpMs: 30_000 } });
@@ -332,7 +458,7 @@ describe('the retry budget', () => {
     expect(second!.error!.message).toMatch(/\(this run has spent its 30 s of retries: network\.giveUpSeconds\)$/);
     expect(retries.every((n) => n.what === 'the call linking threshold of counter 11')).toBe(true);
     // nothing was sealed, nothing left behind: the rows wait, pending
-    expect(world.batches()).toEqual([]);
+    expect(world.batches().filter((b) => !/ sent /.test(b))).toEqual([]);
     expect(world.states(11).pending).toBeGreaterThan(0);
     // the next run, with Metrica back, delivers everything once
     const back = await world.run();

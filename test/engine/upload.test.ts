@@ -19,7 +19,12 @@ afterEach(async () => {
 });
 const fresh = async () => (world = await engineWorld({ calls: CALLS, counters: COUNTERS, nowIso: NOW }));
 const posts = () => world.metrika.requests.filter((r) => r.method === 'POST' && /offline_conversions\/upload/.test(r.path)).length;
-const listed = () => world.metrika.requests.filter((r) => r.method === 'GET' && /uploadings$/.test(r.path)).length;
+/** Lookups in Metrica's uploadings list after the first upload left (a first run reads the list before anything, too:
+ * a database that knows nothing of the counter checks it holds no uploads by ckym — issue 13.4). */
+const listed = () => {
+  const first = world.metrika.requests.findIndex((r) => r.method === 'POST' && /offline_conversions\/upload/.test(r.path));
+  return world.metrika.requests.slice(first < 0 ? 0 : first).filter((r) => r.method === 'GET' && /uploadings$/.test(r.path)).length;
+};
 
 describe('an upload whose answer is lost', () => {
   it('Metrica took it and the connection broke: found in its list at once, recorded as sent — never sent twice', async () => {

@@ -19,6 +19,7 @@ import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sand
 import { startMetrikaEmulator, type MetrikaCounterSeed, type MetrikaEmulator, type MetrikaEmulatorOptions } from '../../src/sandbox/metrika.js';
 import { expectedRows, sortRows, type OracleCounter } from '../support/oracle.js';
 import { FakeTimer } from '../support/fake-timer.js';
+import { expectCountsExact } from '../support/counts.js';
 import { counter as oracleCounter } from '../support/reliability.js';
 
 export const KEY = 'k3y9ENGINE0test7';
@@ -50,6 +51,10 @@ export interface RunOptions {
   strayCalls?: Record<string, unknown>[];
   /** More listeners, told besides the world's own (which note the trail and what `told` holds). */
   events?: SyncEvents;
+  /** `--adopt`. */
+  adopt?: boolean;
+  /** Hand the engine no uploadings list (a dry run without a Yandex token). */
+  noUploadingsList?: boolean;
 }
 
 export interface RunResult {
@@ -59,7 +64,7 @@ export interface RunResult {
   trail: string[];
   retries: RetryNotice[];
   /** What the engine told along the way besides batches: held, dropped, refused, requeued — in order. */
-  told: { event: 'held' | 'dropped' | 'refused' | 'requeued'; detail: Record<string, unknown> }[];
+  told: { event: 'held' | 'dropped' | 'refused' | 'requeued' | 'adopted' | 'prior-uploads' | 'prior-unchecked'; detail: Record<string, unknown> }[];
   /** Dry run only: what would have been uploaded. */
   dry: DryRunUploader | null;
 }
@@ -74,6 +79,8 @@ export interface EngineWorld {
   now(): number;
   setNow(unixSeconds: number): void;
   run(options?: RunOptions): Promise<RunResult>;
+  /** The database is lost: from now on the engine works with a brand-new one (a new CKYM_HOME). */
+  loseDatabase(): void;
   /** Every batch as `id counter/kind status rows`. */
   batches(): string[];
   /** Deliveries of one counter and kind, by state as people read it (`delivery_view`). */
@@ -111,18 +118,25 @@ export async function engineWorld(options: {
     })),
     ...options.metrika,
   });
-  const store = Store.open(path.join(dir, 'ckym.db'));
+  let store = Store.open(path.join(dir, 'ckym.db'));
+  let homes = 0;
   const timer = new FakeTimer();
   const db = () => connectionOf(store);
 
   const world: EngineWorld = {
-    store,
+    get store() {
+      return store;
+    },
     callkeeper,
     metrika,
     counters: options.counters,
     timer,
     now: () => nowMs / 1000,
     setNow: (unix) => (nowMs = unix * 1000),
+    loseDatabase() {
+      store.close();
+      store = Store.open(path.join(dir, `home-${++homes}`, 'ckym.db'));
+    },
     async run(o: RunOptions = {}) {
       const policy = { ...DEFAULT_POLICY, ...o.policy };
       const budget = new RetryBudget(policy.giveUpMs);
@@ -168,6 +182,9 @@ export async function engineWorld(options: {
         onDropped: (detail) => told.push({ event: 'dropped', detail }),
         onRefused: (detail) => told.push({ event: 'refused', detail }),
         onRequeued: (detail) => told.push({ event: 'requeued', detail }),
+        onAdopted: (detail) => told.push({ event: 'adopted', detail: { ...detail } }),
+        onPriorUploads: (detail) => told.push({ event: 'prior-uploads', detail: { ...detail } }),
+        onPriorUnchecked: (detail) => told.push({ event: 'prior-unchecked', detail }),
         onBatch: ({ batchId }) => trail.push(`batch ${batchId}: ${status(batchId)}`),
         onUploaded: ({ counterId, kind }) => {
           const last = db().prepare(`SELECT id FROM batches WHERE counter_id = ? AND kind = ? ORDER BY id DESC LIMIT 1`).pluck().get(counterId, kind) as number;
@@ -176,11 +193,24 @@ export async function engineWorld(options: {
       };
       const report = await Promise.race([
         sync(
-          { config: { callkeeper: { timezone: TIME_ZONE }, sync: SETTINGS }, counters: options.counters, store, callkeeper: source, uploader, clock, events, pid: 4242 },
-          { since: o.since, retryFailed: o.retryFailed },
+          {
+            config: { callkeeper: { timezone: TIME_ZONE }, sync: SETTINGS },
+            counters: options.counters,
+            store,
+            callkeeper: source,
+            uploader,
+            uploadings: o.noUploadingsList ? undefined : mk,
+            clock,
+            events,
+            pid: 4242,
+          },
+          { since: o.since, retryFailed: o.retryFailed, adopt: o.adopt },
         ),
         reached,
       ]);
+      // Whatever the run did (sent, voided, refused, split, held, requeued — or froze midway), stats' counts kept as
+      // written equal what the delivery rows say.
+      expectCountsExact(store, nowMs);
       return { report, trail, retries, told, dry };
     },
     batches: () =>

@@ -107,14 +107,15 @@ describe('Metrica faults', () => {
     expect(result.code, result.stderr).toBe(0);
     // one file each in Metrica
     expect([uploadsOf(11, 'calls'), uploadsOf(11, 'conversions'), uploadsOf(22, 'calls'), uploadsOf(33, 'calls'), uploadsOf(33, 'conversions')]).toEqual([1, 1, 1, 1, 1]);
-    // the lost answers were looked up in the uploadings list, not sent again
+    // the lost answers were looked up in the uploadings list, not sent again (each trail starts with the list read a
+    // run makes first for a counter its database knows nothing of: issue 13.4)
     const trail = (counterId: number, kind: string) =>
       world.mk.requests.filter((r) => r.info.counterId === counterId && r.info.kind === kind).map((r) => (r.info.upload ? 'upload' : 'list'));
-    expect(trail(11, 'calls')).toEqual(['upload', 'list']);
-    expect(trail(11, 'conversions')).toEqual(['upload', 'list']);
-    expect(trail(33, 'conversions')).toEqual(['upload', 'list']);
-    expect(trail(22, 'calls')).toEqual(['upload', 'list', 'upload']); // not in the list: sent again
-    expect(trail(33, 'calls')).toEqual(['upload', 'list', 'upload', 'list', 'upload']); // 504, 504, then through
+    expect(trail(11, 'calls')).toEqual(['list', 'upload', 'list']);
+    expect(trail(11, 'conversions')).toEqual(['list', 'upload', 'list']);
+    expect(trail(33, 'conversions')).toEqual(['list', 'upload', 'list']);
+    expect(trail(22, 'calls')).toEqual(['list', 'upload', 'list', 'upload']); // not in the list: sent again
+    expect(trail(33, 'calls')).toEqual(['list', 'upload', 'list', 'upload', 'list', 'upload']); // 504, 504, then through
     exactlyOnce();
   });
 

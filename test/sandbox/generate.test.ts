@@ -132,6 +132,21 @@ describe('generateCalls', () => {
     expect(calls.some((c) => c.recordUrl === null)).toBe(true);
     expect(calls.some((c) => !('callPage' in c))).toBe(true);
   });
+
+  it('stuckShare leaves that share of callbacks, over the whole history, unfinished for ever; the other calls are unchanged', () => {
+    const base = generateCalls({ count: 20_000, seed: 9, nowUnix: NOW, days: 365 });
+    const stuck = generateCalls({ count: 20_000, seed: 9, nowUnix: NOW, days: 365, stuckShare: 0.01 });
+    const unfinished = (c: Record<string, unknown>) => Number(c.statusSecond) === 0 && [1, 2].includes(Number(c.statusFirst));
+    const changed = stuck.filter((c, i) => JSON.stringify(c) !== JSON.stringify(base[i]));
+    expect(changed.every((c) => c.serviceType === 'callback' && unfinished(c) && Number(c.duration) === 0)).toBe(true);
+    const callbacks = base.filter((c) => c.serviceType === 'callback').length;
+    expect(changed.length).toBeGreaterThan(callbacks * 0.006);
+    expect(changed.length).toBeLessThan(callbacks * 0.014);
+    // spread over the history, not only the newest calls
+    const months = new Set(changed.map((c) => String(c.callTime).slice(0, 7)));
+    expect(months.size).toBeGreaterThanOrEqual(12);
+    expect(() => generateCalls({ count: 10, seed: 1, nowUnix: NOW, days: 1, stuckShare: 2 })).toThrow(/stuckShare/);
+  });
 });
 
 describe('generateCounters', () => {

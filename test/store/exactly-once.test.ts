@@ -98,40 +98,42 @@ function threeCounters(run: number, batching?: Batching): void {
   );
 }
 
-describe('oldestUnsettled: the oldest call any of the run’s counters has not settled', () => {
-  it('is the minimum over the counters, whichever counter holds it and in whatever order they come', () => {
+describe('unsettledTimes: the calls any of the run’s counters has not settled, each second once, oldest first', () => {
+  const END = Number.MAX_SAFE_INTEGER;
+  it('is the union over the counters, whichever counter holds each and in whatever order they come', () => {
     const run = store.startRun(1, 0);
-    store.recordPage(run, seen('a', 'b', 'c', 'd', 'e', 'f'), [
+    store.recordPage(run, seen('a', 'b', 'c', 'd', 'e', 'f', 'g'), [
       decision(1, 'a', 'waiting', { callTime: 300 }), // the oldest, held by the first counter asked
       decision(1, 'b', 'pending', { callTime: 700 }),
       decision(2, 'c', 'waiting', { callTime: 500 }),
       decision(3, 'd', 'pending', { callTime: 400 }),
-      decision(3, 'e', 'skipped', { callTime: 100 }), // settled: never pulls the window back
+      decision(3, 'e', 'skipped', { callTime: 100 }), // settled: never re-checked
       decision(4, 'f', 'waiting', { callTime: 50 }), // a counter the run does not deliver
+      decision(2, 'g', 'waiting', { callTime: 300 }), // the same second as a: told once
     ]);
-    expect(store.oldestUnsettled([1, 2, 3], 0)).toBe(300);
-    expect(store.oldestUnsettled([3, 2, 1], 0)).toBe(300);
-    expect(store.oldestUnsettled([1, 2], 0)).toBe(300);
-    expect(store.oldestUnsettled([2, 3], 0)).toBe(400);
-    expect(store.oldestUnsettled([3, 2], 0)).toBe(400);
-    expect(store.oldestUnsettled([2], 0)).toBe(500);
-    expect(store.oldestUnsettled([1, 2, 3], 301)).toBe(400);
-    expect(store.oldestUnsettled([1, 2, 3], 400)).toBe(400);
-    expect(store.oldestUnsettled([1, 2, 3], 701)).toBeNull();
-    expect(store.oldestUnsettled([4, 1], 0)).toBe(50);
-    expect(store.oldestUnsettled([], 0)).toBeNull();
+    expect(store.unsettledTimes([1, 2, 3], 0, END)).toEqual([300, 400, 500, 700]);
+    expect(store.unsettledTimes([3, 2, 1], 0, END)).toEqual([300, 400, 500, 700]);
+    expect(store.unsettledTimes([1, 2], 0, END)).toEqual([300, 500, 700]);
+    expect(store.unsettledTimes([2, 3], 0, END)).toEqual([300, 400, 500]);
+    expect(store.unsettledTimes([3], 0, END)).toEqual([400]);
+    expect(store.unsettledTimes([1, 2, 3], 301, END)).toEqual([400, 500, 700]);
+    expect(store.unsettledTimes([1, 2, 3], 400, END)).toEqual([400, 500, 700]);
+    expect(store.unsettledTimes([1, 2, 3], 0, 700)).toEqual([300, 400, 500]); // `before` is excluded
+    expect(store.unsettledTimes([1, 2, 3], 701, END)).toEqual([]);
+    expect(store.unsettledTimes([4, 1], 0, END)).toEqual([50, 300, 700]);
+    expect(store.unsettledTimes([], 0, END)).toEqual([]);
   });
 
   it('forgets a call once it is batched or sent', () => {
     const run = store.startRun(1, 0);
     store.recordPage(run, seen('a', 'b'), [decision(1, 'a', 'pending', { callTime: 200 }), decision(2, 'b', 'pending', { callTime: 300 })]);
-    expect(store.oldestUnsettled([1, 2], 0)).toBe(200);
+    expect(store.unsettledTimes([1, 2], 0, END)[0] ?? null).toBe(200);
     const batch = prepare(run, 1, 'call', HEADER, 0)!;
-    expect(store.oldestUnsettled([1, 2], 0)).toBe(300);
+    expect(store.unsettledTimes([1, 2], 0, END)[0] ?? null).toBe(300);
     store.markSending(batch.id, 0);
     store.markSent(batch.id, { id: 9 }, 0);
-    expect(store.oldestUnsettled([1, 2], 0)).toBe(300);
-    expect(store.oldestUnsettled([1], 0)).toBeNull();
+    expect(store.unsettledTimes([1, 2], 0, END)[0] ?? null).toBe(300);
+    expect(store.unsettledTimes([1], 0, END)[0] ?? null).toBeNull();
   });
 });
 

@@ -8,7 +8,8 @@ import { Store, connectionOf, storeError, type DeliveryRecord } from '../../src/
 import { ConfigError, LocalError } from '../../src/errors.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { deliveryCounts } from '../../src/store/stats.js';
+import { countStats, deliveryCounts, rowStats, waitedOutCounts } from '../../src/store/stats.js';
+import { expectCountsExact } from '../support/counts.js';
 
 let dir: string;
 let store: Store;
@@ -160,16 +161,39 @@ describe('Store', () => {
     expect(chunks.flat().map((r) => r[0])).toEqual(ids);
   });
 
-  it('cursors only move forward; the oldest waiting call pulls the window back', () => {
+  it('cursors only move forward; the calls still waited on are found by time, with the known calls around them', () => {
     store.setCursors([1, 2], 1000);
     store.setCursors([1], 500);
     expect(store.cursor(1)).toBe(1000);
     expect(store.cursor(3)).toBeNull();
     const run = store.startRun(1, 0);
     store.recordPage(run, [seen('a')], [{ ...pending('a', 2), state: 'waiting', reason: 'scheduled', row: null, callTime: 400 }]);
-    expect(store.oldestUnsettled([1], 0)).toBeNull();
-    expect(store.oldestUnsettled([1, 2], 0)).toBe(400);
-    expect(store.oldestUnsettled([1, 2], 401)).toBeNull();
+    store.recordPage(run, [seen('b'), seen('c'), seen('d')], [
+      { ...pending('b', 2), state: 'waiting', reason: 'in-progress', row: null, callTime: 400 },
+      { ...pending('c', 1), state: 'waiting', reason: 'scheduled', row: null, callTime: 700 },
+      { ...pending('d', 1), callTime: 300 },
+    ]);
+    // waiting and pending (still to send) are both re-checked; each time once, oldest first
+    expect(store.unsettledTimes([3], 0, 10_000)).toEqual([]);
+    expect(store.unsettledTimes([1, 2], 0, 10_000)).toEqual([300, 400, 700]);
+    expect(store.unsettledTimes([2], 0, 10_000)).toEqual([400]);
+    expect(store.unsettledTimes([1, 2], 401, 10_000)).toEqual([700]);
+    expect(store.unsettledTimes([1, 2], 0, 700)).toEqual([300, 400]);
+  });
+
+  it('counts the known calls at and between the waiting calls, through the calls_by_time index', () => {
+    const run = store.startRun(1, 0);
+    const at = (id: string, callTime: number) => ({ id, callTime, serviceType: 'callback' });
+    store.recordPage(run, [at('a', 100), at('b', 100), at('c', 150), at('d', 200), at('e', 250), at('f', 300), at('g', 900)], []);
+    expect(store.callsAround([100, 200], 300)).toEqual([
+      { time: 100, at: 2, after: 1 },
+      { time: 200, at: 1, after: 1 },
+    ]);
+    expect(store.callsBetween(100, 300)).toBe(6);
+    expect(store.callsBetween(301, 899)).toBe(0);
+    const plan = (sql: string) =>
+      (connectionOf(store).prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1, 2) as { detail: string }[]).map((r) => r.detail).join(' | ');
+    expect(plan(`SELECT COUNT(*) FROM calls WHERE call_time > ? AND call_time < ?`)).toMatch(/USING COVERING INDEX calls_by_time/);
   });
 
   it('marks a run left running by a dead process as interrupted when the next one starts', () => {
@@ -386,7 +410,7 @@ describe('schema 4', () => {
     db.close();
     const migrated = Store.open(file);
     try {
-      expect(migrated.schemaVersion).toBe(4);
+      expect(migrated.schemaVersion).toBe(MIGRATIONS.length);
       expect(connectionOf(migrated).prepare(`SELECT call_id, state, id_type, sent_at FROM delivery_view ORDER BY 1`).all()).toEqual([
         { call_id: 'a', state: 'sent', id_type: 'clientId', sent_at: 200 },
         { call_id: 'b', state: 'skipped', id_type: 'clientId', sent_at: null },
@@ -398,6 +422,85 @@ describe('schema 4', () => {
       const run = migrated.startRun(2, 0);
       migrated.recordPage(run, [seen('e')], [{ ...pending('e', 9), state: 'malformed', reason: 'datetime-before-2000', row: null }]);
       expect(connectionOf(migrated).prepare(`SELECT state, reason FROM deliveries WHERE call_id = 'e'`).get()).toEqual({ state: 'malformed', reason: 'datetime-before-2000' });
+    } finally {
+      migrated.close();
+    }
+  });
+});
+
+describe('schemas 5 and 6: calls by time, counts kept as written', () => {
+  it('migrates a populated schema-4 database: stats read from the counts equal the rows before and after, and stay so as it changes', () => {
+    const file = path.join(dir, 'v4.db');
+    const Database = connectionOf(store).constructor as unknown as new (file: string) => ReturnType<typeof connectionOf>;
+    const db = new Database(file);
+    for (const m of MIGRATIONS.slice(0, 4)) db.exec(m);
+    db.pragma('user_version = 4');
+    const DAY = 86_400;
+    const now = 1_716_200_000;
+    db.exec(`INSERT INTO runs (id, pid, started_at, outcome) VALUES (1, 1, 0, 'ok');
+      INSERT INTO batches (id, run_id, counter_id, kind, comment, header, rows, status, created_at, sent_at, id_type, segment) VALUES
+        (1, 1, 9, 'call', 'ckym0123456789abb1t1', '[]', 3, 'sent', ${now}, ${now}, 'clientId', 'fresh'),
+        (2, 1, 9, 'conversion', 'ckym0123456789abb2t1', '[]', 2, 'sent', ${now}, ${now}, 'clientId', 'fresh'),
+        (3, 1, 9, 'call', 'ckym0123456789abb3t1', '[]', 1, 'rejected', ${now}, NULL, 'clientId', 'fresh'),
+        (4, 1, 9, 'call', 'ckym0123456789abb4t1', '[]', 1, 'prepared', ${now}, NULL, 'yclid', 'fresh');`);
+    const calls: [string, number][] = [];
+    const deliveries: string[] = [];
+    const add = (id: string, at: number, kind: string, state: string, reason: string | null, row: string | null, batch: number | null) => {
+      if (!calls.some(([c]) => c === id)) calls.push([id, at]);
+      deliveries.push(`(9, '${id}', '${kind}', '${state}', ${reason === null ? 'NULL' : `'${reason}'`}, ${row === null ? 'NULL' : `'${row}'`}, ${at}, ${batch ?? 'NULL'}, 1)`);
+    };
+    add('a', now - 30 * DAY, 'call', 'batched', null, '["1","x"]', 1); // sent, late (30 days)
+    add('a', now - 30 * DAY, 'conversion', 'batched', null, '["1","goal_a","x"]', 2);
+    add('b', now - 21 * DAY + 100, 'call', 'batched', null, '["2","x"]', 1); // sent, just in time
+    add('b', now - 21 * DAY + 100, 'conversion', 'batched', null, '["2","goal_b","x"]', 2);
+    add('c', now - 2 * DAY - 1234, 'call', 'batched', null, '["3","x"]', 1);
+    add('d', now - 2 * DAY - 1000, 'call', 'skipped', 'status', null, null);
+    add('d', now - 2 * DAY - 1000, 'conversion', 'skipped', 'status', null, null);
+    add('e', now - 2 * DAY - 1500, 'call', 'failed', 'rejected', '["5","x"]', 3);
+    add('f', now - 3600, 'call', 'waiting', 'scheduled', null, null);
+    add('g', now - 7200, 'call', 'pending', null, '["7","x"]', null);
+    add('h', now - 60, 'call', 'batched', null, '["8","x"]', 4);
+    add('i', -5000, 'call', 'malformed', 'datetime-before-2000', null, null); // before 1970: its hour is floor()ed
+    db.exec(`INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run) VALUES ${calls.map(([id, at]) => `('${id}', ${at}, 'callback', 1, 1)`).join(', ')};
+      INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, batch_id, decided_run) VALUES ${deliveries.join(', ')};`);
+    db.close();
+
+    // stats on the schema-4 database (read-only: not migrated) read the rows
+    const readOnly = Store.open(file, { readonly: true });
+    const before = rowStats(readOnly, {}, []);
+    readOnly.close();
+    const migrated = Store.open(file);
+    try {
+      expect(migrated.schemaVersion).toBe(MIGRATIONS.length);
+      expect(expectCountsExact(migrated, now * 1000, [9])).toBeGreaterThan(0);
+      const after = countStats(migrated, {}, []);
+      expect(after.deliveries).toEqual(expect.arrayContaining(before.deliveries));
+      expect(after.deliveries).toHaveLength(before.deliveries.length);
+      // a (30 days before it was sent) is late, b (21 days less 100 s) is not
+      expect(after.lateSent.sort((x, y) => x.kind.localeCompare(y.kind))).toEqual([
+        { counterId: 9, kind: 'call', count: 1 },
+        { counterId: 9, kind: 'conversion', count: 1 },
+      ]);
+      expect(after.goals.sort((x, y) => x.goal.localeCompare(y.goal))).toEqual([
+        { counterId: 9, goal: 'goal_a', count: 1 },
+        { counterId: 9, goal: 'goal_b', count: 1 },
+      ]);
+      // and as it changes: the prepared batch sent, the refused row retried, a new page
+      migrated.markSent(4, { id: 77 }, now * 1000);
+      expectCountsExact(migrated, now * 1000, [9]);
+      migrated.requeueFailed([9]);
+      expectCountsExact(migrated, now * 1000, [9]);
+      const run = migrated.startRun(2, now * 1000);
+      migrated.recordPage(run, [{ id: 'f', callTime: now - 3600, serviceType: 'callback' }], [
+        { counterId: 9, callId: 'f', kind: 'call', state: 'skipped', reason: 'status', row: null, callTime: now - 3600, waited: 'scheduled' },
+      ]);
+      expectCountsExact(migrated, now * 1000, [9]);
+      expect(waitedOutCounts(migrated)).toEqual([{ counterId: 9, kind: 'call', waited: 'scheduled', count: 1 }]);
+      const sealed = migrated.sealBatches(run, 9, 'call', 'clientId', ['x'], null, now * 1000);
+      expect(sealed.map((b) => b.rows)).toEqual([2]); // g and the requeued e
+      expectCountsExact(migrated, now * 1000, [9]);
+      migrated.voidBatch(sealed[0]!.id, 'lost');
+      expectCountsExact(migrated, now * 1000, [9]);
     } finally {
       migrated.close();
     }
@@ -489,5 +592,29 @@ describe('SyncLock', () => {
     const lock = SyncLock.tryAcquire(file);
     expect(lock).not.toBeNull();
     lock!.release();
+  });
+});
+
+describe('a new or lost database (sync --adopt)', () => {
+  it('a counter has history once it has a cursor, a decision or a batch — never before', () => {
+    expect([1, 2, 3].map((id) => store.hasHistory(id))).toEqual([false, false, false]);
+    store.setCursors([1], 1714510800);
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seen('a')], [pending('a', 2)]);
+    expect([1, 2, 3].map((id) => store.hasHistory(id))).toEqual([true, true, false]);
+  });
+
+  it('adopt: the points of each kind and the cursor in one write; a point never moves back; kept across opens', () => {
+    store.adopt(7, { call: 1000, conversion: 900 }, 1000);
+    store.adopt(7, { call: 800 }, 800);
+    store.adopt(8, { call: 50 }, 50);
+    expect(store.cursor(7)).toBe(1000);
+    expect(store.hasHistory(7)).toBe(true);
+    expect(store.adoptedFloors([7, 9])).toEqual(new Map([[7, { call: 1000, conversion: 900 }]]));
+    store.close();
+    store = Store.open(path.join(dir, 'ckym.db'));
+    expect(store.adoptedFloors([7, 8])).toEqual(new Map([[7, { call: 1000, conversion: 900 }], [8, { call: 50 }]]));
+    // the installation id (kept in the same table) is untouched
+    expect(store.installationId()).toMatch(/^[0-9a-f]{12}$/);
   });
 });

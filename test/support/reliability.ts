@@ -69,7 +69,8 @@ export async function killAt(
   const { child, done } = world.start(args, env);
   let exited = false;
   void done.then(() => (exited = true));
-  await until(() => exited || reached(), 20_000);
+  // Generous: on a loaded machine (CI, two cores) the child may take long to reach the step; it is killed at once then.
+  await until(() => exited || reached(), 60_000);
   if (exited) {
     const r = await done;
     throw new Error(`ckym finished (exit ${r.code}) before the crash point was reached:\n${r.stdout}${r.stderr}`);

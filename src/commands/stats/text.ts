@@ -45,6 +45,9 @@ function counterBlock(c: CounterStats, o: TextOptions): string[] {
   }
   rows.push(['skipped', String(c.calls.skipped), reasons(c.calls.skippedByReason)]);
   if (c.calls.waiting + c.conversions.waiting > 0) rows.push(['waiting', String(c.calls.waiting), reasons(c.calls.waitingByReason)]);
+  if (c.calls.decidedAfterMaxWait > 0) {
+    rows.push(['waited out', String(c.calls.decidedAfterMaxWait), `decided as they stood after sync.maxWaitHours · ${reasons(c.calls.decidedAfterMaxWaitByReason)}`]);
+  }
   const pendingCalls = c.calls.pending + c.calls.batched;
   const pendingConv = c.conversions.pending + c.conversions.batched;
   if (pendingCalls + pendingConv > 0) {

@@ -8,4 +8,6 @@ export interface SyncFlags {
   json?: boolean;
   /** `--retry-failed`: rows Metrica refused go back in line first. */
   retryFailed?: boolean;
+  /** `--adopt`: a new or lost database goes on after the uploads Metrica's list already holds. */
+  adopt?: boolean;
 }

@@ -14,6 +14,10 @@ export function registerSync(program: Command, { io, result }: CommandSetup): vo
     .option('-q, --quiet', 'print nothing on success (errors still go to stderr)')
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
     .option('--retry-failed', 'first put the rows Metrica refused back in line (after the cause is fixed); they go out like any other')
+    .option(
+      '--adopt',
+      "a new or lost database: take Metrica's uploadings list as the record of what ckym already sent, and go on after the newest call it holds",
+    )
     .addHelpText(
       'after',
       `
@@ -23,9 +27,14 @@ Examples:
   $ ckym sync --dry-run --out ./preview        # …written to files
   $ ckym sync --counter 12345678 --since 2024-05-01
   $ ckym sync --retry-failed --counter 12345678  # send again what Metrica refused, once fixed
+  $ ckym sync --adopt                          # the database was lost: go on after what Metrica already has
   $ ckym sync --quiet --config /etc/ckym/ckym.config.json >> ~/ckym.log 2>&1
 
-Exit codes: 0 done (or nothing to do, or another sync is running), 2 usage/config error,
+A counter this database has no history of, whose uploads by ckym are already in Metrica (a new or lost
+database), stops the run (exit 2) before anything is sent, saying when the last one was: go on with --adopt,
+or with --since a date after it.
+
+Exit codes: 0 done (or nothing to do, or another sync is running), 2 usage/config error (or the stop above),
 3 credentials rejected (run "ckym login"), 4 a service unavailable after retries,
 5 some counters failed while others were delivered.`,
     )

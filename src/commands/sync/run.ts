@@ -4,6 +4,8 @@ import v8 from 'node:v8';
 import { terminalSafe, writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import { ConfigError, ExitCode, LocalError } from '../../errors.js';
+import { UploadsInMetrica } from '../../engine/adopt.js';
+import { newestCallOf } from '../../domain/adopt.js';
 import { requireCallKeeperKey } from '../../credentials.js';
 import { CallKeeperClient } from '../../clients/callkeeper.js';
 import { MetrikaClient } from '../../clients/metrika.js';
@@ -19,8 +21,12 @@ import { csvDocument } from '../../domain/csv.js';
 import type { CounterSettings } from '../../domain/types.js';
 import { commandBase, credentials, paintFor, parseSince, yandexToken, type CommandBase } from '../shared.js';
 import type { SyncFlags } from './flags.js';
-import { skippedDocument, syncDocument } from './document.js';
+import { priorUploadsDocument, skippedDocument, syncDocument } from './document.js';
 import {
+  adoptedText,
+  priorUploadsText,
+  sinceOverlapText,
+  sinceSuggestion,
   counterErrorText,
   droppedText,
   dryRunFileName,
@@ -66,6 +72,9 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
   const creds = credentials(base);
   const apiKey = requireCallKeeperKey(creds);
   const token = flags.dryRun ? null : await yandexToken(base, creds);
+  // A dry run uploads nothing, but reads Metrica's uploadings lists as the real run would (for a counter this database
+  // does not know) when a Yandex token is at hand — never refreshing it: a preview changes nothing.
+  const readToken = token ?? creds.yandexToken;
   // One retry budget for the whole run, shared by both services (network.giveUpSeconds).
   const policy = retryPolicy(config.network);
   const retry = { policy, budget: new RetryBudget(policy.giveUpMs), onRetry: (n: RetryNotice) => printer.info(retryText(n, policy.retries)) };
@@ -87,20 +96,29 @@ export async function runSyncCommand(flags: SyncFlags, globals: GlobalOptions, i
   }
   try {
     let uploader: Uploader;
-    if (token === null) {
+    const metrika = readToken === null ? undefined : new MetrikaClient({ baseUrl: base.urls.metrika, token: readToken, ...retry });
+    if (token === null || !metrika) {
       uploader = dryRun = new DryRunUploader(store);
     } else {
-      const metrika = new MetrikaClient({ baseUrl: base.urls.metrika, token, ...retry });
       uploader = new MetricaUploader({ store, metrika, clock, confirmGraceMinutes: config.sync.confirmGraceMinutes });
     }
     const events = progress(printer, config.callkeeper.timezone, since !== undefined);
-    report = await sync({ config, counters, store, callkeeper, uploader, clock, events, pid: process.pid }, { since, retryFailed: flags.retryFailed });
+    report = await sync(
+      { config, counters, store, callkeeper, uploader, uploadings: metrika, clock, events, pid: process.pid },
+      { since, retryFailed: flags.retryFailed, adopt: flags.adopt },
+    );
+  } catch (error) {
+    if (!(error instanceof UploadsInMetrica)) throw error;
+    throw priorUploadsStop(error, base, flags);
   } finally {
     store.close();
     lock?.release();
   }
   printer.clearStatus();
   const durationMs = Math.round(performance.now() - started);
+  if (flags.adopt && report.adopted.length === 0) {
+    printer.info("--adopt: nothing to adopt — every counter of this run is known to this database, or Metrica's lists hold no upload by ckym to it");
+  }
 
   const dryBatches = dryRun?.batches ?? null;
   if (dryBatches && flags.out) writeDryRunFiles(flags.out, io.cwd, dryBatches, printer);
@@ -154,6 +172,22 @@ function selectCounters(
   });
 }
 
+/**
+ * The stop of a new or lost database, said with times in the account's zone: the error `main` prints (exit 2), and
+ * under --json the document that says it (main then prints no other).
+ */
+function priorUploadsStop(stop: UploadsInMetrica, base: CommandBase, flags: SyncFlags): ConfigError {
+  const timeZone = base.loaded.config.callkeeper.timezone;
+  base.printer.clearStatus();
+  const message = priorUploadsText(stop.found, timeZone);
+  if (flags.json) {
+    const newest = newestCallOf(stop.found);
+    const oneLine = priorUploadsText(stop.found, timeZone, 'one line');
+    writeDocument(base.io, priorUploadsDocument(stop, oneLine, newest === null ? null : sinceSuggestion(newest, timeZone)));
+  }
+  return new ConfigError(message);
+}
+
 function alreadyRunning(base: CommandBase, flags: SyncFlags): number {
   let detail = '';
   if (fs.existsSync(base.home.database)) {
@@ -194,6 +228,16 @@ function progress(printer: Printer, timeZone: string, backfill: boolean): SyncEv
     onDropped: (d) => printer.warn(droppedText(d)),
     onRefused: (r) => printer.info(refusedText(r)),
     onRequeued: (r) => printer.info(`put ${r.rows} refused row${r.rows === 1 ? '' : 's'} of counter ${r.counterId} back in line (--retry-failed)`),
+    onAdopted: (a) => printer.info(adoptedText(a, timeZone)),
+    onPriorUploads: (f) => {
+      const overlap = sinceOverlapText(f, timeZone);
+      if (overlap) printer.warn(overlap);
+    },
+    onPriorUnchecked: ({ counterIds }) =>
+      printer.warn(
+        `dry run without a Yandex token: Metrica's uploadings list of counter ${counterIds.join(', ')} (unknown to this database) was not read; ` +
+          'if ckym uploaded to it before, the real run stops (or --adopt goes on after those uploads) — this preview does not know',
+      ),
     onBatch: ({ counterId, kind, rows }) =>
       printer.status(`uploading ${rows} ${kind === 'call' ? 'calls' : 'conversions'} to counter ${counterId}`),
   };

@@ -8,7 +8,9 @@ import { byCount } from '../../domain/stats.js';
 import type { RetryNotice } from '../../clients/retry.js';
 import type { CounterReport, DryRunBatch, ReconcileResult, SyncEvents, SyncReport } from '../../engine/types.js';
 import type { FetchWindow } from '../../domain/run.js';
-import { localTime } from '../../cli/time.js';
+import { localTime, zonedTime } from '../../cli/time.js';
+import { newestCallOf, sinceAfter } from '../../domain/adopt.js';
+import type { AdoptedCounter, FoundUploads } from '../../engine/adopt.js';
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 const sum = (counts: Partial<Record<string, number>>): number => Object.values(counts).reduce<number>((s, n) => s + (n ?? 0), 0);
@@ -192,4 +194,60 @@ export function dryRunText(batches: readonly DryRunBatch[]): string {
 /** The file a dry run writes a batch into, inside `--out`. */
 export function dryRunFileName(b: DryRunBatch): string {
   return `${b.counterId}-${b.kind === 'call' ? 'calls' : 'conversions'}${b.idType === 'yclid' ? '-yclid' : ''}${b.segment === 'old' ? '-old' : ''}.csv`;
+}
+
+// ── a new or lost database (Metrica's uploadings list as the record) ──
+
+const label = (f: { counterId: number; name: string }): string => `counter ${f.counterId}${f.name ? ` (${f.name})` : ''}`;
+const when = (unix: number | null, timeZone: string): string => (unix === null ? 'an unknown time' : zonedTime(unix * 1000, timeZone));
+
+/** `--since` as the user would type it: the first whole minute after `newestCall`, in the account's zone. */
+export function sinceSuggestion(newestCall: number, timeZone: string): string {
+  return localTime(sinceAfter(newestCall) * 1000, timeZone).replace(' ', 'T');
+}
+
+/**
+ * The stop (exit 2): per counter, when ckym's last upload to it was and the newest call those uploads hold; then the
+ * two ways on. Lines after the first that start with spaces continue it (`ckym: ` is put before the others).
+ */
+export function priorUploadsText(found: readonly FoundUploads[], timeZone: string, form: 'lines' | 'one line' = 'lines'): string {
+  const lines = found.map(
+    (f) =>
+      `${label(f)} has no history in this database, but Metrica already holds ${plural(f.prior.uploads, 'upload')} by ckym to it ` +
+      `(installation ${f.prior.installations.join(', ')}): the last on ${when(f.prior.lastUpload, timeZone)}, holding calls up to ${when(f.prior.newestCall, timeZone)}`,
+  );
+  const newest = newestCallOf(found);
+  const since = newest === null ? 'DATE' : sinceSuggestion(newest, timeZone);
+  const ways = [
+    ['ckym sync --adopt', '# calls up to then are taken as sent (Metrica has them): nothing goes twice'],
+    [`ckym sync --since ${since}`, `# or start where you choose${newest === null ? ': a time after the last call they hold' : ' (here: just after the last call they hold)'}`],
+  ];
+  if (form === 'one line') {
+    return `${lines.join('; ')}; a new (or lost) database would send those calls again, so nothing was fetched or sent: run "${ways[0]![0]}", or "${ways[1]![0]}"`;
+  }
+  const width = Math.max(...ways.map(([command]) => command!.length));
+  lines.push(
+    'a new (or lost) database would send those calls again, so nothing was fetched or sent. Go on with one of:',
+    ...ways.map(([command, why]) => `  ${command!.padEnd(width)}  ${why}`),
+  );
+  return lines.join('\n');
+}
+
+/** `--adopt` took a counter over: what is now taken as sent. */
+export function adoptedText(a: AdoptedCounter, timeZone: string): string {
+  const { call, conversion } = a.floors;
+  const upTo =
+    call !== undefined && conversion !== undefined && call !== conversion
+      ? `calls up to ${when(call, timeZone)} and conversions up to ${when(conversion, timeZone)}`
+      : `calls up to ${when(call ?? conversion ?? null, timeZone)}`;
+  return `${label(a)}: --adopt: Metrica holds ${plural(a.prior.uploads, 'upload')} by ckym to it; ${upTo} are taken as sent and never sent again`;
+}
+
+/** `--since` on a counter unknown to this database that ckym uploaded to: said as a warning when the two overlap. */
+export function sinceOverlapText(f: FoundUploads & { since: number }, timeZone: string): string | null {
+  if (f.prior.newestCall === null || f.since > f.prior.newestCall) return null;
+  return (
+    `${label(f)}: --since ${when(f.since, timeZone)} starts before the last call ckym's earlier uploads to it hold ` +
+    `(${when(f.prior.newestCall, timeZone)}): calls between the two that were uploaded then are sent again (--adopt would not)`
+  );
 }

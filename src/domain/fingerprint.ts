@@ -1,0 +1,41 @@
+/**
+ * A no-op proportional to what changed (issue 14.2): a call fetched again exactly as it was, under the same
+ * settings, would be decided exactly as it was — so it is not decided again.
+ *
+ * A call's fingerprint digests what CallKeeper sent for it (every field, as sent) and the settings its decisions
+ * depend on (the time zone, settling, the longest wait, and each counter the run decides for, in order). It is
+ * kept only when none of the call's decisions depends on the time it was made at: a call with a decision waiting
+ * (settling, in the future, a callback not over yet — time alone may end the wait) or malformed (checked against
+ * the window it was fetched in) keeps none, and is decided again each time it is fetched. Pending, batched, sent,
+ * failed and skipped decisions are what the same call and the same settings always give again.
+ */
+import { createHash } from 'node:crypto';
+import type { CounterSettings } from './types.js';
+
+export interface FingerprintSettings {
+  timezone: string;
+  settleMinutes: number;
+  maxWaitHours?: number | undefined;
+  /** The points `sync --adopt` set, per counter: a call at or before one is skipped as `adopted`. */
+  adopted?: readonly unknown[];
+}
+
+/** The settings a run decides by, as one string: any change (a price, a site, a counter added) changes it. */
+export function settingsFingerprint(counters: readonly CounterSettings[], settings: FingerprintSettings): string {
+  return digest(JSON.stringify([settings.timezone, settings.settleMinutes, settings.maxWaitHours ?? null, counters, settings.adopted ?? []]));
+}
+
+/** A call as CallKeeper sent it, under `settings` (a `settingsFingerprint`). */
+export function callFingerprint(raw: unknown, settings: string): string {
+  return digest(`${settings}\n${JSON.stringify(raw)}`);
+}
+
+/** Whether decisions in these states may be kept with a fingerprint: none waits on time, none depends on the window. */
+export function fingerprintHolds(states: Iterable<string>): boolean {
+  for (const s of states) if (s === 'waiting' || s === 'malformed') return false;
+  return true;
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64').slice(0, 22);
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { callFingerprint, fingerprintHolds, settingsFingerprint } from '../../src/domain/fingerprint.js';
+import { aCounter } from './builders.js';
+
+const counter = (id: number, over: Parameters<typeof aCounter>[0] = {}) => aCounter({ ...over, id });
+
+const sync = { timezone: 'Europe/Moscow', settleMinutes: 10, maxWaitHours: 72 };
+const raw = { universalId: '1', callTime: '2024-05-19 10:00:00', status: 'success', duration: 30 };
+
+describe('fingerprints: a call fetched again as it was, under the same settings, is not decided again', () => {
+  it('the same call and settings give the same fingerprint; any field of the call changes it', () => {
+    const settings = settingsFingerprint([counter(11)], sync);
+    expect(settingsFingerprint([counter(11)], sync)).toBe(settings);
+    expect(callFingerprint(raw, settings)).toBe(callFingerprint({ ...raw }, settings));
+    expect(callFingerprint({ ...raw, duration: 31 }, settings)).not.toBe(callFingerprint(raw, settings));
+    expect(callFingerprint({ ...raw, tags: 'x' }, settings)).not.toBe(callFingerprint(raw, settings));
+  });
+
+  it('any setting a decision depends on changes it: a price, a site, a counter added, the zone, settling, the longest wait, an adopted point', () => {
+    const base = settingsFingerprint([counter(11)], sync);
+    const others = [
+      settingsFingerprint([counter(11, { price: 100 })], sync),
+      settingsFingerprint([counter(11, { sites: ['shop.example'] })], sync),
+      settingsFingerprint([counter(11), counter(22)], sync),
+      settingsFingerprint([counter(11)], { ...sync, timezone: 'Asia/Yekaterinburg' }),
+      settingsFingerprint([counter(11)], { ...sync, settleMinutes: 11 }),
+      settingsFingerprint([counter(11)], { ...sync, maxWaitHours: 24 }),
+      settingsFingerprint([counter(11)], { ...sync, adopted: [[11, { call: 1_700_000_000 }]] }),
+    ];
+    for (const other of others) expect(other).not.toBe(base);
+    expect(new Set(others).size).toBe(others.length);
+    expect(callFingerprint(raw, others[0]!)).not.toBe(callFingerprint(raw, base));
+  });
+
+  it('is kept only when no decision waits on time or depends on the window it was fetched in', () => {
+    expect(fingerprintHolds(['skipped', 'pending', 'skipped'])).toBe(true);
+    expect(fingerprintHolds([])).toBe(true);
+    expect(fingerprintHolds(['pending', 'waiting'])).toBe(false);
+    expect(fingerprintHolds(['malformed', 'skipped'])).toBe(false);
+  });
+});
