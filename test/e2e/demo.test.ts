@@ -2,16 +2,16 @@
  * `npm run demo` — the README's "run it now" — works: login, counters add, sync, stats, all against the sandbox.
  * Run on a pseudo-terminal (util-linux `script`), as a person runs it: in colour, each command pasteable.
  */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../support/harness.js';
+import { spawnOnPty } from '../support/pty.js';
 
 function onTerminal(command: string): Promise<{ code: number | null; screen: string }> {
   return new Promise((resolve) => {
     const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
     delete env.NO_COLOR;
     delete env.FORCE_COLOR;
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnOnPty(command, { cwd: ROOT, env });
     let screen = '';
     child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
     child.stderr.on('data', (d: Buffer) => (screen += d.toString()));

@@ -16,6 +16,7 @@ import { generateCalls } from '../../src/sandbox/generate.js';
 import { settingDefaults } from '../../src/config/settings.js';
 import { BIN, ROOT } from '../support/harness.js';
 import { expectedRows, sortRows, type OracleCounter } from '../support/oracle.js';
+import { spawnOnPty } from '../support/pty.js';
 
 const KEY = 'f1rstRUNkey00042';
 const TOKEN = 'y0_FirstRunTokenSECRET0123456789abcdef';
@@ -130,7 +131,7 @@ function plain(line: string): Promise<Step> {
 
 /** `ckym …` on a terminal: a pseudo-terminal from util-linux `script`; `answer` waits for a prompt, then types. */
 function terminal(line: string) {
-  const child = spawn('script', ['-qfec', `stty cols 120 rows 40; ${line}`, '/dev/null'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnOnPty(line, { cwd, env, setup: 'stty cols 120 rows 40' });
   let screen = '';
   let seen = 0;
   child.stdout.on('data', (d: Buffer) => (screen += stripAnsi(d.toString())));

@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BIN, ROOT } from '../support/harness.js';
+import { spawnOnPty } from '../support/pty.js';
 
 describe('ckym sandbox', () => {
   it('shows how far the generation got, prints the exports with CKYM_HOME (emptied), stops on Ctrl-C', async () => {
@@ -14,10 +14,9 @@ describe('ckym sandbox', () => {
     fs.mkdirSync(SANDBOX_HOME, { recursive: true });
     fs.writeFileSync(path.join(SANDBOX_HOME, 'ckym.db'), 'left over from an earlier sandbox');
     const ports = '--callkeeper-port 0 --metrika-port 0 --oauth-port 0';
-    const child = spawn('script', ['-qfec', `node ${BIN} sandbox --calls 30000 --days 30 ${ports}`, '/dev/null'], {
+    const child = spawnOnPty(`node ${BIN} sandbox --calls 30000 --days 30 ${ports}`, {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: '1', TERM: 'xterm', TMPDIR: tmp },
-      stdio: ['pipe', 'pipe', 'pipe'],
     });
     let screen = '';
     child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
