@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CounterSettings } from './types.js';
+import { MAX_WAIT_HOURS } from './finality.js';
 
 export interface FingerprintSettings {
   timezone: string;
@@ -34,6 +35,16 @@ export function callFingerprint(raw: unknown, settings: string): string {
 export function fingerprintHolds(states: Iterable<string>): boolean {
   for (const s of states) if (s === 'waiting' || s === 'malformed') return false;
   return true;
+}
+
+/**
+ * From when (unix seconds) a call fetched by a run ending at `to` is worth its fingerprint: later runs fetch again
+ * the next look-back window and the neighbours of calls still waited on (at most `maxWaitHours` back, 72 by
+ * default). An older call is fetched again only beside a row held for days (a kind whose switch is off) and is then
+ * decided again, as a call without a fingerprint always is. Digesting every call of a backfill was a tenth of its CPU.
+ */
+export function fingerprintsFrom(to: number, sync: { lookbackHours: number; maxWaitHours?: number | undefined }): number {
+  return to - Math.max(sync.lookbackHours, sync.maxWaitHours ?? MAX_WAIT_HOURS) * 3600;
 }
 
 function digest(text: string): string {

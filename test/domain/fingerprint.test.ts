@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callFingerprint, fingerprintHolds, settingsFingerprint } from '../../src/domain/fingerprint.js';
+import { callFingerprint, fingerprintHolds, fingerprintsFrom, settingsFingerprint } from '../../src/domain/fingerprint.js';
 import { aCounter } from './builders.js';
 
 const counter = (id: number, over: Parameters<typeof aCounter>[0] = {}) => aCounter({ ...over, id });
@@ -37,5 +37,13 @@ describe('fingerprints: a call fetched again as it was, under the same settings,
     expect(fingerprintHolds([])).toBe(true);
     expect(fingerprintHolds(['pending', 'waiting'])).toBe(false);
     expect(fingerprintHolds(['malformed', 'skipped'])).toBe(false);
+  });
+
+  it('are digested from the longer of the look-back and the longest wait before the run\'s end: what later runs fetch again', () => {
+    const to = 1_716_000_000;
+    expect(fingerprintsFrom(to, { lookbackHours: 24, maxWaitHours: 72 })).toBe(to - 72 * 3600);
+    expect(fingerprintsFrom(to, { lookbackHours: 96, maxWaitHours: 72 })).toBe(to - 96 * 3600);
+    expect(fingerprintsFrom(to, { lookbackHours: 24 })).toBe(to - 72 * 3600); // finality's default wait
+    expect(fingerprintsFrom(to, { lookbackHours: 1, maxWaitHours: 2 })).toBe(to - 2 * 3600);
   });
 });

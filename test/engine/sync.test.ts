@@ -245,14 +245,19 @@ describe('a no-op proportional to what changed', () => {
     const first = await world.run();
     const db = connectionOf(world.store);
     const decidedIn = (run: number) => db.prepare(`SELECT COUNT(DISTINCT call_id) FROM deliveries WHERE decided_run = ?`).pluck().get(run) as number;
-    // the calls whose decisions hold no wait and no malformed row keep a fingerprint
+    // the calls later runs fetch again (the last 72 h: the longest wait, longer than the look-back) whose decisions
+    // hold no wait and no malformed row keep a fingerprint; older ones are not digested at all
+    const from = NOW_UNIX - 72 * 3600;
     const settled = db.prepare(`SELECT COUNT(*) FROM calls WHERE fingerprint IS NOT NULL`).pluck().get() as number;
     const unsettled = db
-      .prepare(`SELECT COUNT(DISTINCT call_id) FROM deliveries WHERE state IN ('waiting', 'malformed')`)
+      .prepare(`SELECT COUNT(DISTINCT call_id) FROM deliveries WHERE state IN ('waiting', 'malformed') AND call_time >= ?`)
       .pluck()
-      .get() as number;
+      .get(from) as number;
+    const recent = db.prepare(`SELECT COUNT(*) FROM calls WHERE call_time >= ?`).pluck().get(from) as number;
     expect(settled).toBeGreaterThan(0);
-    expect(settled + unsettled).toBe(first.report!.fetched - first.report!.malformed);
+    expect(settled + unsettled).toBe(recent);
+    expect(db.prepare(`SELECT COUNT(*) FROM calls WHERE fingerprint IS NOT NULL AND call_time < ?`).pluck().get(from)).toBe(0);
+    expect(db.prepare(`SELECT COUNT(*) FROM calls WHERE call_time < ?`).pluck().get(from)).toBeGreaterThan(0);
 
     world.setNow(NOW_UNIX + 60);
     const second = await world.run();
@@ -276,6 +281,16 @@ describe('a no-op proportional to what changed', () => {
     world.setNow(NOW_UNIX + 120);
     const third = await world.run();
     expect(third.report!.unchanged).toBe(second.report!.unchanged - 1);
+    world.expectExactlyOnce();
+
+    // the whole week fetched again: the older calls, without fingerprints, are decided again — and nothing is sent twice
+    world.setNow(NOW_UNIX + 180);
+    const kept = db.prepare(`SELECT COUNT(*) FROM calls WHERE fingerprint IS NOT NULL`).pluck().get() as number;
+    const again = await world.run({ since: NOW_UNIX - SETTINGS.initialDays * DAY });
+    expect(again.report!.unchanged).toBe(kept);
+    expect(again.report!.fetched - again.report!.malformed - again.report!.unchanged).toBeGreaterThan(recent - settled);
+    expect(again.report!.exitCode).toBe(0);
+    expect(uploads()).toBe(3);
     world.expectExactlyOnce();
   });
 });
