@@ -190,6 +190,11 @@ function requestCheck(counts, report) {
   const pairs = report.counters.flatMap((c) => [c.calls.sent > 0, c.conversions.sent > 0]).filter(Boolean).length;
   const metrikaUploads = counts.metrika.filter((r) => r.method === 'POST' && /\/upload(_calls)?$/.test(r.path)).length;
   const metrikaReads = counts.metrika.filter((r) => r.method === 'GET' && /visit_join_threshold$/.test(r.path)).length;
+  // A first run (a fresh CKYM_HOME) reads each configured (counter, kind)'s uploadings list once, newest first, to
+  // stop before sending again what a lost database sent (sync --adopt); a run with history reads none.
+  const listReads = counts.metrika.filter((r) => r.method === 'GET' && /\/(calls_)?uploadings(\?|$)/.test(r.path)).length;
+  const firstRun = report.runId === 1;
+  const configuredPairs = benchConfig().counters.reduce((n, c) => n + 1 + (c.goal ? 1 : 0), 0);
   return {
     pages,
     callkeeperRequests: counts.callkeeper.length,
@@ -197,13 +202,16 @@ function requestCheck(counts, report) {
     metrikaRequests: counts.metrika.length,
     metrikaUploads,
     metrikaReads,
+    listReads,
+    expectedListReads: firstRun ? configuredPairs : 0,
     expectedUploads: pairs,
     ok:
       counts.callkeeper.length === expectedCallKeeper &&
       metrikaReads === pairs &&
       metrikaUploads >= pairs &&
       metrikaUploads <= 4 * pairs &&
-      counts.metrika.length === metrikaReads + metrikaUploads,
+      listReads === (firstRun ? configuredPairs : 0) &&
+      counts.metrika.length === metrikaReads + metrikaUploads + listReads,
   };
 }
 
@@ -518,8 +526,8 @@ function table(results) {
     const q = r.requests;
     rows.push([
       `HTTP requests, sync of ${name}`,
-      `CallKeeper ${q.callkeeperRequests} (${q.pages} pages), Metrica ${q.metrikaRequests} (${q.metrikaReads} linking switches read, ${q.metrikaUploads} files for ${q.expectedUploads} counter/kind pairs with rows)`,
-      'pages + a switch read and 1–4 files per pair',
+      `CallKeeper ${q.callkeeperRequests} (${q.pages} pages), Metrica ${q.metrikaRequests} (${q.metrikaReads} linking switches read, ${q.listReads} uploadings lists read on the first run, ${q.metrikaUploads} files for ${q.expectedUploads} counter/kind pairs with rows)`,
+      'pages + a switch read and 1–4 files per pair (+ a list read per configured pair on a first run)',
       mark(q.ok),
     ]);
     const n = r.noop.requests;
