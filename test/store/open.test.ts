@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, LocalError } from '../../src/errors.js';
 import { Store } from '../../src/store/store.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
@@ -231,5 +231,65 @@ describe('checkDatabaseFile and the schema check (mutation testing)', () => {
     const db = new Database(file, { readonly: true });
     expect(db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1`).pluck().all()).toEqual(['calls', 'meta']);
     db.close();
+  });
+});
+
+describe('createDatabase: a new database is built aside and put in place (mutation testing)', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const leftovers = () => fs.readdirSync(path.dirname(file)).filter((f) => f !== 'ckym.db');
+
+  it('a -shm left without its database is kept aside as well, named for what it was', () => {
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(`${file}-shm`, 'stale index');
+    Store.open(file).close();
+    const aside = fs.readdirSync(path.dirname(file)).filter((f) => /^ckym\.db-shm\.orphan-\d+$/.test(f));
+    expect(aside).toHaveLength(1);
+    expect(fs.readFileSync(path.join(path.dirname(file), aside[0]!), 'utf8')).toBe('stale index');
+  });
+
+  it('a temporary file left by a crashed creation (same process id) is cleared first', () => {
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(`${file}.${process.pid}.new`, 'half-built');
+    const store = Store.open(file);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    store.close();
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('another process that put its database in place meanwhile wins: its database and its -wal are kept, ours dropped', () => {
+    const theirs = path.join(dir, 'theirs', 'ckym.db');
+    const id = databaseWithWal(theirs);
+    const openSync = fs.openSync;
+    vi.spyOn(fs, 'openSync').mockImplementation((p, ...rest) => {
+      if (String(p).endsWith('.new') && !fs.existsSync(file)) {
+        // the other process: its database appears while this one builds its own
+        fs.copyFileSync(theirs, file);
+        fs.copyFileSync(`${theirs}-wal`, `${file}-wal`);
+      }
+      return openSync(p, ...(rest as [fs.OpenMode, fs.Mode]));
+    });
+    fs.mkdirSync(path.dirname(file));
+    const store = Store.open(file);
+    expect(store.installationId()).toBe(id);
+    store.close();
+    expect(leftovers()).toEqual([]);
+  });
+
+  it.each(['EPERM', 'ENOTSUP', 'EOPNOTSUPP'])('a file system without hard links (link fails %s): the new database is renamed into place', (code) => {
+    vi.spyOn(fs, 'linkSync').mockImplementation(() => {
+      throw Object.assign(new Error(`${code}: link not supported`), { code });
+    });
+    const store = Store.open(file);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    store.close();
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('any other failure to put it in place is an error, and nothing is left at the path', () => {
+    vi.spyOn(fs, 'linkSync').mockImplementation(() => {
+      throw Object.assign(new Error('EIO: i/o error, link'), { code: 'EIO' });
+    });
+    expect(() => Store.open(file)).toThrow('EIO: i/o error, link');
+    expect(fs.readdirSync(path.dirname(file))).toEqual([]);
   });
 });
