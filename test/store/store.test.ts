@@ -568,6 +568,70 @@ describe('batches of (counter, kind, identifier type, segment)', () => {
   });
 });
 
+describe('batches at their edges (mutation testing)', () => {
+  const at = (callId: string, callTime: number, idType: 'clientId' | 'yclid' = 'clientId', counterId = 1): DeliveryRecord => ({
+    ...pending(callId, counterId),
+    row: [callId, String(callTime)],
+    callTime,
+    idType,
+  });
+  const seenAt = (id: string, callTime: number) => ({ id, callTime, serviceType: 'callback' });
+  const header = ['ClientId', 'DateTime'];
+
+  it('pendingCount without an identifier type counts every type; with one, that type alone', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, ['a', 'b', 'c'].map((id, i) => seenAt(id, 1000 + i)), [at('a', 1000), at('b', 1001), at('c', 1002, 'yclid')]);
+    expect(store.pendingCount(1, 'call')).toBe(3);
+    expect(store.pendingCount(1, 'call', 'clientId')).toBe(2);
+    expect(store.pendingCount(1, 'call', 'yclid')).toBe(1);
+    expect(store.pendingCount(2, 'call')).toBe(0);
+  });
+
+  it('splitBatch: a range past the rows or an empty one makes no batch (and uses no id); rows no range took go back to pending', () => {
+    const run = store.startRun(1, 0);
+    const ids = ['a', 'b', 'c', 'd'];
+    store.recordPage(run, ids.map((id, i) => seenAt(id, 1000 + i)), ids.map((id, i) => at(id, 1000 + i)));
+    const [batch] = store.sealBatches(run, 1, 'call', 'clientId', header, null, 5000);
+    const parts = store.splitBatch(batch!.id, [[5, 9], [1, 1], [0, 2], [2, 3]], run, 'refused', 7000);
+    expect(parts.map((b) => [b.id, b.rows, b.status])).toEqual([
+      [batch!.id + 1, 2, 'prepared'],
+      [batch!.id + 2, 1, 'prepared'],
+    ]);
+    expect(parts.map((b) => [...store.batchRows(b.id)].flat().map((r) => r[0]))).toEqual([['a', 'b'], ['c']]);
+    expect(connectionOf(store).prepare(`SELECT id FROM batches ORDER BY id`).pluck().all()).toEqual([batch!.id, batch!.id + 1, batch!.id + 2]);
+    // 'd' no range took: pending again, in no batch
+    expect(states()).toEqual({ '1/a/call': 'batched', '1/b/call': 'batched', '1/c/call': 'batched', '1/d/call': 'pending' });
+    expect(connectionOf(store).prepare(`SELECT batch_id FROM deliveries WHERE call_id = 'd'`).pluck().get()).toBeNull();
+    expect(store.splitBatch(9999, [[0, 1]], run, 'refused', 7000)).toEqual([]);
+  });
+
+  it('splitBatch: a range whose rows another range took gives no batch back', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seenAt('a', 1000), seenAt('b', 1001)], [at('a', 1000), at('b', 1001)]);
+    const [batch] = store.sealBatches(run, 1, 'call', 'clientId', header, null, 5000);
+    const parts = store.splitBatch(batch!.id, [[0, 2], [0, 2]], run, 'refused', 7000);
+    expect(parts.map((b) => [b.rows, [...store.batchRows(b.id)].flat().map((r) => r[0])])).toEqual([[2, ['a', 'b']]]);
+    expect(connectionOf(store).prepare(`SELECT COUNT(*) FROM batches WHERE split_from = ?`).pluck().get(batch!.id)).toBe(1);
+  });
+
+  it('sealBatches with a threshold no row is older than: one fresh batch, no old one (and no id used)', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seenAt('a', 1000), seenAt('b', 1001)], [at('a', 1000), at('b', 1001)]);
+    const sealed = store.sealBatches(run, 1, 'call', 'clientId', header, 900, 5000);
+    expect(sealed.map((b) => [b.segment, b.rows])).toEqual([['fresh', 2]]);
+    expect(connectionOf(store).prepare(`SELECT COUNT(*) FROM batches`).pluck().get()).toBe(1);
+  });
+
+  it('requeueFailed names only the counters that had refused rows', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seenAt('a', 1000), seenAt('b', 1001)], [at('a', 1000), at('b', 1001)]);
+    const [one] = store.sealBatches(run, 1, 'call', 'clientId', header, null, 5000);
+    store.rejectBatch(one!.id, 'refused');
+    expect([...store.requeueFailed([2, 1, 3])]).toEqual([[1, 2]]);
+    expect(store.requeueFailed([1]).size).toBe(0);
+  });
+});
+
 describe('SyncLock', () => {
   it('lets one holder in at a time, and is free again after release', () => {
     const file = path.join(dir, 'sync.lock');
