@@ -33,6 +33,14 @@ const pending = (callId: string, counterId = 1, kind: 'call' | 'conversion' = 'c
   callTime: 1714510800,
 });
 const seen = (id: string) => ({ id, callTime: 1714510800, serviceType: 'callback' });
+/** A pending call delivery dated `callTime`, carrying `idType`; and the call as a page saw it. */
+const at = (callId: string, callTime: number, idType: 'clientId' | 'yclid' = 'clientId', counterId = 1): DeliveryRecord => ({
+  ...pending(callId, counterId),
+  row: [callId, String(callTime)],
+  callTime,
+  idType,
+});
+const seenAt = (id: string, callTime: number) => ({ id, callTime, serviceType: 'callback' });
 
 /** Each delivery's state as people read it (a delivery of a sent batch is sent). */
 function states(): Record<string, string> {
@@ -508,13 +516,6 @@ describe('schemas 5 and 6: calls by time, counts kept as written', () => {
 });
 
 describe('batches of (counter, kind, identifier type, segment)', () => {
-  const at = (callId: string, callTime: number, idType: 'clientId' | 'yclid' = 'clientId', counterId = 1): DeliveryRecord => ({
-    ...pending(callId, counterId),
-    row: [callId, String(callTime)],
-    callTime,
-    idType,
-  });
-  const seenAt = (id: string, callTime: number) => ({ id, callTime, serviceType: 'callback' });
 
   it('seals one batch per identifier type; rows dated before the threshold go in an old batch of their own; each comment names its newest row', () => {
     const run = store.startRun(1, 0);
@@ -569,13 +570,6 @@ describe('batches of (counter, kind, identifier type, segment)', () => {
 });
 
 describe('batches at their edges (mutation testing)', () => {
-  const at = (callId: string, callTime: number, idType: 'clientId' | 'yclid' = 'clientId', counterId = 1): DeliveryRecord => ({
-    ...pending(callId, counterId),
-    row: [callId, String(callTime)],
-    callTime,
-    idType,
-  });
-  const seenAt = (id: string, callTime: number) => ({ id, callTime, serviceType: 'callback' });
   const header = ['ClientId', 'DateTime'];
 
   it('pendingCount without an identifier type counts every type; with one, that type alone', () => {
