@@ -626,6 +626,25 @@ describe('batches at their edges (mutation testing)', () => {
   });
 });
 
+describe('fingerprints of the calls (issue 14.2, mutation testing)', () => {
+  it('kept as a page records them, replaced or cleared when the call is seen again; unknown calls and calls without one are absent', () => {
+    const run = store.startRun(1, 0);
+    expect(store.recordPage(run, [{ ...seen('a'), fingerprint: 'fa' }, { ...seen('b'), fingerprint: null }, seen('c')], [])).toBe(3);
+    expect(store.fingerprints(['a', 'b', 'c', 'x'])).toEqual(new Map([['a', 'fa']]));
+    const next = store.startRun(1, 0);
+    expect(store.recordPage(next, [{ ...seen('a'), fingerprint: 'fa2' }, { ...seen('b'), fingerprint: 'fb' }], [])).toBe(0);
+    expect(store.fingerprints(['a', 'b'])).toEqual(new Map([['a', 'fa2'], ['b', 'fb']]));
+    store.recordPage(next, [{ ...seen('a'), callTime: 1714510900 }], []);
+    expect(store.fingerprints(['a', 'b'])).toEqual(new Map([['b', 'fb']]));
+    expect(connectionOf(store).prepare(`SELECT call_time, first_seen_run, last_seen_run FROM calls WHERE id = 'a'`).get()).toEqual({
+      call_time: 1714510900,
+      first_seen_run: run,
+      last_seen_run: next,
+    });
+    expect(store.fingerprints([])).toEqual(new Map());
+  });
+});
+
 describe('SyncLock', () => {
   it('lets one holder in at a time, and is free again after release', () => {
     const file = path.join(dir, 'sync.lock');
