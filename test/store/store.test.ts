@@ -4,7 +4,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store, connectionOf, storeError, type DeliveryRecord } from '../../src/store/store.js';
+import { Store, connectionOf, hourOf, storeError, type DeliveryRecord } from '../../src/store/store.js';
 import { ConfigError, LocalError } from '../../src/errors.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
@@ -642,6 +642,47 @@ describe('fingerprints of the calls (issue 14.2, mutation testing)', () => {
       last_seen_run: next,
     });
     expect(store.fingerprints([])).toEqual(new Map());
+  });
+});
+
+describe('delivery counts follow a re-decided delivery (schema 6, mutation testing)', () => {
+  it('its old key loses it whatever changed — the reason, the goal, the hour — and a call before 1970 counts in its own hour', () => {
+    const t = 1_714_510_800;
+    const conversion = (callId: string, row: string[] | null, callTime = t): DeliveryRecord => ({ ...pending(callId), kind: 'conversion', row, callTime });
+    const first = store.startRun(1, 0);
+    store.recordPage(first, ['a', 'b', 'c', 'e'].map((id) => seenAt(id, t)).concat([seenAt('d', -1)]), [
+      at('a', t),
+      conversion('b', ['1', 'g1', 'x']),
+      { ...at('c', t), state: 'waiting', reason: 'settling', row: null },
+      at('d', -1),
+      conversion('e', ['1']), // a row without a goal cell counts under no goal, as the recount reads it
+    ]);
+    const second = store.startRun(1, 0);
+    store.recordPage(second, [seenAt('a', t), seenAt('b', t), seenAt('c', t + 7200)], [
+      { ...at('a', t), state: 'skipped', reason: 'min-duration', row: null },
+      conversion('b', ['1', 'g2', 'x']),
+      { ...at('c', t + 7200), state: 'waiting', reason: 'settling', row: null },
+    ]);
+    expect(states()).toEqual({ '1/a/call': 'skipped', '1/b/conversion': 'pending', '1/c/call': 'waiting', '1/d/call': 'pending', '1/e/conversion': 'pending' });
+    expect(expectCountsExact(store, (t + 86_400) * 1000)).toBeGreaterThan(0);
+    expect(expectCountsExact(store, (t + 86_400) * 1000, [1])).toBeGreaterThan(0);
+    // … and key for key (stats read a goal only when sent, a day not an hour: the table itself must be exact)
+    const db = connectionOf(store);
+    const recount = db
+      .prepare(
+        `SELECT (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600 AS hour, d.counter_id, d.kind,
+                CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state, IFNULL(d.reason, '') AS reason,
+                CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[1]'), '') ELSE '' END AS goal,
+                IFNULL(d.waited, '') AS waited, COUNT(*) AS count
+         FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7`,
+      )
+      .all();
+    const kept = db
+      .prepare(`SELECT hour, counter_id, kind, state, reason, goal, waited, count FROM delivery_counts WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7`)
+      .all();
+    expect(kept).toEqual(recount);
+    expect(recount).toContainEqual({ hour: -1, counter_id: 1, kind: 'call', state: 'pending', reason: '', goal: '', waited: '', count: 1 });
+    expect(recount).toContainEqual({ hour: hourOf(t), counter_id: 1, kind: 'conversion', state: 'pending', reason: '', goal: 'g2', waited: '', count: 1 });
   });
 });
 
