@@ -646,6 +646,25 @@ describe('fingerprints of the calls (issue 14.2, mutation testing)', () => {
 });
 
 describe('delivery counts follow a re-decided delivery (schema 6, mutation testing)', () => {
+  /** Asserts delivery_counts holds, key for key, what the deliveries themselves say (as migration 6 recounts them); returns the recount. */
+  function expectCountsByKey(): unknown[] {
+    const db = connectionOf(store);
+    const recount = db
+      .prepare(
+        `SELECT (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600 AS hour, d.counter_id, d.kind,
+                CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state, IFNULL(d.reason, '') AS reason,
+                CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[1]'), '') ELSE '' END AS goal,
+                IFNULL(d.waited, '') AS waited, COUNT(*) AS count
+         FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7`,
+      )
+      .all();
+    const kept = db
+      .prepare(`SELECT hour, counter_id, kind, state, reason, goal, waited, count FROM delivery_counts WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7`)
+      .all();
+    expect(kept).toEqual(recount);
+    return recount;
+  }
+
   it('its old key loses it whatever changed — the reason, the goal, the hour — and a call before 1970 counts in its own hour', () => {
     const t = 1_714_510_800;
     const conversion = (callId: string, row: string[] | null, callTime = t): DeliveryRecord => ({ ...pending(callId), kind: 'conversion', row, callTime });
@@ -667,22 +686,21 @@ describe('delivery counts follow a re-decided delivery (schema 6, mutation testi
     expect(expectCountsExact(store, (t + 86_400) * 1000)).toBeGreaterThan(0);
     expect(expectCountsExact(store, (t + 86_400) * 1000, [1])).toBeGreaterThan(0);
     // … and key for key (stats read a goal only when sent, a day not an hour: the table itself must be exact)
-    const db = connectionOf(store);
-    const recount = db
-      .prepare(
-        `SELECT (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600 AS hour, d.counter_id, d.kind,
-                CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state, IFNULL(d.reason, '') AS reason,
-                CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[1]'), '') ELSE '' END AS goal,
-                IFNULL(d.waited, '') AS waited, COUNT(*) AS count
-         FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7`,
-      )
-      .all();
-    const kept = db
-      .prepare(`SELECT hour, counter_id, kind, state, reason, goal, waited, count FROM delivery_counts WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7`)
-      .all();
-    expect(kept).toEqual(recount);
+    const recount = expectCountsByKey();
     expect(recount).toContainEqual({ hour: -1, counter_id: 1, kind: 'call', state: 'pending', reason: '', goal: '', waited: '', count: 1 });
     expect(recount).toContainEqual({ hour: hourOf(t), counter_id: 1, kind: 'conversion', state: 'pending', reason: '', goal: 'g2', waited: '', count: 1 });
+  });
+
+  it('a pending row a page writes straight into the run\'s batch counts as batched; a waited-out one by its wait', () => {
+    const t = 1_714_510_800;
+    const run = store.startRun(1, 0);
+    const batching = { headers: { '1/call/clientId': ['ClientId', 'DateTime'] }, now: 5000 };
+    store.recordPage(run, [seenAt('a', t), seenAt('b', t)], [at('a', t), { ...at('b', t), waited: 'in-progress' }], batching);
+    expect(states()).toEqual({ '1/a/call': 'batched', '1/b/call': 'batched' });
+    expect(expectCountsByKey()).toEqual([
+      { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'batched', reason: '', goal: '', waited: '', count: 1 },
+      { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'batched', reason: '', goal: '', waited: 'in-progress', count: 1 },
+    ]);
   });
 });
 
