@@ -654,12 +654,13 @@ describe('delivery counts follow a re-decided delivery (schema 6, mutation testi
         `SELECT (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600 AS hour, d.counter_id, d.kind,
                 CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state, IFNULL(d.reason, '') AS reason,
                 CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[1]'), '') ELSE '' END AS goal,
+                CASE WHEN d.state = 'batched' AND b.status = 'sent' AND b.sent_at - d.call_time > 21 * 86400 THEN 1 ELSE 0 END AS late,
                 IFNULL(d.waited, '') AS waited, COUNT(*) AS count
-         FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7`,
+         FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`,
       )
       .all();
     const kept = db
-      .prepare(`SELECT hour, counter_id, kind, state, reason, goal, waited, count FROM delivery_counts WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7`)
+      .prepare(`SELECT hour, counter_id, kind, state, reason, goal, late, waited, count FROM delivery_counts WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`)
       .all();
     expect(kept).toEqual(recount);
     return recount;
@@ -687,8 +688,8 @@ describe('delivery counts follow a re-decided delivery (schema 6, mutation testi
     expect(expectCountsExact(store, (t + 86_400) * 1000, [1])).toBeGreaterThan(0);
     // … and key for key (stats read a goal only when sent, a day not an hour: the table itself must be exact)
     const recount = expectCountsByKey();
-    expect(recount).toContainEqual({ hour: -1, counter_id: 1, kind: 'call', state: 'pending', reason: '', goal: '', waited: '', count: 1 });
-    expect(recount).toContainEqual({ hour: hourOf(t), counter_id: 1, kind: 'conversion', state: 'pending', reason: '', goal: 'g2', waited: '', count: 1 });
+    expect(recount).toContainEqual({ hour: -1, counter_id: 1, kind: 'call', state: 'pending', reason: '', goal: '', late: 0, waited: '', count: 1 });
+    expect(recount).toContainEqual({ hour: hourOf(t), counter_id: 1, kind: 'conversion', state: 'pending', reason: '', goal: 'g2', late: 0, waited: '', count: 1 });
   });
 
   it('a pending row a page writes straight into the run\'s batch counts as batched; a waited-out one by its wait', () => {
@@ -698,9 +699,22 @@ describe('delivery counts follow a re-decided delivery (schema 6, mutation testi
     store.recordPage(run, [seenAt('a', t), seenAt('b', t)], [at('a', t), { ...at('b', t), waited: 'in-progress' }], batching);
     expect(states()).toEqual({ '1/a/call': 'batched', '1/b/call': 'batched' });
     expect(expectCountsByKey()).toEqual([
-      { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'batched', reason: '', goal: '', waited: '', count: 1 },
-      { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'batched', reason: '', goal: '', waited: 'in-progress', count: 1 },
+      { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'batched', reason: '', goal: '', late: 0, waited: '', count: 1 },
+      { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'batched', reason: '', goal: '', late: 0, waited: 'in-progress', count: 1 },
     ]);
+  });
+
+  it('a batch sent more than 21 days after a call counts it late; a rejected one counts its rows failed as rejected', () => {
+    const t = 1_714_510_800;
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seenAt('a', t), seenAt('b', t + 3600), seenAt('c', t)], [at('a', t), at('b', t + 3600), at('c', t, 'clientId', 2)]);
+    const [one] = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 5000);
+    const [two] = store.sealBatches(run, 2, 'call', 'clientId', ['ClientId', 'DateTime'], null, 5000);
+    store.markSending(one!.id, 6000);
+    store.markSent(one!.id, { id: 9 }, (t + 21 * 86_400 + 1800) * 1000); // 'a' 21 days and half an hour before, 'b' less than 21 days
+    store.rejectBatch(two!.id, 'Metrica refused the file');
+    const row = (hour: number, counter: number, state: string, reason: string, late: number) => ({ hour, counter_id: counter, kind: 'call', state, reason, goal: '', late, waited: '', count: 1 });
+    expect(expectCountsByKey()).toEqual([row(hourOf(t), 1, 'sent', '', 1), row(hourOf(t), 2, 'failed', 'rejected', 0), row(hourOf(t) + 1, 1, 'sent', '', 0)]);
   });
 });
 
