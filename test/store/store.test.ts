@@ -767,4 +767,10 @@ describe('a new or lost database (sync --adopt)', () => {
     // the installation id (kept in the same table) is untouched
     expect(store.installationId()).toMatch(/^[0-9a-f]{12}$/);
   });
+
+  it('adoptedFloors reads only the points of a kind it knows (mutation testing)', () => {
+    store.adopt(7, { call: 1000 }, 1000);
+    connectionOf(store).prepare(`INSERT INTO meta (key, value) VALUES ('adopted:7:visit', '5000'), ('adopted:8', '5000')`).run();
+    expect(store.adoptedFloors([7, 8])).toEqual(new Map([[7, { call: 1000 }]]));
+  });
 });
