@@ -116,6 +116,11 @@ describe('uploadings lists at their edges (mutation testing)', () => {
     ]);
     expect(mergePrior(calls, conversions)).toEqual({ uploads: 4, newestCall: T - 10, lastUpload: T, installations: ['0a1b2c3d4e5f', 'ffeeddccbbaa'], legacy: 3, undated: 1 });
     expect(mergePrior(conversions, NO_PRIOR_UPLOADS)).toEqual(conversions);
+    // undated uploads of both kinds add up; installations come out sorted whatever the order of the two
+    const undated = withUploadings(NO_PRIOR_UPLOADS, [{ comment: 'ckym batch 0a1b2c3d4e5f-9', create_time: 'never' }]);
+    expect(mergePrior(calls, undated)).toMatchObject({ undated: 2, legacy: 2, installations: ['0a1b2c3d4e5f', 'ffeeddccbbaa'] });
+    const other = withUploadings(NO_PRIOR_UPLOADS, [{ comment: `ckymffeeddccbbaab7t${T}` }]);
+    expect(mergePrior(other, conversions).installations).toEqual(['0a1b2c3d4e5f', 'ffeeddccbbaa']);
   });
 
   it('paging: an upload made exactly at the newest call found might hold it, an empty page tells nothing', () => {
