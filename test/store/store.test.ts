@@ -697,6 +697,9 @@ describe('delivery counts follow a re-decided delivery (schema 6, mutation testi
     const run = store.startRun(1, 0);
     const batching = { headers: { '1/call/clientId': ['ClientId', 'DateTime'] }, now: 5000 };
     store.recordPage(run, [seenAt('a', t), seenAt('b', t)], [at('a', t), { ...at('b', t), waited: 'in-progress' }], batching);
+    // fetched again: a batched delivery is never touched, nor counted again
+    store.recordPage(run, [seenAt('a', t), seenAt('b', t)], [at('a', t), { ...at('b', t), waited: 'in-progress' }], batching);
+    store.recordPage(run, [seenAt('a', t)], [at('a', t)]);
     expect(states()).toEqual({ '1/a/call': 'batched', '1/b/call': 'batched' });
     expect(expectCountsByKey()).toEqual([
       { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'batched', reason: '', goal: '', late: 0, waited: '', count: 1 },
