@@ -26,5 +26,6 @@ export function finality(call: Call, nowUnix: number, settleMinutes: number, max
   const unfinished = call.serviceType === 'callback' && call.statusSecond === 0 ? UNFINISHED[call.statusFirst] : undefined;
   if (unfinished && nowUnix - call.callTime < maxWaitHours * 3600) return { final: false, reason: unfinished };
   if (nowUnix - (call.callTime + call.duration) < settleMinutes * 60) return { final: false, reason: 'settling' };
+  // Stryker disable next-line ConditionalExpression: `true`: `waitedOut: undefined` is read as none (`fin.waitedOut ?? null`)
   return unfinished ? { final: true, waitedOut: unfinished } : { final: true };
 }

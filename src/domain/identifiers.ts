@@ -33,18 +33,27 @@ export function wellFormedId(value: string): boolean {
 /** The value of query parameter `name` in a URL-like text ('' when absent or unreadable). */
 function queryParam(text: string, name: string): string {
   const q = text.indexOf('?');
+  // Stryker disable next-line StringLiteral: any text that is not digits is no yclid (yclidOf reads this only)
   if (q < 0) return '';
   const hash = text.indexOf('#', q);
+  // Stryker disable next-line EqualityOperator: the search starts at the '?', so a '#' found is never at 0
   const query = text.slice(q + 1, hash < 0 ? undefined : hash);
   for (const pair of query.split('&')) {
     const eq = pair.indexOf('=');
-    if (eq < 0 || pair.slice(0, eq) !== name) continue;
+    if (
+      // Stryker disable next-line EqualityOperator: a pair starting with '=' is named '', never `name`: skipped by the name check
+      eq < 0 ||
+      pair.slice(0, eq) !== name
+    )
+      continue;
     try {
       return decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' ')).trim();
     } catch {
+      // Stryker disable next-line StringLiteral: any text that is not digits is no yclid (yclidOf reads this only)
       return '';
     }
   }
+  // Stryker disable next-line StringLiteral: any text that is not digits is no yclid (yclidOf reads this only)
   return '';
 }
 
@@ -55,7 +64,13 @@ function queryParam(text: string, name: string): string {
 export function yclidOf(call: Pick<Call, 'entryPointQuery' | 'entryPoint' | 'callPage'>): string {
   for (const text of [call.entryPointQuery, call.entryPoint, call.callPage]) {
     const value = queryParam(text, 'yclid');
-    if (value !== '' && !/^0+$/.test(value) && wellFormedId(value)) return value;
+    if (
+      // Stryker disable next-line ConditionalExpression,StringLiteral: '' (or any other text) is not well-formed anyway
+      value !== '' &&
+      !/^0+$/.test(value) &&
+      wellFormedId(value)
+    )
+      return value;
   }
   return '';
 }

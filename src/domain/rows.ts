@@ -31,13 +31,16 @@ export function formatDecimal(n: number): string {
   // Stryker disable next-line Regex: String(n) has one exponent, at its end: matched whole either way
   const exp = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
   if (!exp) return s;
+  // Stryker disable next-line StringLiteral: the group (-?) always takes part: never undefined
   const sign = exp[1] ?? '';
+  // Stryker disable next-line StringLiteral: the group (\d) always takes part (an absent fraction, exp[3], is tested)
   const digits = `${exp[2] ?? ''}${exp[3] ?? ''}`;
   const point = 1 + Number(exp[4]);
   // Stryker disable next-line EqualityOperator: an exponent form has point >= 22 or <= -6: never 0
   if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
   // Stryker disable next-line ConditionalExpression,EqualityOperator: an exponent form has point >= 22 or <= -6: never inside the digits
   if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  // Stryker disable next-line MethodExpression,StringLiteral: unreachable, an exponent form has point >= 22 or <= -6 (see above)
   return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 

@@ -3,6 +3,7 @@ import {
   NO_PRIOR_UPLOADS,
   adoptedFloor,
   mergePrior,
+  newestCallOf,
   olderPagesTellNothing,
   respectAdopted,
   sinceAfter,
@@ -90,5 +91,59 @@ describe('the adopted point in the decisions', () => {
   it('the --since suggested: the first whole minute after the newest call', () => {
     expect(sinceAfter(T - 30)).toBe(T);
     expect(sinceAfter(T)).toBe(T + 60);
+  });
+});
+
+describe('uploadings lists at their edges (mutation testing)', () => {
+  it('installations are listed once each, sorted, whatever order the list gives them in', () => {
+    const prior = withUploadings(NO_PRIOR_UPLOADS, [
+      { comment: `ckymffeeddccbbaab1t${T - 60}`, create_time: at(T) },
+      { comment: 'ckym batch 0a1b2c3d4e5f-7', create_time: at(T - 60) },
+      { comment: `ckymffeeddccbbaab2t${T - 90}`, create_time: at(T - 30) },
+    ]);
+    expect(prior.installations).toEqual(['0a1b2c3d4e5f', 'ffeeddccbbaa']);
+    expect(withUploadings(prior, [{ comment: `ckym000000000000b3t${T - 5}` }]).installations).toEqual(['000000000000', '0a1b2c3d4e5f', 'ffeeddccbbaa']);
+  });
+
+  it('both kinds together: every count adds up, installations once each', () => {
+    const calls = withUploadings(NO_PRIOR_UPLOADS, [
+      { comment: `ckymffeeddccbbaab1t${T - 60}`, create_time: at(T) },
+      { comment: 'ckym batch 0a1b2c3d4e5f-3', create_time: 'never' },
+    ]);
+    const conversions = withUploadings(NO_PRIOR_UPLOADS, [
+      { comment: 'ckym batch 0a1b2c3d4e5f-4', create_time: at(T - 10) },
+      { comment: 'ckym batch 0a1b2c3d4e5f-5', create_time: at(T - 20) },
+    ]);
+    expect(mergePrior(calls, conversions)).toEqual({ uploads: 4, newestCall: T - 10, lastUpload: T, installations: ['0a1b2c3d4e5f', 'ffeeddccbbaa'], legacy: 3, undated: 1 });
+    expect(mergePrior(conversions, NO_PRIOR_UPLOADS)).toEqual(conversions);
+    // undated uploads of both kinds add up; installations come out sorted whatever the order of the two
+    const undated = withUploadings(NO_PRIOR_UPLOADS, [{ comment: 'ckym batch 0a1b2c3d4e5f-9', create_time: 'never' }]);
+    expect(mergePrior(calls, undated)).toMatchObject({ undated: 2, legacy: 2, installations: ['0a1b2c3d4e5f', 'ffeeddccbbaa'] });
+    const other = withUploadings(NO_PRIOR_UPLOADS, [{ comment: `ckymffeeddccbbaab7t${T}` }]);
+    expect(mergePrior(other, conversions).installations).toEqual(['0a1b2c3d4e5f', 'ffeeddccbbaa']);
+  });
+
+  it('paging: an upload made exactly at the newest call found might hold it, an empty page tells nothing', () => {
+    const newest = withUploadings(NO_PRIOR_UPLOADS, [{ comment: `ckym0a1b2c3d4e5fb9t${T}`, create_time: at(T + 60) }]);
+    expect(olderPagesTellNothing(newest, [{ create_time: at(T) }])).toBe(false);
+    expect(olderPagesTellNothing(newest, [{ create_time: at(T - 1) }])).toBe(true);
+    expect(olderPagesTellNothing(newest, [])).toBe(false);
+    // an undated upload already put the point at now: nothing older matters
+    const undated = withUploadings(NO_PRIOR_UPLOADS, [{ comment: 'ckym batch 0a1b2c3d4e5f-3' }]);
+    expect(olderPagesTellNothing(undated, [])).toBe(true);
+  });
+
+  it('newestCallOf: the latest newest call of several counters; null when none is known', () => {
+    const one = withUploadings(NO_PRIOR_UPLOADS, [{ comment: `ckym0a1b2c3d4e5fb1t${T - 60}` }]);
+    const two = withUploadings(NO_PRIOR_UPLOADS, [{ comment: `ckym0a1b2c3d4e5fb2t${T - 30}` }]);
+    expect(newestCallOf([{ prior: one }, { prior: two }, { prior: NO_PRIOR_UPLOADS }])).toBe(T - 30);
+    expect(newestCallOf([{ prior: two }, { prior: one }])).toBe(T - 30);
+    expect(newestCallOf([{ prior: NO_PRIOR_UPLOADS }])).toBeNull();
+    expect(newestCallOf([])).toBeNull();
+  });
+
+  it('create_time must start with a date and a time', () => {
+    expect(uploadTime('2024-05-20')).toBeNull();
+    expect(uploadTime('2024-05-20T12:00+03:00')).toBe(T);
   });
 });

@@ -270,3 +270,22 @@ describe('normaliseCall', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 });
+
+describe('normaliseCall refuses what it cannot send truthfully (mutation testing)', () => {
+  it('a yaClid that came as a JSON number past 2^53 lost digits: the call is refused, naming the number', () => {
+    // 2^60 + 1 cannot be held by a double: JSON.parse rounds it (String() then shows 1152921504606847000)
+    const rounded = JSON.parse('{"yaClid": 1152921504606846977}').yaClid as number;
+    expect(problem(aRawCall({ yaClid: rounded }))).toBe('call u-1001 has a yaClid that lost digits as a JSON number (1152921504606847000)');
+    expect(problem(aRawCall({ yaClid: 2 ** 53 }))).toBe('call u-1001 has a yaClid that lost digits as a JSON number (9007199254740992)');
+    // the largest safe integer, and the same digits as text, are kept
+    expect(ok(aRawCall({ yaClid: 2 ** 53 - 1 })).clientId).toBe('9007199254740991');
+    expect(ok(aRawCall({ yaClid: '1152921504606846977' })).clientId).toBe('1152921504606846977');
+  });
+
+  it('a duration over a day is no talk time: refused with its text; exactly a day is kept', () => {
+    expect(ok(aRawCall({ duration: 86_400 })).duration).toBe(86_400);
+    expect(ok(aRawCall({ duration: '86400' })).duration).toBe(86_400);
+    expect(problem(aRawCall({ duration: 86_401 }))).toBe('call u-1001 has a duration that is not a talk time in seconds: "86401"');
+    expect(problem(aRawCall({ duration: '1e308' }))).toBe('call u-1001 has a duration that is not a talk time in seconds: "1e308"');
+  });
+});

@@ -47,3 +47,17 @@ describe('fingerprints: a call fetched again as it was, under the same settings,
     expect(fingerprintsFrom(to, { lookbackHours: 1, maxWaitHours: 2 })).toBe(to - 2 * 3600);
   });
 });
+
+describe('fingerprints at their edges (mutation testing)', () => {
+  it('no adopted points is the same as an empty list of them; no longest wait the same as null', () => {
+    expect(settingsFingerprint([counter(11)], { ...sync, adopted: [] })).toBe(settingsFingerprint([counter(11)], sync));
+    const noWait = { timezone: 'Europe/Moscow', settleMinutes: 10 };
+    expect(settingsFingerprint([counter(11)], noWait)).toBe(settingsFingerprint([counter(11)], { ...noWait, maxWaitHours: undefined }));
+  });
+
+  it('is 22 characters of base64 (132 bits of SHA-256): small enough to keep for every call', () => {
+    const settings = settingsFingerprint([counter(11)], sync);
+    expect(settings).toMatch(/^[A-Za-z0-9+/]{22}$/);
+    expect(callFingerprint(raw, settings)).toMatch(/^[A-Za-z0-9+/]{22}$/);
+  });
+});

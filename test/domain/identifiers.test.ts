@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identifierOf, wellFormedId, yclidOf } from '../../src/domain/identifiers.js';
+import { DEFAULT_IDENTIFIERS, IDENTIFIER_TYPES, identifierOf, wellFormedId, yclidOf } from '../../src/domain/identifiers.js';
 import { aCall } from './builders.js';
 
 describe('identifiers (12.8): which identifier a call\'s rows carry', () => {
@@ -42,5 +42,36 @@ describe('identifiers at their edges (mutation testing)', () => {
     expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=%20123%20' })).toBe('123');
     expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=+123+' })).toBe('123');
     expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=000', entryPoint: 'https://shop.example/?yclid=100' })).toBe('100');
+  });
+});
+
+describe('identifiers: the lists and the query reader (mutation testing)', () => {
+  const none = { entryPointQuery: '', entryPoint: '', callPage: '' };
+
+  it('the identifier types, and the default order: ClientID first, then yclid', () => {
+    expect(IDENTIFIER_TYPES).toEqual(['clientId', 'yclid']);
+    expect(DEFAULT_IDENTIFIERS).toEqual(['clientId', 'yclid']);
+  });
+
+  it('a text without "?" has no query, even when it reads like one; a "?" first is a query', () => {
+    expect(yclidOf({ ...none, entryPointQuery: 'yclid=5' })).toBe('');
+    expect(yclidOf({ ...none, entryPointQuery: '?yclid=5' })).toBe('5');
+  });
+
+  it('a "#" before the "?" is not the end of the query', () => {
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/#top?yclid=6' })).toBe('6');
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?a=1#yclid=6' })).toBe('');
+  });
+
+  it('only the first yclid= of a text counts: one that does not decode (or is no number) hides a later one of that text', () => {
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=%ZZ&yclid=5' })).toBe('');
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=abc&yclid=5' })).toBe('');
+    // … but not a well-formed one of the next text
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=%ZZ', entryPoint: 'https://shop.example/?yclid=7' })).toBe('7');
+  });
+
+  it('"+" decodes to a space, so digits around it are no number; a leading zero is not all zeros', () => {
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=1+2' })).toBe('');
+    expect(yclidOf({ ...none, entryPointQuery: 'https://shop.example/?yclid=0123' })).toBe('0123');
   });
 });

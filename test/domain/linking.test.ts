@@ -54,3 +54,20 @@ describe('linking thresholds at their edges (mutation testing)', () => {
     expect(switchName('conversion')).toBe('conversion linking');
   });
 });
+
+describe('linking thresholds: only the whole text is a date (mutation testing)', () => {
+  it('a zoned time without seconds is read exactly', () => {
+    expect(thresholdSeconds('2024-04-29T10:00+03:00')).toBe(Date.parse('2024-04-29T07:00:00Z') / 1000);
+    expect(thresholdSeconds('2024-04-29 10:00Z')).toBe(Date.parse('2024-04-29T10:00:00Z') / 1000);
+  });
+
+  it('text before a time, with or without a zone, is refused (even an expanded ISO year Date.parse would take)', () => {
+    for (const bad of ['x2024-04-29 10:00:00', 'x2024-04-29T10:00', '+002024-04-29T10:00:00Z', '+002024-04-29T10:00:00+03:00']) {
+      expect(thresholdSeconds(bad), bad).toBeNull();
+    }
+  });
+
+  it('a date in another shape that Date.parse would read is not taken', () => {
+    for (const bad of ['April 29, 2024', '2024/04/29', 'Mon, 29 Apr 2024 10:00:00 GMT']) expect(thresholdSeconds(bad), bad).toBeNull();
+  });
+});

@@ -110,3 +110,22 @@ describe('planRecheck: waiting calls re-checked through the fewest narrow window
     expect(() => planRecheck({ main, mainKnown: 0, points: [point(2, 0), point(1, 0)], pageSize: PAGE })).toThrow(/ascending/);
   });
 });
+
+describe('planRecheck at its edges (mutation testing)', () => {
+  it('a time given twice is refused; so is a page size that is not positive, by its value', () => {
+    expect(() => planRecheck({ main, mainKnown: 0, points: [point(2, 0), point(2, 0)], pageSize: PAGE })).toThrow(
+      new RangeError('waiting points must be in ascending time order, each once'),
+    );
+    expect(() => planRecheck({ main, mainKnown: 0, points: [point(9000, 0)], pageSize: 0 })).toThrow(new RangeError('page size must be positive, got 0'));
+    expect(() => planRecheck({ main, mainKnown: 0, points: [], pageSize: Number.NaN })).toThrow(new RangeError('page size must be positive, got NaN'));
+    expect(() => planRecheck({ main, mainKnown: 0, points: [point(10_000, 0)], pageSize: PAGE })).toThrow(
+      new RangeError('waiting point 10000 is not before the main window (10000)'),
+    );
+  });
+
+  it('pagesFor: a window with no known call still costs the one request that says "no rows"; a full page one, one more call two', () => {
+    expect(pagesFor(0, PAGE)).toBe(1);
+    expect(pagesFor(PAGE, PAGE)).toBe(1);
+    expect(pagesFor(PAGE + 1, PAGE)).toBe(2);
+  });
+});

@@ -81,3 +81,19 @@ describe('a refused file at its edges (mutation testing)', () => {
     ]);
   });
 });
+
+describe('namedLine: spacing and long line numbers (mutation testing)', () => {
+  it('any run of spaces between the words and the number', () => {
+    expect(namedLine('ошибка в строке  5')).toBe(5);
+    expect(namedLine('ошибка в строке номер  6')).toBe(6);
+    expect(namedLine('error in line  7')).toBe(7);
+    expect(namedLine('error in line number  8')).toBe(8);
+  });
+
+  it('a line number of many digits, in both languages; the bare plural «строк» too', () => {
+    expect(namedLine('error in line 12')).toBe(12);
+    expect(namedLine('error in line number 123456789')).toBe(123_456_789);
+    expect(namedLine('ошибка в строке номер 4096')).toBe(4096);
+    expect(namedLine('строк 9')).toBe(9);
+  });
+});

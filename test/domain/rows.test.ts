@@ -5,6 +5,7 @@ import {
   conversionHeader,
   conversionRow,
   formatDecimal,
+  idTypesOf,
   tagText,
 } from '../../src/domain/rows.js';
 import { aCall, aCounter, NOON_MSK } from './builders.js';
@@ -225,5 +226,14 @@ describe('conversionRow', () => {
       '99.9',
       'EUR',
     ]);
+  });
+});
+
+describe('idTypesOf: the files a counter\'s batches of a kind may go in (mutation testing)', () => {
+  it('calls always have the ClientId file (static calls go there), then the counter\'s identifiers; conversions only those', () => {
+    expect(idTypesOf(aCounter({ identifiers: ['yclid'] }), 'call')).toEqual(['clientId', 'yclid']);
+    expect(idTypesOf(aCounter({ identifiers: ['yclid'] }), 'conversion')).toEqual(['yclid']);
+    expect(idTypesOf(aCounter({ identifiers: ['yclid', 'clientId'] }), 'conversion')).toEqual(['yclid', 'clientId']);
+    expect(idTypesOf(aCounter({ identifiers: ['clientId', 'yclid'] }), 'call')).toEqual(['clientId', 'yclid']);
   });
 });

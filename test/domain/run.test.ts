@@ -82,3 +82,11 @@ describe('runOutcome: how a run that got through its fetch ended', () => {
     expect(runOutcome([{ delivered: 10, error: { exitCode: 4 } }])).toEqual({ outcome: 'failed', exitCode: 4 });
   });
 });
+
+describe('runOutcome: refused rows (mutation testing)', () => {
+  it('a counter with rows refused and no error is partial, 5: the rows were kept aside', () => {
+    expect(runOutcome([{ delivered: 3, error: null, refused: 2 }])).toEqual({ outcome: 'partial', exitCode: 5 });
+    expect(runOutcome([{ delivered: 0, error: null, refused: 1 }, { delivered: 4, error: null }])).toEqual({ outcome: 'partial', exitCode: 5 });
+    expect(runOutcome([{ delivered: 3, error: null, refused: 0 }])).toEqual({ outcome: 'ok', exitCode: 0 });
+  });
+});

@@ -374,3 +374,17 @@ describe('byCount', () => {
     expect(byCount({})).toEqual([]);
   });
 });
+
+describe('uploadProblems: what counts as sent (mutation testing)', () => {
+  const kept = (lineQuantity: number) => uploadingFacts({ id: 1, status: 'PROCESSED', line_quantity: lineQuantity }, null);
+  it('the rows of a sent upload count as sent when Metrica gives no source count: fewer lines kept stand out', () => {
+    expect(uploadProblems({ status: 'sent', rows: 10 }, kept(9))).toEqual(['lines-dropped']);
+    expect(uploadProblems({ status: 'sent', rows: 10 }, kept(10))).toEqual([]);
+  });
+
+  it('the rows of an upload not sent yet (or refused) are not counted as sent', () => {
+    expect(uploadProblems({ status: 'sending', rows: 10 }, kept(0))).toEqual([]);
+    expect(uploadProblems({ status: 'prepared', rows: 10 }, kept(3))).toEqual([]);
+    expect(uploadProblems({ status: 'rejected', rows: 10 }, kept(3))).toEqual(['rejected']);
+  });
+});

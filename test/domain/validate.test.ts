@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EARLIEST_DATETIME, rowProblem } from '../../src/domain/validate.js';
+import { EARLIEST_DATETIME, MALFORMED_TEXT, rowProblem } from '../../src/domain/validate.js';
 
 const NOW = 1_716_195_600;
 const window = { from: NOW - 7 * 86_400, to: NOW };
@@ -38,5 +38,17 @@ describe('rowProblem at its edges (mutation testing)', () => {
   it('a malformed identifier is reported with its own type', () => {
     expect(rowProblem(NOW, { type: 'yclid', value: 'abc' })).toBe('yclid-malformed');
     expect(rowProblem(NOW, { type: 'clientId', value: '' })).toBe('client-id-malformed');
+  });
+});
+
+describe('MALFORMED_TEXT (mutation testing)', () => {
+  it('says for people what each reason means', () => {
+    expect(MALFORMED_TEXT).toEqual({
+      'datetime-before-2000': 'call time before 2000',
+      'datetime-outside-window': 'call time outside the window asked for',
+      'datetime-in-future': 'call time in the future',
+      'client-id-malformed': 'ClientID not a number',
+      'yclid-malformed': 'yclid not a number',
+    });
   });
 });

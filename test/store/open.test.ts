@@ -6,9 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, LocalError } from '../../src/errors.js';
 import { Store } from '../../src/store/store.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 
 let dir: string;
 let file: string;
@@ -100,5 +101,195 @@ describe('Store.open', () => {
     expect(fresh.schemaVersion).toBeGreaterThan(0);
     fresh.close();
     expect(fs.readdirSync(path.dirname(file)).some((f) => /^ckym\.db-wal\.orphan-\d+$/.test(f))).toBe(true);
+  });
+});
+
+/** What went wrong, or null. */
+async function failure(f: () => unknown): Promise<Error | null> {
+  try {
+    await f();
+  } catch (e) {
+    return e as Error;
+  }
+  return null;
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/** A ckym database at `at` with uncheckpointed writes in its -wal (copied while the writer was open), and its installation id. */
+function databaseWithWal(at: string): string {
+  const writer = Store.open(path.join(dir, 'writer', 'ckym.db'));
+  const id = writer.installationId();
+  writer.startRun(1, 0);
+  fs.mkdirSync(path.dirname(at), { recursive: true });
+  fs.copyFileSync(writer.file, at);
+  fs.copyFileSync(`${writer.file}-wal`, `${at}-wal`);
+  writer.close();
+  return id;
+}
+
+describe('Store.openCopy: a dry run\'s private copy (mutation testing)', () => {
+  let tmp: string;
+  let saved: string | undefined;
+  beforeEach(() => {
+    // the copies go in a folder of this test's own, so that what is left behind can be seen
+    saved = process.env['TMPDIR'];
+    tmp = path.join(dir, 'tmp');
+    fs.mkdirSync(tmp);
+    process.env['TMPDIR'] = tmp;
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env['TMPDIR'];
+    else process.env['TMPDIR'] = saved;
+  });
+
+  it('copies what the source holds, its -wal included, reading it only: the -wal stays as it was; closing removes the copy\'s folder', async () => {
+    const id = databaseWithWal(file);
+    const wal = fs.readFileSync(`${file}-wal`);
+    const source = fs.readFileSync(file);
+    const copy = await Store.openCopy(file);
+    expect(copy.installationId()).toBe(id);
+    expect(path.dirname(path.dirname(copy.file))).toBe(tmp);
+    copy.close();
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    // a writable open would have folded the -wal into the database when it closed
+    expect(fs.readFileSync(`${file}-wal`).equals(wal)).toBe(true);
+    expect(fs.readFileSync(file).equals(source)).toBe(true);
+  });
+
+  it('closes the source: the next writer is the last connection, and folds its -wal in when it closes', async () => {
+    Store.open(file).close();
+    (await Store.openCopy(file)).close();
+    const writer = Store.open(file);
+    writer.startRun(1, 0);
+    expect(fs.existsSync(`${file}-wal`)).toBe(true);
+    writer.close();
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
+  });
+
+  it('a source without ckym tables is refused by its own name, and no copy is left behind', async () => {
+    fs.mkdirSync(path.dirname(file));
+    const other = new Database(file);
+    other.exec('CREATE TABLE notes (text TEXT)');
+    other.close();
+    const error = await failure(() => Store.openCopy(file));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.message).toMatch(new RegExp(`^database ${escape(file)} has no ckym tables \\(it is damaged, or not a ckym database\\): `));
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+
+  it('a database path that cannot be looked at (its folder is a file) is an error, not "no database yet"', async () => {
+    fs.writeFileSync(path.join(dir, 'home'), 'not a folder');
+    const error = await failure(() => Store.openCopy(file));
+    expect((error as NodeJS.ErrnoException | null)?.code).toBe('ENOTDIR');
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+});
+
+describe('checkDatabaseFile and the schema check (mutation testing)', () => {
+  it('a link planted at -shm or -journal is refused by name, as at -wal', () => {
+    const target = path.join(dir, 'elsewhere');
+    Store.open(file).close();
+    for (const suffix of ['-shm', '-journal']) {
+      for (const s of ['-wal', '-shm', '-journal']) fs.rmSync(`${file}${s}`, { force: true });
+      fs.symlinkSync(target, `${file}${suffix}`);
+      expect(() => Store.open(file), suffix).toThrow(new RegExp(`^database file ${escape(file)}${suffix} is a symbolic link`));
+      expect(fs.existsSync(target)).toBe(false);
+    }
+  });
+
+  it('a folder at the database path is refused as no regular file', () => {
+    fs.mkdirSync(file, { recursive: true });
+    for (const readonly of [false, true]) {
+      expect(() => Store.open(file, { readonly })).toThrow(new LocalError(`database ${file} is not a regular file; move it away, or point CKYM_HOME elsewhere`));
+    }
+  });
+
+  it('a database at schema 1 is ckym\'s: migrated, not refused', () => {
+    fs.mkdirSync(path.dirname(file));
+    const v1 = new Database(file);
+    v1.exec(MIGRATIONS[0]!);
+    v1.pragma('user_version = 1');
+    v1.close();
+    const store = Store.open(file);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    store.close();
+  });
+
+  it('ckym\'s tables without a schema version, or a schema version without all of ckym\'s tables, are no ckym database', () => {
+    fs.mkdirSync(path.dirname(file));
+    const noVersion = new Database(file);
+    noVersion.exec(MIGRATIONS[0]!);
+    noVersion.close();
+    expect(() => Store.open(file)).toThrow(/has no ckym tables/);
+    fs.rmSync(file);
+    const fewTables = new Database(file);
+    fewTables.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); CREATE TABLE calls (id TEXT)`);
+    fewTables.pragma('user_version = 3');
+    fewTables.close();
+    expect(() => Store.open(file)).toThrow(/has no ckym tables/);
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1`).pluck().all()).toEqual(['calls', 'meta']);
+    db.close();
+  });
+});
+
+describe('createDatabase: a new database is built aside and put in place (mutation testing)', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const leftovers = () => fs.readdirSync(path.dirname(file)).filter((f) => f !== 'ckym.db');
+
+  it('a -shm left without its database is kept aside as well, named for what it was', () => {
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(`${file}-shm`, 'stale index');
+    Store.open(file).close();
+    const aside = fs.readdirSync(path.dirname(file)).filter((f) => /^ckym\.db-shm\.orphan-\d+$/.test(f));
+    expect(aside).toHaveLength(1);
+    expect(fs.readFileSync(path.join(path.dirname(file), aside[0]!), 'utf8')).toBe('stale index');
+  });
+
+  it('a temporary file left by a crashed creation (same process id) is cleared first', () => {
+    fs.mkdirSync(path.dirname(file));
+    fs.writeFileSync(`${file}.${process.pid}.new`, 'half-built');
+    const store = Store.open(file);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    store.close();
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('another process that put its database in place meanwhile wins: its database and its -wal are kept, ours dropped', () => {
+    const theirs = path.join(dir, 'theirs', 'ckym.db');
+    const id = databaseWithWal(theirs);
+    const openSync = fs.openSync;
+    vi.spyOn(fs, 'openSync').mockImplementation((p, ...rest) => {
+      if (String(p).endsWith('.new') && !fs.existsSync(file)) {
+        // the other process: its database appears while this one builds its own
+        fs.copyFileSync(theirs, file);
+        fs.copyFileSync(`${theirs}-wal`, `${file}-wal`);
+      }
+      return openSync(p, ...(rest as [fs.OpenMode, fs.Mode]));
+    });
+    fs.mkdirSync(path.dirname(file));
+    const store = Store.open(file);
+    expect(store.installationId()).toBe(id);
+    store.close();
+    expect(leftovers()).toEqual([]);
+  });
+
+  it.each(['EPERM', 'ENOTSUP', 'EOPNOTSUPP'])('a file system without hard links (link fails %s): the new database is renamed into place', (code) => {
+    vi.spyOn(fs, 'linkSync').mockImplementation(() => {
+      throw Object.assign(new Error(`${code}: link not supported`), { code });
+    });
+    const store = Store.open(file);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    store.close();
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('any other failure to put it in place is an error, and nothing is left at the path', () => {
+    vi.spyOn(fs, 'linkSync').mockImplementation(() => {
+      throw Object.assign(new Error('EIO: i/o error, link'), { code: 'EIO' });
+    });
+    expect(() => Store.open(file)).toThrow('EIO: i/o error, link');
+    expect(fs.readdirSync(path.dirname(file))).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store, connectionOf, storeError, type DeliveryRecord } from '../../src/store/store.js';
+import { Store, connectionOf, hourOf, storeError, type DeliveryRecord } from '../../src/store/store.js';
 import { ConfigError, LocalError } from '../../src/errors.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
@@ -33,6 +33,14 @@ const pending = (callId: string, counterId = 1, kind: 'call' | 'conversion' = 'c
   callTime: 1714510800,
 });
 const seen = (id: string) => ({ id, callTime: 1714510800, serviceType: 'callback' });
+/** A pending call delivery dated `callTime`, carrying `idType`; and the call as a page saw it. */
+const at = (callId: string, callTime: number, idType: 'clientId' | 'yclid' = 'clientId', counterId = 1): DeliveryRecord => ({
+  ...pending(callId, counterId),
+  row: [callId, String(callTime)],
+  callTime,
+  idType,
+});
+const seenAt = (id: string, callTime: number) => ({ id, callTime, serviceType: 'callback' });
 
 /** Each delivery's state as people read it (a delivery of a sent batch is sent). */
 function states(): Record<string, string> {
@@ -508,13 +516,6 @@ describe('schemas 5 and 6: calls by time, counts kept as written', () => {
 });
 
 describe('batches of (counter, kind, identifier type, segment)', () => {
-  const at = (callId: string, callTime: number, idType: 'clientId' | 'yclid' = 'clientId', counterId = 1): DeliveryRecord => ({
-    ...pending(callId, counterId),
-    row: [callId, String(callTime)],
-    callTime,
-    idType,
-  });
-  const seenAt = (id: string, callTime: number) => ({ id, callTime, serviceType: 'callback' });
 
   it('seals one batch per identifier type; rows dated before the threshold go in an old batch of their own; each comment names its newest row', () => {
     const run = store.startRun(1, 0);
@@ -568,6 +569,158 @@ describe('batches of (counter, kind, identifier type, segment)', () => {
   });
 });
 
+describe('batches at their edges (mutation testing)', () => {
+  const header = ['ClientId', 'DateTime'];
+
+  it('pendingCount without an identifier type counts every type; with one, that type alone', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, ['a', 'b', 'c'].map((id, i) => seenAt(id, 1000 + i)), [at('a', 1000), at('b', 1001), at('c', 1002, 'yclid')]);
+    expect(store.pendingCount(1, 'call')).toBe(3);
+    expect(store.pendingCount(1, 'call', 'clientId')).toBe(2);
+    expect(store.pendingCount(1, 'call', 'yclid')).toBe(1);
+    expect(store.pendingCount(2, 'call')).toBe(0);
+  });
+
+  it('splitBatch: a range past the rows or an empty one makes no batch (and uses no id); rows no range took go back to pending', () => {
+    const run = store.startRun(1, 0);
+    const ids = ['a', 'b', 'c', 'd'];
+    store.recordPage(run, ids.map((id, i) => seenAt(id, 1000 + i)), ids.map((id, i) => at(id, 1000 + i)));
+    const [batch] = store.sealBatches(run, 1, 'call', 'clientId', header, null, 5000);
+    const parts = store.splitBatch(batch!.id, [[5, 9], [1, 1], [0, 2], [2, 3]], run, 'refused', 7000);
+    expect(parts.map((b) => [b.id, b.rows, b.status])).toEqual([
+      [batch!.id + 1, 2, 'prepared'],
+      [batch!.id + 2, 1, 'prepared'],
+    ]);
+    expect(parts.map((b) => [...store.batchRows(b.id)].flat().map((r) => r[0]))).toEqual([['a', 'b'], ['c']]);
+    expect(connectionOf(store).prepare(`SELECT id FROM batches ORDER BY id`).pluck().all()).toEqual([batch!.id, batch!.id + 1, batch!.id + 2]);
+    // 'd' no range took: pending again, in no batch
+    expect(states()).toEqual({ '1/a/call': 'batched', '1/b/call': 'batched', '1/c/call': 'batched', '1/d/call': 'pending' });
+    expect(connectionOf(store).prepare(`SELECT batch_id FROM deliveries WHERE call_id = 'd'`).pluck().get()).toBeNull();
+    expect(store.splitBatch(9999, [[0, 1]], run, 'refused', 7000)).toEqual([]);
+  });
+
+  it('splitBatch: a range whose rows another range took gives no batch back', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seenAt('a', 1000), seenAt('b', 1001)], [at('a', 1000), at('b', 1001)]);
+    const [batch] = store.sealBatches(run, 1, 'call', 'clientId', header, null, 5000);
+    const parts = store.splitBatch(batch!.id, [[0, 2], [0, 2]], run, 'refused', 7000);
+    expect(parts.map((b) => [b.rows, [...store.batchRows(b.id)].flat().map((r) => r[0])])).toEqual([[2, ['a', 'b']]]);
+    expect(connectionOf(store).prepare(`SELECT COUNT(*) FROM batches WHERE split_from = ?`).pluck().get(batch!.id)).toBe(1);
+  });
+
+  it('sealBatches with a threshold no row is older than: one fresh batch, no old one (and no id used)', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seenAt('a', 1000), seenAt('b', 1001)], [at('a', 1000), at('b', 1001)]);
+    const sealed = store.sealBatches(run, 1, 'call', 'clientId', header, 900, 5000);
+    expect(sealed.map((b) => [b.segment, b.rows])).toEqual([['fresh', 2]]);
+    expect(connectionOf(store).prepare(`SELECT COUNT(*) FROM batches`).pluck().get()).toBe(1);
+  });
+
+  it('requeueFailed names only the counters that had refused rows', () => {
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seenAt('a', 1000), seenAt('b', 1001)], [at('a', 1000), at('b', 1001)]);
+    const [one] = store.sealBatches(run, 1, 'call', 'clientId', header, null, 5000);
+    store.rejectBatch(one!.id, 'refused');
+    expect([...store.requeueFailed([2, 1, 3])]).toEqual([[1, 2]]);
+    expect(store.requeueFailed([1]).size).toBe(0);
+  });
+});
+
+describe('fingerprints of the calls (issue 14.2, mutation testing)', () => {
+  it('kept as a page records them, replaced or cleared when the call is seen again; unknown calls and calls without one are absent', () => {
+    const run = store.startRun(1, 0);
+    expect(store.recordPage(run, [{ ...seen('a'), fingerprint: 'fa' }, { ...seen('b'), fingerprint: null }, seen('c')], [])).toBe(3);
+    expect(store.fingerprints(['a', 'b', 'c', 'x'])).toEqual(new Map([['a', 'fa']]));
+    const next = store.startRun(1, 0);
+    expect(store.recordPage(next, [{ ...seen('a'), fingerprint: 'fa2' }, { ...seen('b'), fingerprint: 'fb' }], [])).toBe(0);
+    expect(store.fingerprints(['a', 'b'])).toEqual(new Map([['a', 'fa2'], ['b', 'fb']]));
+    store.recordPage(next, [{ ...seen('a'), callTime: 1714510900 }], []);
+    expect(store.fingerprints(['a', 'b'])).toEqual(new Map([['b', 'fb']]));
+    expect(connectionOf(store).prepare(`SELECT call_time, first_seen_run, last_seen_run FROM calls WHERE id = 'a'`).get()).toEqual({
+      call_time: 1714510900,
+      first_seen_run: run,
+      last_seen_run: next,
+    });
+    expect(store.fingerprints([])).toEqual(new Map());
+  });
+});
+
+describe('delivery counts follow a re-decided delivery (schema 6, mutation testing)', () => {
+  /** Asserts delivery_counts holds, key for key, what the deliveries themselves say (as migration 6 recounts them); returns the recount. */
+  function expectCountsByKey(): unknown[] {
+    const db = connectionOf(store);
+    const recount = db
+      .prepare(
+        `SELECT (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600 AS hour, d.counter_id, d.kind,
+                CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state, IFNULL(d.reason, '') AS reason,
+                CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[1]'), '') ELSE '' END AS goal,
+                CASE WHEN d.state = 'batched' AND b.status = 'sent' AND b.sent_at - d.call_time > 21 * 86400 THEN 1 ELSE 0 END AS late,
+                IFNULL(d.waited, '') AS waited, COUNT(*) AS count
+         FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`,
+      )
+      .all();
+    const kept = db
+      .prepare(`SELECT hour, counter_id, kind, state, reason, goal, late, waited, count FROM delivery_counts WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`)
+      .all();
+    expect(kept).toEqual(recount);
+    return recount;
+  }
+
+  it('its old key loses it whatever changed — the reason, the goal, the hour — and a call before 1970 counts in its own hour', () => {
+    const t = 1_714_510_800;
+    const conversion = (callId: string, row: string[] | null, callTime = t): DeliveryRecord => ({ ...pending(callId), kind: 'conversion', row, callTime });
+    const first = store.startRun(1, 0);
+    store.recordPage(first, ['a', 'b', 'c', 'e'].map((id) => seenAt(id, t)).concat([seenAt('d', -1)]), [
+      at('a', t),
+      conversion('b', ['1', 'g1', 'x']),
+      { ...at('c', t), state: 'waiting', reason: 'settling', row: null },
+      at('d', -1),
+      conversion('e', ['1']), // a row without a goal cell counts under no goal, as the recount reads it
+    ]);
+    const second = store.startRun(1, 0);
+    store.recordPage(second, [seenAt('a', t), seenAt('b', t), seenAt('c', t + 7200)], [
+      { ...at('a', t), state: 'skipped', reason: 'min-duration', row: null },
+      conversion('b', ['1', 'g2', 'x']),
+      { ...at('c', t + 7200), state: 'waiting', reason: 'settling', row: null },
+    ]);
+    expect(states()).toEqual({ '1/a/call': 'skipped', '1/b/conversion': 'pending', '1/c/call': 'waiting', '1/d/call': 'pending', '1/e/conversion': 'pending' });
+    expect(expectCountsExact(store, (t + 86_400) * 1000)).toBeGreaterThan(0);
+    expect(expectCountsExact(store, (t + 86_400) * 1000, [1])).toBeGreaterThan(0);
+    // … and key for key (stats read a goal only when sent, a day not an hour: the table itself must be exact)
+    const recount = expectCountsByKey();
+    expect(recount).toContainEqual({ hour: -1, counter_id: 1, kind: 'call', state: 'pending', reason: '', goal: '', late: 0, waited: '', count: 1 });
+    expect(recount).toContainEqual({ hour: hourOf(t), counter_id: 1, kind: 'conversion', state: 'pending', reason: '', goal: 'g2', late: 0, waited: '', count: 1 });
+  });
+
+  it('a pending row a page writes straight into the run\'s batch counts as batched; a waited-out one by its wait', () => {
+    const t = 1_714_510_800;
+    const run = store.startRun(1, 0);
+    const batching = { headers: { '1/call/clientId': ['ClientId', 'DateTime'] }, now: 5000 };
+    store.recordPage(run, [seenAt('a', t), seenAt('b', t)], [at('a', t), { ...at('b', t), waited: 'in-progress' }], batching);
+    // fetched again: a batched delivery is never touched, nor counted again
+    store.recordPage(run, [seenAt('a', t), seenAt('b', t)], [at('a', t), { ...at('b', t), waited: 'in-progress' }], batching);
+    store.recordPage(run, [seenAt('a', t)], [at('a', t)]);
+    expect(states()).toEqual({ '1/a/call': 'batched', '1/b/call': 'batched' });
+    expect(expectCountsByKey()).toEqual([
+      { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'batched', reason: '', goal: '', late: 0, waited: '', count: 1 },
+      { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'batched', reason: '', goal: '', late: 0, waited: 'in-progress', count: 1 },
+    ]);
+  });
+
+  it('a batch sent more than 21 days after a call counts it late; a rejected one counts its rows failed as rejected', () => {
+    const t = 1_714_510_800;
+    const run = store.startRun(1, 0);
+    store.recordPage(run, [seenAt('a', t), seenAt('b', t + 3600), seenAt('c', t)], [at('a', t), at('b', t + 3600), at('c', t, 'clientId', 2)]);
+    const [one] = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 5000);
+    const [two] = store.sealBatches(run, 2, 'call', 'clientId', ['ClientId', 'DateTime'], null, 5000);
+    store.markSending(one!.id, 6000);
+    store.markSent(one!.id, { id: 9 }, (t + 21 * 86_400 + 1800) * 1000); // 'a' 21 days and half an hour before, 'b' less than 21 days
+    store.rejectBatch(two!.id, 'Metrica refused the file');
+    const row = (hour: number, counter: number, state: string, reason: string, late: number) => ({ hour, counter_id: counter, kind: 'call', state, reason, goal: '', late, waited: '', count: 1 });
+    expect(expectCountsByKey()).toEqual([row(hourOf(t), 1, 'sent', '', 1), row(hourOf(t), 2, 'failed', 'rejected', 0), row(hourOf(t) + 1, 1, 'sent', '', 0)]);
+  });
+});
+
 describe('SyncLock', () => {
   it('lets one holder in at a time, and is free again after release', () => {
     const file = path.join(dir, 'sync.lock');
@@ -616,5 +769,11 @@ describe('a new or lost database (sync --adopt)', () => {
     expect(store.adoptedFloors([7, 8])).toEqual(new Map([[7, { call: 1000, conversion: 900 }], [8, { call: 50 }]]));
     // the installation id (kept in the same table) is untouched
     expect(store.installationId()).toMatch(/^[0-9a-f]{12}$/);
+  });
+
+  it('adoptedFloors reads only the points of a kind it knows (mutation testing)', () => {
+    store.adopt(7, { call: 1000 }, 1000);
+    connectionOf(store).prepare(`INSERT INTO meta (key, value) VALUES ('adopted:7:visit', '5000'), ('adopted:8', '5000')`).run();
+    expect(store.adoptedFloors([7, 8])).toEqual(new Map([[7, { call: 1000 }]]));
   });
 });
