@@ -373,6 +373,7 @@ export class Store {
     const deltas: CountDelta[] = [];
     for (const g of groups) {
       deltas.push({ ...g, goal: String(g.goal), n: -g.n });
+      // Stryker disable next-line ConditionalExpression: the moves that name no reason (seal, sent, unbatch) move pending or batched rows, whose reason is always null
       const reason = to.reason === undefined ? g.reason : (to.reason ?? '');
       // Stryker disable next-line ConditionalExpression: only a move to 'sent' gives `sentAt`; without it lateAfter is 0 already
       deltas.push({ ...g, goal: String(g.goal), state: to.state, reason, late: to.state === 'sent' ? g.lateAfter : 0 });
@@ -611,12 +612,14 @@ export class Store {
     now: number;
     splitFrom?: number | null;
   }): number {
+    // A statement of its own, so that Stryker sees the directive (one inside a call chain is not picked up).
+    // Stryker disable next-line StringLiteral: a provisional comment, replaced by a unique one in the next statement
+    const provisional = '';
     const id = Number(
       this.stmt(
         `INSERT INTO batches (run_id, counter_id, kind, id_type, segment, split_from, comment, header, rows, status, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'prepared', ?)`,
-      // Stryker disable next-line StringLiteral: a provisional comment, replaced by a unique one in the next statement
-      ).run(b.runId, b.counterId, b.kind, b.idType, b.segment, b.splitFrom ?? null, '', JSON.stringify(b.header), Math.floor(b.now / 1000)).lastInsertRowid,
+      ).run(b.runId, b.counterId, b.kind, b.idType, b.segment, b.splitFrom ?? null, provisional, JSON.stringify(b.header), Math.floor(b.now / 1000)).lastInsertRowid,
     );
     this.stmt(`UPDATE batches SET comment = ? WHERE id = ?`).run(`ckym${this.installationId()}b${id}`, id);
     return id;
@@ -908,8 +911,10 @@ export class Store {
     const count = this.stmt(`SELECT COUNT(*) FROM deliveries WHERE batch_id = ?`).pluck();
     return all
       .filter((b) => counterIds.includes(b.counterId))
-      // Stryker disable next-line ConditionalExpression: a sending batch was sealed: its rows are those counted
-      .map((b) => (b.status === 'prepared' ? { ...b, rows: count.get(b.id) as number } : b));
+      .map((b) => {
+        // Stryker disable next-line ConditionalExpression: a sending batch was sealed: its rows are those counted
+        return b.status === 'prepared' ? { ...b, rows: count.get(b.id) as number } : b;
+      });
   }
 
   /** Step 2: about to send. Durable before the request leaves, so a crash after it is always reconciled. */

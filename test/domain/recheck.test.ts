@@ -63,6 +63,14 @@ describe('planRecheck: waiting calls re-checked through the fewest narrow window
     ]);
   });
 
+  it('at equal requests the main window counts its own calls: reaching back over the newer point beats one window over both', () => {
+    // points 5 000 (then 500 calls) and 9 000 (then 10), 900 calls in the main window. Three plans of 2 requests:
+    // one narrow window over both (502 calls) + the main window (900) = 1 402 calls; the main window back to 9 000
+    // (911) + a window at 5 000 (1) = 912; the main window back to 5 000 = 1 412. The fewest calls: 912.
+    const plan = planRecheck({ main, mainKnown: 900, points: [point(5000, 500), point(9000, 10)], pageSize: PAGE });
+    expect(plan).toEqual({ main: { from: 9000, to: 20_000 }, windows: [{ from: 5000, to: 5000 }] });
+  });
+
   it('a second holding more calls than a page is one window of several pages (and takes in a neighbour for free)', () => {
     // 2 500 + 10 + 1 = 2 511 calls: 3 pages, one fewer request than 3 + 1 apart
     expect(planRecheck({ main, mainKnown: 1000, points: [point(5000, 10, 2500), point(6000, 10)], pageSize: PAGE }).windows).toEqual([{ from: 5000, to: 6000 }]);

@@ -707,6 +707,20 @@ describe('delivery counts follow a re-decided delivery (schema 6, mutation testi
     ]);
   });
 
+  it('deliveries of one key in one page are summed: three calls skipped for the same reason in the same hour count 3', () => {
+    const t = 1_714_510_800;
+    const run = store.startRun(1, 0);
+    const skipped = (id: string, at_: number): DeliveryRecord => ({ ...at(id, at_), state: 'skipped', reason: 'min-duration', row: null });
+    store.recordPage(run, ['a', 'b', 'c', 'd'].map((id) => seenAt(id, id === 'd' ? t + 3600 : t + 60)), [
+      skipped('a', t + 60),
+      skipped('b', t + 60),
+      skipped('c', t + 60),
+      skipped('d', t + 3600),
+    ]);
+    const row = (hour: number, count: number) => ({ hour, counter_id: 1, kind: 'call', state: 'skipped', reason: 'min-duration', goal: '', late: 0, waited: '', count });
+    expect(expectCountsByKey()).toEqual([row(hourOf(t), 3), row(hourOf(t) + 1, 1)]);
+  });
+
   it('a batch sent more than 21 days after a call counts it late; a rejected one counts its rows failed as rejected', () => {
     const t = 1_714_510_800;
     const run = store.startRun(1, 0);
