@@ -243,4 +243,36 @@ export const MIGRATIONS: readonly string[] = [
    */ `
   ALTER TABLE calls ADD COLUMN fingerprint TEXT;
   `,
+
+  /*
+   * 8: a skipped decision is no longer a row of its own (issue 14). Of the five million deliveries a million-call
+   * backfill wrote, 73 % were 'skipped': each a row, its index entries, a record handed to the writer thread. A call's
+   * skipped decisions are now kept on its own row, `calls.skips`: a JSON array of [counter, kind, reason] or
+   * [counter, kind, reason, waited] — what a re-decision must take back from `delivery_counts`, which keeps counting
+   * them as before. A pair is either in `skips` or a row of `deliveries`, never both. `delivery_view` gives them back
+   * as rows ('skipped', decided in the run that last saw the call), so what people and stats read is unchanged.
+   */ `
+  ALTER TABLE calls ADD COLUMN skips TEXT;
+  -- every delivery was recorded with its call; should one not have been, its call row is made, so that nothing is lost
+  INSERT OR IGNORE INTO calls (id, call_time, service_type, first_seen_run, last_seen_run)
+    SELECT call_id, MAX(call_time), '', MIN(decided_run), MAX(decided_run) FROM deliveries WHERE state = 'skipped' GROUP BY call_id;
+  CREATE TEMP TABLE skips_v8 AS
+    SELECT call_id, json_group_array(CASE WHEN waited IS NULL THEN json_array(counter_id, kind, reason)
+                                          ELSE json_array(counter_id, kind, reason, waited) END) AS skips
+    FROM deliveries WHERE state = 'skipped' GROUP BY call_id;
+  UPDATE calls SET skips = s.skips FROM skips_v8 s WHERE s.call_id = calls.id;
+  DROP TABLE skips_v8;
+  DELETE FROM deliveries WHERE state = 'skipped';
+  DROP VIEW delivery_view;
+  CREATE VIEW delivery_view AS
+    SELECT d.counter_id, d.call_id, d.kind,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state,
+           d.reason, d.id_type, d.row, d.call_time, d.batch_id, d.decided_run,
+           CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN b.sent_at END AS sent_at, d.waited
+    FROM deliveries d LEFT JOIN batches b ON b.id = d.batch_id
+    UNION ALL
+    SELECT s.value ->> 0, c.id, s.value ->> 1, 'skipped', s.value ->> 2, 'clientId', NULL, c.call_time, NULL, c.last_seen_run,
+           NULL, s.value ->> 3
+    FROM calls c, json_each(c.skips) s WHERE c.skips IS NOT NULL;
+  `,
 ];

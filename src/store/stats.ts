@@ -100,7 +100,7 @@ export function waitedOutCounts(store: Store, filter: StatsFilter = {}): WaitedO
   const w = where(filter, 'call_time');
   return connectionOf(store)
     .prepare(
-      `SELECT counter_id AS counterId, kind, waited, COUNT(*) AS count FROM deliveries
+      `SELECT counter_id AS counterId, kind, waited, COUNT(*) AS count FROM ${deliveriesOf(store)}
        WHERE waited IS NOT NULL AND ${w.sql} GROUP BY counter_id, kind, waited ORDER BY counter_id, kind, waited`,
     )
     .all(...w.params) as WaitedOutCount[];
@@ -171,7 +171,7 @@ export function recentBatches(store: Store, limit: number, filter: StatsFilter =
   }));
 }
 
-/** Every counter with a delivery or a batch in the database, by id. */
+/** Every counter with a delivery (schema 6 on: its counts, which skips, kept on the calls' rows since 8, have too) or a batch, by id. */
 export function countersWithData(store: Store): number[] {
   // Each table walked from one counter to the next through the index its key starts with (a loose index scan), not
   // row by row: a million calls are five million deliveries.
@@ -180,7 +180,7 @@ export function countersWithData(store: Store): number[] {
        UNION ALL SELECT (SELECT MIN(counter_id) FROM ${table} WHERE counter_id > ${name}.id) FROM ${name} WHERE ${name}.id IS NOT NULL)`;
   return connectionOf(store)
     .prepare(
-      `WITH RECURSIVE ${walk('d', 'deliveries')}, ${walk('b', 'batches')}
+      `WITH RECURSIVE ${walk('d', store.schemaVersion >= 6 ? 'delivery_totals' : 'deliveries')}, ${walk('b', 'batches')}
        SELECT id FROM d WHERE id IS NOT NULL UNION SELECT id FROM b WHERE id IS NOT NULL ORDER BY 1`,
     )
     .pluck()

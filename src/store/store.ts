@@ -156,6 +156,21 @@ const GOAL_CELL = 1;
 /** The hour a call time falls in, as `delivery_counts` keys it (floor, also before 1970). */
 export const hourOf = (callTime: number): number => Math.floor(callTime / 3600);
 
+/** A skipped decision as `calls.skips` keeps it (migration 8): counter, kind, reason and the wait it was decided out of. */
+type SkipEntry = [counterId: number, kind: DeliveryKind, reason: string, waited?: string];
+
+/** A call known before the page being recorded: its time and skips as stored, its skips as they become. */
+interface KnownCall {
+  callTime: number;
+  stored: string | null;
+  skips: Map<string, SkipEntry>;
+  /** The (counter/kind) pairs whose skip the page counted at the call's new time. */
+  recounted: Set<string>;
+  changed: boolean;
+  /** As the page carries it (null: a decision of a call the page does not carry). */
+  seen: SeenCall | null;
+}
+
 /** One key of `delivery_counts` (migration 6) and a change of its count. */
 interface CountDelta {
   hour: number;
@@ -461,56 +476,139 @@ export class Store {
    * Records one fetched page: the calls seen and what each means for each counter.
    * A delivery already batched, sent or failed is never touched: that is what makes re-runs safe.
    * With `batching`, a pending decision of a pair the run delivers is written into the run's open batch.
+   * A skipped decision is kept on its call's row (`calls.skips`, migration 8), not as a delivery row; a decision of a
+   * call the page does not carry must be of a call the database knows.
    * Returns how many of the calls were new to the database.
    */
   recordPage(runId: number, calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[], batching?: Batching): number {
     const insertCall = this.stmt(
-      `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run, fingerprint) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run, fingerprint, skips) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
     );
-    const updateCall = this.stmt(`UPDATE calls SET call_time = ?, service_type = ?, last_seen_run = ?, fingerprint = ? WHERE id = ?`);
+    const knownCall = this.stmt(`SELECT call_time AS callTime, skips FROM calls WHERE id = ?`);
+    const updateCall = this.stmt(`UPDATE calls SET call_time = ?, service_type = ?, last_seen_run = ?, fingerprint = ?, skips = ? WHERE id = ?`);
+    const updateSkips = this.stmt(`UPDATE calls SET skips = ? WHERE id = ?`);
     // A decision that did not change is left as it is (and keeps the run that made it): re-fetching the
     // look-back window then writes nothing.
-    // A malformed row is decided again like a skipped one: the call may arrive corrected.
+    // A malformed row is decided again like a waiting one: the call may arrive corrected.
     const upsert = this.stmt(
       `INSERT INTO deliveries (counter_id, call_id, kind, state, reason, id_type, row, call_time, decided_run, batch_id, waited)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (counter_id, kind, call_id) DO UPDATE SET
          state = excluded.state, reason = excluded.reason, id_type = excluded.id_type, row = excluded.row,
          call_time = excluded.call_time, decided_run = excluded.decided_run, batch_id = excluded.batch_id, waited = excluded.waited
-       WHERE deliveries.state IN ('waiting', 'skipped', 'malformed', 'pending')
+       WHERE deliveries.state IN ('waiting', 'malformed', 'pending')
          AND NOT (deliveries.state = excluded.state AND deliveries.reason IS excluded.reason
                   AND deliveries.id_type = excluded.id_type
                   AND deliveries.row IS excluded.row AND deliveries.call_time = excluded.call_time
                   AND deliveries.waited IS excluded.waited)`,
     );
-    // What a known call's delivery was, for its counts: only one the upsert may change (never batched, sent or failed).
-    const previous = this.stmt(
-      `SELECT state, reason, row, call_time AS callTime, waited FROM deliveries WHERE counter_id = ? AND kind = ? AND call_id = ?
-         AND state IN ('waiting', 'skipped', 'malformed', 'pending')`,
-    );
+    // What a known call's delivery row is, for its counts and to know whether a decision may replace it.
+    const previous = this.stmt(`SELECT state, reason, row, call_time AS callTime, waited FROM deliveries WHERE counter_id = ? AND kind = ? AND call_id = ?`);
+    const remove = this.stmt(`DELETE FROM deliveries WHERE counter_id = ? AND kind = ? AND call_id = ?`);
     return this.writeUnflushed(() => {
-      let fresh = 0;
-      const known = new Set<string>();
-      for (const call of calls) {
-        if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId, call.fingerprint ?? null).changes > 0) fresh++;
-        else {
-          updateCall.run(call.callTime, call.serviceType, runId, call.fingerprint ?? null, call.id);
-          known.add(call.id);
-        }
-      }
+      // A call twice in one page (CallKeeper's pages may overlap as calls arrive): its last decisions stand.
+      const unique = new Set(calls.map((c) => c.id)).size === calls.length;
+      const pageCalls = unique ? calls : [...new Map(calls.map((c) => [c.id, c])).values()];
+      const pageDecisions = unique ? deliveries : [...new Map(deliveries.map((d) => [`${d.counterId}/${d.kind}/${d.callId}`, d])).values()];
+
       // The page's changes to delivery_counts, summed per key and written once at the end.
       const counts = new Map<string, CountDelta>();
-      const count = (d: Omit<CountDelta, 'n'>, n: number) => {
+      const count = (d: Omit<CountDelta, 'n' | 'late'>, n: number) => {
         const key = `${d.hour}\u0000${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.waited}`;
         const c = counts.get(key);
         if (c) c.n += n;
-        else counts.set(key, { ...d, n });
+        else counts.set(key, { ...d, late: 0, n });
       };
+      const countSkip = (hour: number, counterId: number, s: SkipEntry, n: number) =>
+        count({ hour, counterId, kind: s[1], state: 'skipped', reason: s[2], goal: '', waited: s[3] ?? '' }, n);
+
+      // Skipped decisions by call: written with the call's row.
+      const skipsOf = new Map<string, DeliveryRecord[]>();
+      for (const d of pageDecisions) {
+        if (d.state !== 'skipped') continue;
+        const list = skipsOf.get(d.callId);
+        if (list) list.push(d);
+        else skipsOf.set(d.callId, [d]);
+      }
+      const entryOf = (d: DeliveryRecord): SkipEntry => (d.waited ? [d.counterId, d.kind, d.reason!, d.waited] : [d.counterId, d.kind, d.reason!]);
+
+      let fresh = 0;
+      // Calls the database knew before this page: their row as it was, and their skips as they will be.
+      const known = new Map<string, KnownCall>();
+      const knowCall = (id: string, seen: SeenCall | null): KnownCall | undefined => {
+        const row = knownCall.get(id) as { callTime: number; skips: string | null } | undefined;
+        if (!row) return undefined;
+        const skips = new Map<string, SkipEntry>();
+        for (const e of row.skips === null ? [] : (JSON.parse(row.skips) as SkipEntry[])) skips.set(`${e[0]}/${e[1]}`, e);
+        const k: KnownCall = { callTime: row.callTime, stored: row.skips, skips, recounted: new Set(), changed: false, seen };
+        known.set(id, k);
+        return k;
+      };
+      const onPage = new Set<string>();
+      for (const call of pageCalls) {
+        onPage.add(call.id);
+        const mine = skipsOf.get(call.id);
+        const entries = mine ? mine.map(entryOf) : null;
+        if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId, call.fingerprint ?? null, entries ? JSON.stringify(entries) : null).changes > 0) {
+          fresh++;
+          if (entries) for (const e of entries) countSkip(hourOf(call.callTime), e[0], e, 1);
+        } else {
+          knowCall(call.id, call);
+        }
+      }
+
       // The run's open batch per triple, looked up once a page; created with the first row that really goes into it
       // (a re-fetched call whose decision did not change opens nothing: a no-op run writes no batch).
       const open = new Map<string, number | null>();
-      for (const d of deliveries) {
+      const goalOf = (kind: DeliveryKind, r: readonly unknown[] | null) => (kind === 'conversion' && r ? String(r[GOAL_CELL] ?? '') : '');
+      const countRow = (
+        before: { state: DeliveryState; reason: string | null; row: string | null; callTime: number; waited: string | null },
+        d: DeliveryRecord,
+        n: number,
+      ) =>
+        count(
+          {
+            hour: hourOf(before.callTime),
+            counterId: d.counterId,
+            kind: d.kind,
+            state: before.state,
+            reason: before.reason ?? '',
+            goal: goalOf(d.kind, before.row === null ? null : (JSON.parse(before.row) as unknown[])),
+            waited: before.waited ?? '',
+          },
+          n,
+        );
+      for (const d of pageDecisions) {
+        const call = onPage.has(d.callId) ? known.get(d.callId) : (known.get(d.callId) ?? knowCall(d.callId, null));
+        const pair = `${d.counterId}/${d.kind}`;
+        const wasSkipped = call?.skips.get(pair);
+        if (d.state === 'skipped') {
+          // A call new to the database has its skips on its row already, counted.
+          if (!call) {
+            if (onPage.has(d.callId)) continue;
+            throw new LocalError(`a skipped decision of call ${d.callId}, which is neither on the page nor in the database`);
+          }
+          const entry = entryOf(d);
+          if (wasSkipped) {
+            // The same skip: kept (if the call moved in time, its count moves with the call's other skips below).
+            if (wasSkipped[2] === entry[2] && wasSkipped[3] === entry[3]) continue;
+            countSkip(hourOf(call.callTime), d.counterId, wasSkipped, -1);
+          } else {
+            const before = previous.get(d.counterId, d.kind, d.callId) as Parameters<typeof countRow>[0] | undefined;
+            if (before) {
+              // Batched, sent or failed: never touched.
+              if (before.state !== 'waiting' && before.state !== 'malformed' && before.state !== 'pending') continue;
+              remove.run(d.counterId, d.kind, d.callId);
+              countRow(before, d, -1);
+            }
+          }
+          call.skips.set(pair, entry);
+          call.changed = true;
+          call.recounted.add(pair);
+          countSkip(hourOf(call.seen?.callTime ?? call.callTime), d.counterId, entry, 1);
+          continue;
+        }
         const idType = d.idType ?? 'clientId';
         const key = d.state === 'pending' && batching ? batchKey(d.counterId, d.kind, idType) : '';
         const header = key ? batching!.headers[key] : undefined;
@@ -521,12 +619,17 @@ export class Store {
           batchId = open.get(key)!;
         }
         const row = d.row ? JSON.stringify(d.row) : null;
-        // Stryker disable next-line ConditionalExpression: a call new to the database has no delivery to look up yet
-        const before = known.has(d.callId)
-          ? (previous.get(d.counterId, d.kind, d.callId) as
-              | { state: DeliveryState; reason: string | null; row: string | null; callTime: number; waited: string | null }
-              | undefined)
-          : undefined;
+        let before: Parameters<typeof countRow>[0] | undefined;
+        if (wasSkipped) {
+          // Skipped before, decided otherwise now: the skip is taken back, the row written anew.
+          countSkip(hourOf(call!.callTime), d.counterId, wasSkipped, -1);
+          call!.skips.delete(pair);
+          call!.changed = true;
+        } else if (call || !onPage.has(d.callId)) {
+          // Stryker disable next-line ConditionalExpression: a call new to the database has no delivery to look up yet
+          before = previous.get(d.counterId, d.kind, d.callId) as Parameters<typeof countRow>[0] | undefined;
+          if (before && before.state !== 'waiting' && before.state !== 'malformed' && before.state !== 'pending') continue;
+        }
         const changes = upsert.run(
           d.counterId,
           d.callId,
@@ -551,22 +654,7 @@ export class Store {
           );
         }
         if (changes === 0) continue;
-        const goalOf = (r: readonly unknown[] | null) => (d.kind === 'conversion' && r ? String(r[GOAL_CELL] ?? '') : '');
-        if (before) {
-          count(
-            {
-              hour: hourOf(before.callTime),
-              counterId: d.counterId,
-              kind: d.kind,
-              state: before.state,
-              reason: before.reason ?? '',
-              goal: goalOf(before.row === null ? null : (JSON.parse(before.row) as unknown[])),
-              late: 0,
-              waited: before.waited ?? '',
-            },
-            -1,
-          );
-        }
+        if (before) countRow(before, d, -1);
         count(
           {
             hour: hourOf(d.callTime),
@@ -574,12 +662,27 @@ export class Store {
             kind: d.kind,
             state: batchId === null ? d.state : 'batched',
             reason: d.reason ?? '',
-            goal: goalOf(d.row),
-            late: 0,
+            goal: goalOf(d.kind, d.row),
             waited: d.waited ?? '',
           },
           1,
         );
+      }
+      for (const [id, k] of known) {
+        const skips = k.changed ? (k.skips.size > 0 ? JSON.stringify([...k.skips.values()]) : null) : k.stored;
+        if (k.seen) {
+          // A call that moved in time: the skips not counted anew above move with it in the counts.
+          if (k.seen.callTime !== k.callTime) {
+            for (const [pair, e] of k.skips) {
+              if (k.recounted.has(pair)) continue;
+              countSkip(hourOf(k.callTime), e[0], e, -1);
+              countSkip(hourOf(k.seen.callTime), e[0], e, 1);
+            }
+          }
+          updateCall.run(k.seen.callTime, k.seen.serviceType, runId, k.seen.fingerprint ?? null, skips, id);
+        } else if (k.changed) {
+          updateSkips.run(skips, id);
+        }
       }
       this.addCounts(counts.values());
       return fresh;
@@ -660,12 +763,12 @@ export class Store {
 
   // ── a new or lost database: Metrica's uploadings list as the record (sync --adopt) ──
 
-  /** Whether this database knows anything of the counter: a cursor, a decision or a batch. */
+  /** Whether this database knows anything of the counter: a cursor, a decision (its counts: skips are no rows) or a batch. */
   hasHistory(counterId: number): boolean {
     return (
       this.stmt(
         `SELECT EXISTS (SELECT 1 FROM cursors WHERE counter_id = ?)
-             OR EXISTS (SELECT 1 FROM deliveries WHERE counter_id = ?)
+             OR EXISTS (SELECT 1 FROM delivery_totals WHERE counter_id = ?)
              OR EXISTS (SELECT 1 FROM batches WHERE counter_id = ?)`,
       )
         .pluck()

@@ -35,7 +35,7 @@ function page(n: number, size = 50, kind: string = 'call'): { calls: SeenCall[];
 }
 
 function dump(store: Store): unknown[] {
-  return connectionOf(store).prepare(`SELECT counter_id, call_id, kind, state, reason, row, call_time, decided_run FROM deliveries ORDER BY call_id`).all();
+  return connectionOf(store).prepare(`SELECT counter_id, call_id, kind, state, reason, row, call_time, decided_run FROM delivery_view ORDER BY call_id, counter_id, kind`).all();
 }
 
 async function writeAll(file: string, workerFile: string | null, pages: number): Promise<{ fresh: number; rows: unknown[] }> {

@@ -54,7 +54,17 @@ function seed(): void {
     d({ callId, kind: 'conversion', callTime, row: ['cid', goal, String(callTime)] });
   store.recordPage(
     run,
-    ['a1', 'a2', 'a3', 'a4', 'b1', 'b2'].map((id) => ({ id, callTime: MAY_20, serviceType: 'callback' })),
+    // each call as its decisions have it (a skipped decision is counted at its call's time: schema 8)
+    (
+      [
+        ['a1', MAY_20 + 3600],
+        ['a2', MAY_20 - 30 * DAY],
+        ['a3', MAY_20 - DAY],
+        ['a4', MAY_20 + 7200],
+        ['b1', MAY_20 - DAY],
+        ['b2', MAY_20],
+      ] as const
+    ).map(([id, callTime]) => ({ id, callTime, serviceType: 'callback' })),
     [
       d({ callId: 'a1', callTime: MAY_20 + 3600 }),
       d({ callId: 'a2', callTime: MAY_20 - 30 * DAY }),
