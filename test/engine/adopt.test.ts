@@ -125,7 +125,7 @@ describe('a counter this database knows nothing of, whose uploads by ckym are in
     expect(adopted[0]).toBeGreaterThan(5);
     expect(adopted[1]).toBeGreaterThan(0);
     const stored = connectionOf(world.store)
-      .prepare(`SELECT COUNT(*) FROM deliveries WHERE counter_id = 11 AND kind = 'call' AND reason = 'adopted' AND call_time <= ?`)
+      .prepare(`SELECT COUNT(*) FROM delivery_view WHERE counter_id = 11 AND kind = 'call' AND reason = 'adopted' AND call_time <= ?`)
       .pluck()
       .get(points.call11);
     expect(stored).toBe(adopted[0]);

@@ -8,7 +8,7 @@ import { Store, connectionOf, hourOf, storeError, type DeliveryRecord } from '..
 import { ConfigError, LocalError } from '../../src/errors.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { countStats, deliveryCounts, rowStats, waitedOutCounts } from '../../src/store/stats.js';
+import { countStats, countersWithData, deliveryCounts, rowStats, waitedOutCounts } from '../../src/store/stats.js';
 import { expectCountsExact } from '../support/counts.js';
 
 let dir: string;
@@ -734,6 +734,205 @@ describe('delivery counts follow a re-decided delivery (schema 6, mutation testi
     store.rejectBatch(two!.id, 'Metrica refused the file');
     const row = (hour: number, counter: number, state: string, reason: string, late: number) => ({ hour, counter_id: counter, kind: 'call', state, reason, goal: '', late, waited: '', count: 1 });
     expect(expectCountsByKey()).toEqual([row(hourOf(t), 1, 'sent', '', 1), row(hourOf(t), 2, 'failed', 'rejected', 0), row(hourOf(t) + 1, 1, 'sent', '', 0)]);
+  });
+
+  describe("schema 8: a skipped decision is kept on its call's row, not as a delivery", () => {
+    const t = 1_714_510_800;
+    const skip = (callId: string, reason: string, counterId = 1, kind: 'call' | 'conversion' = 'call', callTime = t): DeliveryRecord => ({
+      counterId,
+      callId,
+      kind,
+      state: 'skipped',
+      reason: reason as DeliveryRecord['reason'],
+      row: null,
+      callTime,
+    });
+    const wait = (callId: string, counterId = 1): DeliveryRecord => ({ ...at(callId, t, 'clientId', counterId), state: 'waiting', reason: 'settling', row: null });
+    const conv = (callId: string): DeliveryRecord => ({ ...pending(callId, 1, 'conversion'), row: ['cid', 'goal', String(t)], callTime: t });
+    const db = () => connectionOf(store);
+    const skipsOf = (id: string): unknown[] | null => {
+      const raw = db().prepare(`SELECT skips FROM calls WHERE id = ?`).pluck().get(id) as string | null;
+      return raw === null ? null : (JSON.parse(raw) as unknown[][]).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+    };
+    const rows = () => db().prepare(`SELECT counter_id, call_id, kind, state FROM deliveries ORDER BY 1, 2, 3`).all();
+
+    it("a new call's skips are written with it; only the other decisions are rows", () => {
+      const run = store.startRun(1, 0);
+      store.recordPage(run, [seenAt('a', t), seenAt('b', t)], [
+        skip('a', 'status'),
+        skip('a', 'status', 1, 'conversion'),
+        { ...skip('a', 'min-duration', 2), waited: 'in-progress' },
+        at('b', t),
+        skip('b', 'no-client-id', 1, 'conversion'),
+      ]);
+      expect(rows()).toEqual([{ counter_id: 1, call_id: 'b', kind: 'call', state: 'pending' }]);
+      expect(skipsOf('a')).toEqual([[1, 'call', 'status'], [1, 'conversion', 'status'], [2, 'call', 'min-duration', 'in-progress']]);
+      expect(skipsOf('b')).toEqual([[1, 'conversion', 'no-client-id']]);
+      expect(states()).toEqual({ '1/a/call': 'skipped', '1/a/conversion': 'skipped', '1/b/call': 'pending', '1/b/conversion': 'skipped', '2/a/call': 'skipped' });
+      expect(db().prepare(`SELECT waited, decided_run FROM delivery_view WHERE counter_id = 2`).get()).toEqual({ waited: 'in-progress', decided_run: run });
+      expect(expectCountsByKey()).toEqual([
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'pending', reason: '', goal: '', late: 0, waited: '', count: 1 },
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: '', count: 1 },
+        { hour: hourOf(t), counter_id: 1, kind: 'conversion', state: 'skipped', reason: 'no-client-id', goal: '', late: 0, waited: '', count: 1 },
+        { hour: hourOf(t), counter_id: 1, kind: 'conversion', state: 'skipped', reason: 'status', goal: '', late: 0, waited: '', count: 1 },
+        { hour: hourOf(t), counter_id: 2, kind: 'call', state: 'skipped', reason: 'min-duration', goal: '', late: 0, waited: 'in-progress', count: 1 },
+      ]);
+    });
+
+    it('a re-decision moves between the call row and the deliveries both ways, and an unchanged one writes nothing', () => {
+      const first = store.startRun(1, 0);
+      store.recordPage(first, [seenAt('a', t)], [skip('a', 'status'), wait('a', 2), conv('a')]);
+      expect(rows()).toEqual([
+        { counter_id: 1, call_id: 'a', kind: 'conversion', state: 'pending' },
+        { counter_id: 2, call_id: 'a', kind: 'call', state: 'waiting' },
+      ]);
+      expect(skipsOf('a')).toEqual([[1, 'call', 'status']]);
+      expectCountsByKey();
+      // skipped → pending (a row again); waiting → skipped; pending → skipped
+      const second = store.startRun(1, 0);
+      store.recordPage(second, [seenAt('a', t)], [at('a', t), skip('a', 'min-duration', 2), skip('a', 'no-client-id', 1, 'conversion')]);
+      expect(rows()).toEqual([{ counter_id: 1, call_id: 'a', kind: 'call', state: 'pending' }]);
+      expect(skipsOf('a')).toEqual([[1, 'conversion', 'no-client-id'], [2, 'call', 'min-duration']]);
+      expect(states()).toEqual({ '1/a/call': 'pending', '1/a/conversion': 'skipped', '2/a/call': 'skipped' });
+      const counted = expectCountsByKey();
+      expect(counted).toHaveLength(3);
+      // the same decisions again: the call row's skips and the counts are as they were
+      const kept = db().prepare(`SELECT skips FROM calls WHERE id = 'a'`).pluck().get();
+      const third = store.startRun(1, 0);
+      store.recordPage(third, [seenAt('a', t)], [at('a', t), skip('a', 'min-duration', 2), skip('a', 'no-client-id', 1, 'conversion')]);
+      expect(db().prepare(`SELECT skips FROM calls WHERE id = 'a'`).pluck().get()).toBe(kept);
+      expect(expectCountsByKey()).toEqual(counted);
+      // another reason: its count moves
+      store.recordPage(third, [seenAt('a', t)], [skip('a', 'status', 2)]);
+      expect(skipsOf('a')).toEqual([[1, 'conversion', 'no-client-id'], [2, 'call', 'status']]);
+      expect(expectCountsByKey()).toContainEqual({ hour: hourOf(t), counter_id: 2, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: '', count: 1 });
+      expect(expectCountsExact(store, (t + 86_400) * 1000)).toBeGreaterThan(0);
+    });
+
+    it('a skipped decision never touches a batched, sent or failed delivery', () => {
+      const run = store.startRun(1, 0);
+      store.recordPage(run, [seenAt('a', t), seenAt('b', t), seenAt('c', t)], [at('a', t), at('b', t), at('c', t, 'clientId', 2)], {
+        headers: { '1/call/clientId': ['ClientId', 'DateTime'] },
+        now: 5000,
+      });
+      const [sent] = store.sealBatches(run, 1, 'call', 'clientId', ['ClientId', 'DateTime'], null, 5000);
+      store.markSending(sent!.id, 6000);
+      store.markSent(sent!.id, { id: 1 }, 7000);
+      const [refused] = store.sealBatches(run, 2, 'call', 'clientId', ['ClientId', 'DateTime'], null, 5000);
+      store.rejectBatch(refused!.id, 'refused');
+      const next = store.startRun(1, 0);
+      store.recordPage(next, [seenAt('a', t), seenAt('b', t), seenAt('c', t)], [skip('a', 'status'), skip('b', 'status'), skip('c', 'status', 2)]);
+      expect(states()).toEqual({ '1/a/call': 'sent', '1/b/call': 'sent', '2/c/call': 'failed' });
+      expect(['a', 'b', 'c'].map(skipsOf)).toEqual([null, null, null]);
+      expect(expectCountsByKey()).toEqual([
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'sent', reason: '', goal: '', late: 0, waited: '', count: 2 },
+        { hour: hourOf(t), counter_id: 2, kind: 'call', state: 'failed', reason: 'rejected', goal: '', late: 0, waited: '', count: 1 },
+      ]);
+    });
+
+    it("a call that moves in time takes all its skips' counts with it, those of a counter not decided again too", () => {
+      const run = store.startRun(1, 0);
+      store.recordPage(run, [seenAt('a', t)], [skip('a', 'status'), skip('a', 'status', 2)]);
+      // a run of counter 1 alone (--counter 1) sees the call two hours later
+      store.recordPage(run, [seenAt('a', t + 7200)], [skip('a', 'status', 1, 'call', t + 7200)]);
+      expect(expectCountsByKey()).toEqual([
+        { hour: hourOf(t) + 2, counter_id: 1, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: '', count: 1 },
+        { hour: hourOf(t) + 2, counter_id: 2, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: '', count: 1 },
+      ]);
+      // and when its skip changes too
+      store.recordPage(run, [seenAt('a', t + 3600)], [skip('a', 'site', 1, 'call', t + 3600)]);
+      expect(expectCountsByKey()).toEqual([
+        { hour: hourOf(t) + 1, counter_id: 1, kind: 'call', state: 'skipped', reason: 'site', goal: '', late: 0, waited: '', count: 1 },
+        { hour: hourOf(t) + 1, counter_id: 2, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: '', count: 1 },
+      ]);
+    });
+
+    it('a call twice on one page: its last decisions stand, counted once', () => {
+      const run = store.startRun(1, 0);
+      expect(store.recordPage(run, [seenAt('a', t), seenAt('b', t), seenAt('a', t)], [skip('a', 'status'), at('b', t), at('a', t)])).toBe(2);
+      expect(states()).toEqual({ '1/a/call': 'pending', '1/b/call': 'pending' });
+      expect(skipsOf('a')).toBeNull();
+      store.recordPage(run, [seenAt('c', t), seenAt('c', t)], [at('c', t), skip('c', 'status')]);
+      expect(states()).toMatchObject({ '1/c/call': 'skipped' });
+      expect(rows()).toHaveLength(2);
+      expect(expectCountsByKey()).toEqual([
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'pending', reason: '', goal: '', late: 0, waited: '', count: 2 },
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: '', count: 1 },
+      ]);
+    });
+
+    it('a decision of a call the page does not carry: kept on the known call; refused, naming it, for an unknown one', () => {
+      const run = store.startRun(1, 0);
+      store.recordPage(run, [seenAt('a', t)], [at('a', t)]);
+      store.recordPage(run, [], [skip('a', 'status', 2)]);
+      expect(skipsOf('a')).toEqual([[2, 'call', 'status']]);
+      expect(() => store.recordPage(run, [], [skip('zz', 'status')])).toThrow(/skipped decision of call zz, which is neither on the page nor in the database/);
+      expect(states()).toEqual({ '1/a/call': 'pending', '2/a/call': 'skipped' });
+      expectCountsByKey();
+    });
+
+    it('a counter known only by its skips has history and is listed by stats', () => {
+      const run = store.startRun(1, 0);
+      store.recordPage(run, [seenAt('a', t)], [skip('a', 'status', 5)]);
+      expect(rows()).toEqual([]);
+      expect([5, 6].map((id) => store.hasHistory(id))).toEqual([true, false]);
+      expect(countersWithData(store)).toEqual([5]);
+    });
+
+    it("migrates a schema-7 database: its skipped rows go to their calls' rows, what delivery_view and the counts say unchanged", () => {
+      const file = path.join(dir, 'v7.db');
+      const old = new BetterSqlite3(file);
+      for (const m of MIGRATIONS.slice(0, 5)) old.exec(m);
+      old.exec(`INSERT INTO runs (id, pid, started_at, outcome) VALUES (1, 1, 0, 'ok'), (2, 1, 0, 'ok');
+        INSERT INTO batches (id, run_id, counter_id, kind, comment, header, rows, status, created_at, sent_at) VALUES
+          (1, 1, 9, 'call', 'ckym0123456789abb1t1', '[]', 1, 'sent', ${t}, ${t + 60});
+        INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run) VALUES
+          ('a', ${t}, 'callback', 1, 2), ('b', ${t + 3600}, 'callback', 1, 1);
+        INSERT INTO deliveries (counter_id, call_id, kind, state, reason, row, call_time, batch_id, decided_run) VALUES
+          (9, 'a', 'call', 'batched', NULL, '["a"]', ${t}, 1, 1),
+          (9, 'a', 'conversion', 'skipped', 'no-client-id', NULL, ${t}, NULL, 2),
+          (8, 'a', 'call', 'skipped', 'status', NULL, ${t}, NULL, 2),
+          (9, 'b', 'call', 'skipped', 'min-duration', NULL, ${t + 3600}, NULL, 1),
+          (9, 'b', 'conversion', 'pending', NULL, '["b","g","x"]', ${t + 3600}, NULL, 1);`);
+      // schemas 6 and 7 as a real upgrade ran them (6 counts the rows), then one skip decided out of a wait
+      old.exec(MIGRATIONS[5]!);
+      old.exec(MIGRATIONS[6]!);
+      old.pragma('user_version = 7');
+      old.exec(`UPDATE calls SET fingerprint = 'fa' WHERE id = 'a';
+        UPDATE deliveries SET waited = 'in-progress' WHERE counter_id = 8;
+        UPDATE delivery_counts SET waited = 'in-progress' WHERE counter_id = 8;
+        UPDATE delivery_totals SET waited = 'in-progress' WHERE counter_id = 8;`);
+      old.close();
+      // the counts as migration 6 made them, and the view, before
+      const v7 = Store.open(file, { readonly: true });
+      const view = `SELECT counter_id, call_id, kind, state, reason, id_type, row, call_time, batch_id, decided_run, sent_at, waited FROM delivery_view ORDER BY 1, 2, 3`;
+      const viewBefore = connectionOf(v7).prepare(view).all();
+      const statsBefore = rowStats(v7, {}, []);
+      v7.close();
+      const migrated = Store.open(file);
+      try {
+        expect(connectionOf(migrated).prepare(view).all()).toEqual(viewBefore);
+        expect(connectionOf(migrated).prepare(`SELECT state, COUNT(*) AS n FROM deliveries GROUP BY 1 ORDER BY 1`).all()).toEqual([
+          { state: 'batched', n: 1 },
+          { state: 'pending', n: 1 },
+        ]);
+        const skipsAt = (id: string) =>
+          (JSON.parse(connectionOf(migrated).prepare(`SELECT skips FROM calls WHERE id = ?`).pluck().get(id) as string) as unknown[][]).sort((x, y) =>
+            JSON.stringify(x).localeCompare(JSON.stringify(y)),
+          );
+        expect(skipsAt('a')).toEqual([[8, 'call', 'status', 'in-progress'], [9, 'conversion', 'no-client-id']]);
+        expect(skipsAt('b')).toEqual([[9, 'call', 'min-duration']]);
+        expect(countStats(migrated, {}, []).deliveries).toEqual(expect.arrayContaining(statsBefore.deliveries));
+        expect(expectCountsExact(migrated, (t + 86_400) * 1000)).toBeGreaterThan(0);
+        // and it goes on from there: b's skip taken back when it is decided otherwise
+        const run = migrated.startRun(3, 0);
+        migrated.recordPage(run, [seenAt('b', t + 3600)], [at('b', t + 3600, 'clientId', 9)]);
+        expect(connectionOf(migrated).prepare(`SELECT skips FROM calls WHERE id = 'b'`).pluck().get()).toBeNull();
+        expect(expectCountsExact(migrated, (t + 86_400) * 1000)).toBeGreaterThan(0);
+      } finally {
+        migrated.close();
+      }
+    });
   });
 });
 
