@@ -52,6 +52,12 @@ export interface SeenCall {
   serviceType: string;
   /** What it was fetched as and decided under (`callFingerprint`); null when it is to be decided again when seen. */
   fingerprint?: string | null | undefined;
+  /**
+   * Its skipped decisions, as `calls.skips` keeps them: JSON `[[counter, kind, reason], [counter, kind, reason, waited], …]`
+   * (one text per call costs the page's hand-over to the writer thread less than a record per decision). Skipped
+   * decisions given as records are taken too.
+   */
+  skips?: string | null | undefined;
 }
 
 export interface Batch {
@@ -546,16 +552,32 @@ export class Store {
         return k;
       };
       const onPage = new Set<string>();
+      // New calls' skips counted per distinct skips text and hour (most calls of a page share a few), expanded at the end.
+      const tally = new Map<string, Map<number, number>>();
+      // The skips the page's known calls carry, as decisions to compare with what they had.
+      const carried: DeliveryRecord[] = [];
       for (const call of pageCalls) {
         onPage.add(call.id);
         const mine = skipsOf.get(call.id);
-        const entries = mine ? mine.map(entryOf) : null;
-        if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId, call.fingerprint ?? null, entries ? JSON.stringify(entries) : null).changes > 0) {
+        const text = mine ? JSON.stringify([...(call.skips ? (JSON.parse(call.skips) as SkipEntry[]) : []), ...mine.map(entryOf)]) : (call.skips ?? null);
+        if (insertCall.run(call.id, call.callTime, call.serviceType, runId, runId, call.fingerprint ?? null, text).changes > 0) {
           fresh++;
-          if (entries) for (const e of entries) countSkip(hourOf(call.callTime), e[0], e, 1);
+          if (text !== null) {
+            const hours = tally.get(text) ?? new Map<number, number>();
+            const hour = hourOf(call.callTime);
+            hours.set(hour, (hours.get(hour) ?? 0) + 1);
+            tally.set(text, hours);
+          }
         } else {
           knowCall(call.id, call);
+          for (const e of call.skips ? (JSON.parse(call.skips) as SkipEntry[]) : []) {
+            carried.push({ counterId: e[0], callId: call.id, kind: e[1], state: 'skipped', reason: e[2] as SkipReason, row: null, callTime: call.callTime, waited: (e[3] as WaitReason | undefined) ?? null });
+          }
         }
+      }
+      for (const [text, hours] of tally) {
+        const entries = JSON.parse(text) as SkipEntry[];
+        for (const [hour, n] of hours) for (const e of entries) countSkip(hour, e[0], e, n);
       }
 
       // The run's open batch per triple, looked up once a page; created with the first row that really goes into it
@@ -579,7 +601,7 @@ export class Store {
           },
           n,
         );
-      for (const d of pageDecisions) {
+      for (const d of carried.length > 0 ? [...pageDecisions, ...carried] : pageDecisions) {
         const call = onPage.has(d.callId) ? known.get(d.callId) : (known.get(d.callId) ?? knowCall(d.callId, null));
         const pair = `${d.counterId}/${d.kind}`;
         const wasSkipped = call?.skips.get(pair);

@@ -871,6 +871,39 @@ describe('delivery counts follow a re-decided delivery (schema 6, mutation testi
       expectCountsByKey();
     });
 
+    it("skips handed over as the call's text (as the sync thread gives them) are recorded as the same decisions as records", () => {
+      const asText = (calls: { id: string; callTime: number }[], decisions: DeliveryRecord[]) => {
+        const text = (id: string) => {
+          const mine = decisions.filter((d) => d.callId === id && d.state === 'skipped');
+          return mine.length ? JSON.stringify(mine.map((d) => (d.waited ? [d.counterId, d.kind, d.reason, d.waited] : [d.counterId, d.kind, d.reason]))) : null;
+        };
+        return [calls.map((c) => ({ ...c, serviceType: 'callback', skips: text(c.id) })), decisions.filter((d) => d.state !== 'skipped')] as const;
+      };
+      const pages: [{ id: string; callTime: number }[], DeliveryRecord[]][] = [
+        [[seenAt('a', t), seenAt('b', t)], [skip('a', 'status'), { ...skip('a', 'site', 2), waited: 'scheduled' }, at('b', t), skip('b', 'status', 2)]],
+        // a known call: one skip kept, one changed, one taken back by a row, a row replaced by a skip
+        [[seenAt('a', t + 60), seenAt('b', t)], [skip('a', 'status', 1, 'call', t + 60), at('a', t + 60, 'clientId', 2), skip('b', 'min-duration'), skip('b', 'uniqueness', 2)]],
+      ];
+      const view = (s_: Store) =>
+        connectionOf(s_).prepare(`SELECT counter_id, call_id, kind, state, reason, row, call_time, waited FROM delivery_view ORDER BY 1, 2, 3`).all();
+      const counted = (s_: Store) => connectionOf(s_).prepare(`SELECT * FROM delivery_counts WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`).all();
+      const other = Store.open(path.join(dir, 'text.db'));
+      try {
+        const run = store.startRun(1, 0);
+        const run2 = other.startRun(1, 0);
+        for (const [calls, decisions] of pages) {
+          store.recordPage(run, calls.map((c) => ({ ...c, serviceType: 'callback' })), decisions);
+          other.recordPage(run2, ...asText(calls, decisions));
+          expect(view(other)).toEqual(view(store));
+          expect(counted(other)).toEqual(counted(store));
+        }
+        expect(states()).toEqual({ '1/a/call': 'skipped', '1/b/call': 'skipped', '2/a/call': 'pending', '2/b/call': 'skipped' });
+        expectCountsByKey();
+      } finally {
+        other.close();
+      }
+    });
+
     it('a counter known only by its skips has history and is listed by stats', () => {
       const run = store.startRun(1, 0);
       store.recordPage(run, [seenAt('a', t)], [skip('a', 'status', 5)]);
