@@ -347,6 +347,18 @@ export class Store {
 
   /** Adds each delta to its key's count, per hour and in all. Inside a write. */
   private addCounts(deltas: Iterable<CountDelta>): void {
+    const groups = new Map<string, CountDelta[]>();
+    for (const d of deltas) {
+      const key = `${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.late}\u0000${d.waited}`;
+      const group = groups.get(key);
+      if (group) group.push(d);
+      else groups.set(key, [d]);
+    }
+    this.addGroupedCounts(groups.values());
+  }
+
+  /** The same, for deltas already grouped by everything but the hour: one total per group. Inside a write. */
+  private addGroupedCounts(groups: Iterable<Iterable<CountDelta>>): void {
     const add = this.stmt(
       `INSERT INTO delivery_counts (hour, counter_id, kind, state, reason, goal, late, waited, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (hour, counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
@@ -355,18 +367,19 @@ export class Store {
       `INSERT INTO delivery_totals (counter_id, kind, state, reason, goal, late, waited, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
     );
-    const totals = new Map<string, CountDelta>();
-    for (const d of deltas) {
-      // Stryker disable next-line ConditionalExpression: a change that nets to 0 is of a key already counted (its deliveries were there): adding 0 changes nothing
-      if (d.n === 0) continue;
-      add.run(d.hour, d.counterId, d.kind, d.state, d.reason, d.goal, d.late, d.waited, d.n);
-      const key = `${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.late}\u0000${d.waited}`;
-      const t = totals.get(key);
-      if (t) t.n += d.n;
-      else totals.set(key, { ...d });
+    for (const group of groups) {
+      let sum = 0;
+      let first: CountDelta | undefined;
+      for (const d of group) {
+        // Stryker disable next-line ConditionalExpression: a change that nets to 0 is of a key already counted (its deliveries were there): adding 0 changes nothing
+        if (d.n === 0) continue;
+        add.run(d.hour, d.counterId, d.kind, d.state, d.reason, d.goal, d.late, d.waited, d.n);
+        sum += d.n;
+        first ??= d;
+      }
+      // Stryker disable next-line ConditionalExpression: as above, a total that nets to 0 is of a key already there
+      if (first && sum !== 0) total.run(first.counterId, first.kind, first.state, first.reason, first.goal, first.late, first.waited, sum);
     }
-    // Stryker disable next-line ConditionalExpression: as above, a total that nets to 0 is of a key already there
-    for (const t of totals.values()) if (t.n !== 0) total.run(t.counterId, t.kind, t.state, t.reason, t.goal, t.late, t.waited, t.n);
   }
 
   /**
@@ -518,16 +531,22 @@ export class Store {
       const pageCalls = unique ? calls : [...new Map(calls.map((c) => [c.id, c])).values()];
       const pageDecisions = unique ? deliveries : [...new Map(deliveries.map((d) => [`${d.counterId}/${d.kind}/${d.callId}`, d])).values()];
 
-      // The page's changes to delivery_counts, summed per key and written once at the end.
-      const counts = new Map<string, CountDelta>();
-      const count = (d: Omit<CountDelta, 'n' | 'late'>, n: number) => {
-        const key = `${d.hour}\u0000${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.waited}`;
-        const c = counts.get(key);
+      // The page's changes to delivery_counts, summed per key (all but the hour, then the hour) and written once at
+      // the end. A year's backfill touches tens of thousands of (hour, key) pairs a run; a skip's key text is made once
+      // per distinct skips text of the page.
+      const counts = new Map<string, Map<number, CountDelta>>();
+      const countAs = (key: string, d: Omit<CountDelta, 'n' | 'late'>, n: number) => {
+        let byHour = counts.get(key);
+        if (!byHour) counts.set(key, (byHour = new Map()));
+        const c = byHour.get(d.hour);
         if (c) c.n += n;
-        else counts.set(key, { ...d, late: 0, n });
+        else byHour.set(d.hour, { ...d, late: 0, n });
       };
-      const countSkip = (hour: number, counterId: number, s: SkipEntry, n: number) =>
-        count({ hour, counterId, kind: s[1], state: 'skipped', reason: s[2], goal: '', waited: s[3] ?? '' }, n);
+      const count = (d: Omit<CountDelta, 'n' | 'late'>, n: number) =>
+        countAs(`${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.waited}`, d, n);
+      const skipKey = (s: SkipEntry) => `${s[0]}\u0000${s[1]}\u0000skipped\u0000${s[2]}\u0000\u0000${s[3] ?? ''}`;
+      const countSkip = (hour: number, s: SkipEntry, n: number, key = skipKey(s)) =>
+        countAs(key, { hour, counterId: s[0], kind: s[1], state: 'skipped', reason: s[2], goal: '', waited: s[3] ?? '' }, n);
 
       // Skipped decisions by call: written with the call's row.
       const skipsOf = new Map<string, DeliveryRecord[]>();
@@ -577,7 +596,8 @@ export class Store {
       }
       for (const [text, hours] of tally) {
         const entries = JSON.parse(text) as SkipEntry[];
-        for (const [hour, n] of hours) for (const e of entries) countSkip(hour, e[0], e, n);
+        const keys = entries.map(skipKey);
+        for (const [hour, n] of hours) entries.forEach((e, i) => countSkip(hour, e, n, keys[i]));
       }
 
       // The run's open batch per triple, looked up once a page; created with the first row that really goes into it
@@ -615,7 +635,7 @@ export class Store {
           if (wasSkipped) {
             // The same skip: kept (if the call moved in time, its count moves with the call's other skips below).
             if (wasSkipped[2] === entry[2] && wasSkipped[3] === entry[3]) continue;
-            countSkip(hourOf(call.callTime), d.counterId, wasSkipped, -1);
+            countSkip(hourOf(call.callTime), wasSkipped, -1);
           } else {
             const before = previous.get(d.counterId, d.kind, d.callId) as Parameters<typeof countRow>[0] | undefined;
             if (before) {
@@ -628,7 +648,7 @@ export class Store {
           call.skips.set(pair, entry);
           call.changed = true;
           call.recounted.add(pair);
-          countSkip(hourOf(call.seen?.callTime ?? call.callTime), d.counterId, entry, 1);
+          countSkip(hourOf(call.seen?.callTime ?? call.callTime), entry, 1);
           continue;
         }
         const idType = d.idType ?? 'clientId';
@@ -644,7 +664,7 @@ export class Store {
         let before: Parameters<typeof countRow>[0] | undefined;
         if (wasSkipped) {
           // Skipped before, decided otherwise now: the skip is taken back, the row written anew.
-          countSkip(hourOf(call!.callTime), d.counterId, wasSkipped, -1);
+          countSkip(hourOf(call!.callTime), wasSkipped, -1);
           call!.skips.delete(pair);
           call!.changed = true;
         } else if (call || !onPage.has(d.callId)) {
@@ -697,8 +717,8 @@ export class Store {
           if (k.seen.callTime !== k.callTime) {
             for (const [pair, e] of k.skips) {
               if (k.recounted.has(pair)) continue;
-              countSkip(hourOf(k.callTime), e[0], e, -1);
-              countSkip(hourOf(k.seen.callTime), e[0], e, 1);
+              countSkip(hourOf(k.callTime), e, -1);
+              countSkip(hourOf(k.seen.callTime), e, 1);
             }
           }
           updateCall.run(k.seen.callTime, k.seen.serviceType, runId, k.seen.fingerprint ?? null, skips, id);
@@ -706,7 +726,7 @@ export class Store {
           updateSkips.run(skips, id);
         }
       }
-      this.addCounts(counts.values());
+      this.addGroupedCounts([...counts.values()].map((byHour) => byHour.values()));
       return fresh;
     });
   }
