@@ -430,29 +430,51 @@ export class Store {
       this.moveCounts(`d.batch_id = ? AND d.state = 'batched'`, [batchId], to);
       return;
     }
-    const rows = this.stmt(`SELECT hour, goal, waited, count AS n FROM batch_counts WHERE batch_id = ? AND count != 0`).all(batchId) as {
-      hour: number;
-      goal: string;
-      waited: string;
-      n: number;
-    }[];
+    // Sent at `sentAt`, every hour before the straddled one is late, every hour after it not; the straddled hour is
+    // moved apart. Not sent: no hour is late, none is apart.
     const lateBefore = to.sentAt === undefined ? null : to.sentAt - LATE_SECONDS;
-    const straddled = lateBefore === null ? -Infinity : hourOf(lateBefore);
-    const lateIn = new Map<string, number>();
-    if (lateBefore !== null && rows.some((r) => r.hour === straddled)) {
-      for (const r of this.batchedBetween(batchId, straddled * 3600, lateBefore)) lateIn.set(`${r.goal}\u0000${r.waited}`, r.n);
-    }
+    const straddled = lateBefore === null ? Number.MIN_SAFE_INTEGER : hourOf(lateBefore);
     const reason = to.reason ?? '';
-    const deltas: CountDelta[] = [];
-    for (const r of rows) {
-      const key = { hour: r.hour, counterId: batch.counterId, kind: batch.kind, goal: r.goal, waited: r.waited };
-      deltas.push({ ...key, state: 'batched', reason: '', late: 0, n: -r.n });
-      let late = 0;
-      if (lateBefore !== null) late = r.hour < straddled ? r.n : r.hour > straddled ? 0 : (lateIn.get(`${r.goal}\u0000${r.waited}`) ?? 0);
-      deltas.push({ ...key, state: to.state, reason, late: 1, n: late });
-      deltas.push({ ...key, state: to.state, reason, late: 0, n: r.n - late });
+    const key = [batch.counterId, batch.kind];
+    // Done in SQL, a statement per table and side: a year's batch has a count row per hour and goal, tens of thousands.
+    this.stmt(
+      `INSERT INTO delivery_counts (hour, counter_id, kind, state, reason, goal, late, waited, count)
+       SELECT hour, ?, ?, 'batched', '', goal, 0, waited, -count FROM batch_counts WHERE batch_id = ? AND count != 0
+       ON CONFLICT (hour, counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    ).run(...key, batchId);
+    this.stmt(
+      `INSERT INTO delivery_totals (counter_id, kind, state, reason, goal, late, waited, count)
+       SELECT ?, ?, 'batched', '', goal, 0, waited, -SUM(count) FROM batch_counts WHERE batch_id = ? GROUP BY goal, waited HAVING SUM(count) != 0
+       ON CONFLICT (counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    ).run(...key, batchId);
+    this.stmt(
+      `INSERT INTO delivery_counts (hour, counter_id, kind, state, reason, goal, late, waited, count)
+       SELECT hour, ?, ?, ?, ?, goal, hour < ?, waited, count FROM batch_counts WHERE batch_id = ? AND hour != ? AND count != 0
+       ON CONFLICT (hour, counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    ).run(...key, to.state, reason, straddled, batchId, straddled);
+    this.stmt(
+      `INSERT INTO delivery_totals (counter_id, kind, state, reason, goal, late, waited, count)
+       SELECT ?, ?, ?, ?, goal, hour < ? AS lateness, waited, SUM(count) FROM batch_counts WHERE batch_id = ? AND hour != ?
+       GROUP BY goal, lateness, waited HAVING SUM(count) != 0
+       ON CONFLICT (counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    ).run(...key, to.state, reason, straddled, batchId, straddled);
+    if (lateBefore !== null) {
+      // The straddled hour: its rows before `lateBefore` are late, the others not.
+      const rows = this.stmt(`SELECT goal, waited, count AS n FROM batch_counts WHERE batch_id = ? AND hour = ? AND count != 0`).all(batchId, straddled) as {
+        goal: string;
+        waited: string;
+        n: number;
+      }[];
+      const lateIn = new Map<string, number>();
+      if (rows.length > 0) for (const r of this.batchedBetween(batchId, straddled * 3600, lateBefore)) lateIn.set(`${r.goal}\u0000${r.waited}`, r.n);
+      const deltas: CountDelta[] = [];
+      for (const r of rows) {
+        const late = lateIn.get(`${r.goal}\u0000${r.waited}`) ?? 0;
+        const at = { hour: straddled, counterId: batch.counterId, kind: batch.kind, state: to.state, reason, goal: r.goal, waited: r.waited };
+        deltas.push({ ...at, late: 1, n: late }, { ...at, late: 0, n: r.n - late });
+      }
+      this.addCounts(deltas);
     }
-    this.addCounts(deltas);
     this.stmt(`DELETE FROM batch_counts WHERE batch_id = ?`).run(batchId);
   }
 
