@@ -159,6 +159,9 @@ const LATE_SECONDS = 21 * 86_400;
 /** The conversion row's goal (Target) cell: CONVERSION_COLUMNS is (ClientId or Yclid, Target, DateTime). */
 const GOAL_CELL = 1;
 
+/** A delivery's goal as `delivery_counts` keys it, in SQL over `deliveries d`: a conversion's Target cell, '' otherwise. */
+const GOAL_SQL = `CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[${GOAL_CELL}]'), '') ELSE '' END`;
+
 /** The hour a call time falls in, as `delivery_counts` keys it (floor, also before 1970). */
 export const hourOf = (callTime: number): number => Math.floor(callTime / 3600);
 
@@ -186,6 +189,15 @@ interface CountDelta {
   reason: string;
   goal: string;
   late: number;
+  waited: string;
+  n: number;
+}
+
+/** One key of `batch_counts` (migration 9) and a change of its count: the batched deliveries of a batch not sent yet. */
+interface BatchCountDelta {
+  batchId: number;
+  hour: number;
+  goal: string;
   waited: string;
   n: number;
 }
@@ -391,7 +403,7 @@ export class Store {
   private moveCounts(
     where: string,
     params: readonly unknown[],
-    to: { state: DeliveryState; reason?: string | null; sentAt?: number },
+    to: { state: DeliveryState; reason?: string | null; sentAt?: number; batchId?: number },
     from = 'deliveries d',
   ): void {
     const lateAfter = to.sentAt === undefined ? '0' : `(? - d.call_time > ${LATE_SECONDS})`;
@@ -399,7 +411,7 @@ export class Store {
       `SELECT (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600 AS hour, d.counter_id AS counterId, d.kind AS kind,
               CASE WHEN d.state = 'batched' AND b.status = 'sent' THEN 'sent' ELSE d.state END AS state,
               IFNULL(d.reason, '') AS reason,
-              CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[${GOAL_CELL}]'), '') ELSE '' END AS goal,
+              ${GOAL_SQL} AS goal,
               CASE WHEN d.state = 'batched' AND b.status = 'sent' AND b.sent_at - d.call_time > ${LATE_SECONDS} THEN 1 ELSE 0 END AS late,
               IFNULL(d.waited, '') AS waited, ${lateAfter} AS lateAfter, COUNT(*) AS n
        FROM ${from} LEFT JOIN batches b ON b.id = d.batch_id WHERE ${where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`,
@@ -413,6 +425,117 @@ export class Store {
       deltas.push({ ...g, goal: String(g.goal), state: to.state, reason, late: to.state === 'sent' ? g.lateAfter : 0 });
     }
     this.addCounts(deltas.map(({ hour, counterId, kind, state, reason, goal, late, waited, n }) => ({ hour, counterId, kind, state, reason, goal, late, waited, n })));
+    // Rows going into a batch: its own counts too.
+    const batchId = to.batchId;
+    if (batchId !== undefined) this.addBatchCounts(groups.map((g) => ({ batchId, hour: g.hour, goal: String(g.goal), waited: g.waited, n: g.n })));
+  }
+
+  /** Adds each delta to its batch's count (`batch_counts`, migration 9). Inside a write. */
+  private addBatchCounts(deltas: Iterable<BatchCountDelta>): void {
+    const add = this.stmt(
+      `INSERT INTO batch_counts (batch_id, hour, goal, waited, count) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (batch_id, hour, goal, waited) DO UPDATE SET count = count + excluded.count`,
+    );
+    for (const d of deltas) if (d.n !== 0) add.run(d.batchId, d.hour, d.goal, d.waited, d.n);
+  }
+
+  /** A batch's batched deliveries of one span of call times [from, to), per goal and wait: one hour's rows, read through deliveries_batch_time. */
+  private batchedBetween(batchId: number, from: number, to: number): { goal: string; waited: string; n: number }[] {
+    const rows = this.stmt(
+      `SELECT ${GOAL_SQL} AS goal, IFNULL(d.waited, '') AS waited, COUNT(*) AS n FROM deliveries d
+       WHERE d.batch_id = ? AND d.call_time >= ? AND d.call_time < ? AND d.state = 'batched' GROUP BY 1, 2`,
+    ).all(batchId, from, to) as { goal: unknown; waited: string; n: number }[];
+    return rows.map((r) => ({ goal: String(r.goal), waited: r.waited, n: r.n }));
+  }
+
+  /**
+   * Before a write settles the batched deliveries of a batch not sent yet (sent, back to pending, failed): their
+   * counts move from 'batched' to `to`, read from the batch's own counts (a few rows per hour) instead of from its
+   * rows, and the batch's counts go. Sent at `sentAt`, a delivery is late when its call was made before
+   * `sentAt - LATE_SECONDS`: known from the hour for every hour but the one that straddles that moment, whose rows
+   * alone are read. A batch already sent (its deliveries counted as sent, each late or not) is moved from its rows.
+   * Inside the same write, before the change.
+   */
+  private settleBatchCounts(batchId: number, to: { state: DeliveryState; reason?: string | null; sentAt?: number }): void {
+    const batch = this.stmt(`SELECT counter_id AS counterId, kind, status FROM batches WHERE id = ?`).get(batchId) as
+      | { counterId: number; kind: DeliveryKind; status: BatchStatus }
+      | undefined;
+    if (!batch || batch.status === 'sent') {
+      this.moveCounts(`d.batch_id = ? AND d.state = 'batched'`, [batchId], to);
+      return;
+    }
+    // Sent at `sentAt`, every hour before the straddled one is late, every hour after it not; the straddled hour is
+    // moved apart. Not sent: no hour is late, none is apart.
+    const lateBefore = to.sentAt === undefined ? null : to.sentAt - LATE_SECONDS;
+    const straddled = lateBefore === null ? Number.MIN_SAFE_INTEGER : hourOf(lateBefore);
+    const reason = to.reason ?? '';
+    const key = [batch.counterId, batch.kind];
+    // Done in SQL, a statement per table and side: a year's batch has a count row per hour and goal, tens of thousands.
+    this.stmt(
+      `INSERT INTO delivery_counts (hour, counter_id, kind, state, reason, goal, late, waited, count)
+       SELECT hour, ?, ?, 'batched', '', goal, 0, waited, -count FROM batch_counts WHERE batch_id = ? AND count != 0
+       ON CONFLICT (hour, counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    ).run(...key, batchId);
+    this.stmt(
+      `INSERT INTO delivery_totals (counter_id, kind, state, reason, goal, late, waited, count)
+       SELECT ?, ?, 'batched', '', goal, 0, waited, -SUM(count) FROM batch_counts WHERE batch_id = ? GROUP BY goal, waited HAVING SUM(count) != 0
+       ON CONFLICT (counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    ).run(...key, batchId);
+    this.stmt(
+      `INSERT INTO delivery_counts (hour, counter_id, kind, state, reason, goal, late, waited, count)
+       SELECT hour, ?, ?, ?, ?, goal, hour < ?, waited, count FROM batch_counts WHERE batch_id = ? AND hour != ? AND count != 0
+       ON CONFLICT (hour, counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    ).run(...key, to.state, reason, straddled, batchId, straddled);
+    this.stmt(
+      `INSERT INTO delivery_totals (counter_id, kind, state, reason, goal, late, waited, count)
+       SELECT ?, ?, ?, ?, goal, hour < ? AS lateness, waited, SUM(count) FROM batch_counts WHERE batch_id = ? AND hour != ?
+       GROUP BY goal, lateness, waited HAVING SUM(count) != 0
+       ON CONFLICT (counter_id, kind, state, reason, goal, late, waited) DO UPDATE SET count = count + excluded.count`,
+    ).run(...key, to.state, reason, straddled, batchId, straddled);
+    if (lateBefore !== null) {
+      // The straddled hour: its rows before `lateBefore` are late, the others not.
+      const rows = this.stmt(`SELECT goal, waited, count AS n FROM batch_counts WHERE batch_id = ? AND hour = ? AND count != 0`).all(batchId, straddled) as {
+        goal: string;
+        waited: string;
+        n: number;
+      }[];
+      const lateIn = new Map<string, number>();
+      if (rows.length > 0) for (const r of this.batchedBetween(batchId, straddled * 3600, lateBefore)) lateIn.set(`${r.goal}\u0000${r.waited}`, r.n);
+      const deltas: CountDelta[] = [];
+      for (const r of rows) {
+        const late = lateIn.get(`${r.goal}\u0000${r.waited}`) ?? 0;
+        const at = { hour: straddled, counterId: batch.counterId, kind: batch.kind, state: to.state, reason, goal: r.goal, waited: r.waited };
+        deltas.push({ ...at, late: 1, n: late }, { ...at, late: 0, n: r.n - late });
+      }
+      this.addCounts(deltas);
+    }
+    this.stmt(`DELETE FROM batch_counts WHERE batch_id = ?`).run(batchId);
+  }
+
+  /**
+   * Moves a batch's rows on one side of `boundary` (call time; `atOrAfter`: those at or after it, else those before
+   * it) into the empty batch `into`, with their counts: the hours wholly on that side move as they are, the
+   * boundary's hour from its rows. Inside a write.
+   */
+  private moveBatchRows(from: number, into: number, boundary: number, atOrAfter: boolean): void {
+    this.stmt(`UPDATE deliveries SET batch_id = ? WHERE batch_id = ? AND call_time ${atOrAfter ? '>=' : '<'} ?`).run(into, from, boundary);
+    const hour = hourOf(boundary);
+    this.stmt(`UPDATE batch_counts SET batch_id = ? WHERE batch_id = ? AND hour ${atOrAfter ? '>' : '<'} ?`).run(into, from, hour);
+    const moved = this.batchedBetween(into, hour * 3600, (hour + 1) * 3600);
+    this.addBatchCounts(moved.flatMap((m) => [{ ...m, batchId: into, hour }, { ...m, batchId: from, hour, n: -m.n }]));
+    this.stmt(`DELETE FROM batch_counts WHERE batch_id = ? AND count = 0`).run(from);
+  }
+
+  /** The batch counts of these batches counted again from their rows (after a split moved rows by call id). Inside a write. */
+  private recountBatches(ids: readonly number[]): void {
+    for (const id of ids) {
+      this.stmt(`DELETE FROM batch_counts WHERE batch_id = ?`).run(id);
+      this.stmt(
+        `INSERT INTO batch_counts (batch_id, hour, goal, waited, count)
+         SELECT d.batch_id, (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600, ${GOAL_SQL}, IFNULL(d.waited, ''), COUNT(*)
+         FROM deliveries d WHERE d.batch_id = ? AND d.state = 'batched' GROUP BY 1, 2, 3, 4`,
+      ).run(id);
+    }
   }
 
   get schemaVersion(): number {
@@ -600,6 +723,14 @@ export class Store {
         for (const [hour, n] of hours) entries.forEach((e, i) => countSkip(hour, e, n, keys[i]));
       }
 
+      // … and to batch_counts, for the rows that go into a batch.
+      const inBatches = new Map<string, BatchCountDelta>();
+      const inBatch = (c: Omit<BatchCountDelta, 'n'>) => {
+        const key = `${c.batchId}\u0000${c.hour}\u0000${c.goal}\u0000${c.waited}`;
+        const b = inBatches.get(key);
+        if (b) b.n++;
+        else inBatches.set(key, { ...c, n: 1 });
+      };
       // The run's open batch per triple, looked up once a page; created with the first row that really goes into it
       // (a re-fetched call whose decision did not change opens nothing: a no-op run writes no batch).
       const open = new Map<string, number | null>();
@@ -709,6 +840,7 @@ export class Store {
           },
           1,
         );
+        if (batchId !== null) inBatch({ batchId, hour: hourOf(d.callTime), goal: goalOf(d.kind, d.row), waited: d.waited ?? '' });
       }
       for (const [id, k] of known) {
         const skips = k.changed ? (k.skips.size > 0 ? JSON.stringify([...k.skips.values()]) : null) : k.stored;
@@ -727,6 +859,7 @@ export class Store {
         }
       }
       this.addGroupedCounts([...counts.values()].map((byHour) => byHour.values()));
+      this.addBatchCounts(inBatches.values());
       return fresh;
     });
   }
@@ -780,6 +913,7 @@ export class Store {
       newest: number | null;
     };
     if (rows === 0) {
+      this.stmt(`DELETE FROM batch_counts WHERE batch_id = ?`).run(id);
       this.stmt(`DELETE FROM batches WHERE id = ?`).run(id);
       return null;
     }
@@ -946,19 +1080,34 @@ export class Store {
         id = this.createBatch({ runId, counterId, kind, idType, segment: 'fresh', header, now });
       }
       // Named, because SQLite would otherwise walk the counter's whole history for the few rows that are pending.
-      this.moveCounts(`d.state = 'pending' AND d.counter_id = ? AND d.kind = ? AND d.id_type = ?`, [counterId, kind, idType], { state: 'batched' }, 'deliveries d INDEXED BY deliveries_pending');
+      this.moveCounts(
+        `d.state = 'pending' AND d.counter_id = ? AND d.kind = ? AND d.id_type = ?`,
+        [counterId, kind, idType],
+        { state: 'batched', batchId: id },
+        'deliveries d INDEXED BY deliveries_pending',
+      );
       this.stmt(
         `UPDATE deliveries INDEXED BY deliveries_pending SET state = 'batched', batch_id = ?
          WHERE state = 'pending' AND counter_id = ? AND kind = ? AND id_type = ?`,
       ).run(id, counterId, kind, idType);
-      const ids = [id];
+      let ids = [id];
       // Stryker disable next-line ConditionalExpression: `call_time < NULL` is never true: no old row without a threshold
       if (oldBefore !== null) {
-        const old = this.stmt(`SELECT 1 FROM deliveries WHERE batch_id = ? AND call_time < ? LIMIT 1`).get(id, oldBefore);
-        // Stryker disable next-line ConditionalExpression: an old batch without rows is deleted by seal in this transaction, its id (the largest) used again
-        if (old) {
+        // The smaller side moves: in a backfill most rows are old, and the open batch becomes the old one.
+        const total = this.stmt(`SELECT IFNULL(SUM(count), 0) FROM batch_counts WHERE batch_id = ?`).pluck().get(id) as number;
+        const fresh = this.stmt(`SELECT COUNT(*) FROM deliveries WHERE batch_id = ? AND call_time >= ?`).pluck().get(id, oldBefore) as number;
+        const old = total - fresh;
+        if (old > fresh) {
+          this.stmt(`UPDATE batches SET segment = 'old' WHERE id = ?`).run(id);
+          // Stryker disable next-line ConditionalExpression: a fresh batch without rows is deleted by seal in this transaction
+          if (fresh > 0) {
+            const freshId = this.createBatch({ runId, counterId, kind, idType, segment: 'fresh', header, now });
+            this.moveBatchRows(id, freshId, oldBefore, true);
+            ids = [freshId, id];
+          }
+        } else if (old > 0) {
           const oldId = this.createBatch({ runId, counterId, kind, idType, segment: 'old', header, now });
-          this.stmt(`UPDATE deliveries SET batch_id = ? WHERE batch_id = ? AND call_time < ?`).run(oldId, id, oldBefore);
+          this.moveBatchRows(id, oldId, oldBefore, false);
           ids.push(oldId);
         }
       }
@@ -994,6 +1143,7 @@ export class Store {
         this.stmt(`UPDATE deliveries SET batch_id = ? WHERE batch_id = ? AND call_id >= ? AND call_id <= ?`).run(child, batchId, first, last);
         children.push(child);
       }
+      this.recountBatches([batchId, ...children]);
       // Anything no range took (there should be nothing) goes back to pending rather than staying in a void batch.
       this.unbatch(batchId);
       return children.map((c) => this.seal(c)).filter((b): b is Batch => b !== null);
@@ -1078,7 +1228,7 @@ export class Store {
   markSent(batchId: number, uploading: UploadingInfo, now: number): void {
     const at = Math.floor(now / 1000);
     this.write(() => {
-      this.moveCounts(`d.batch_id = ? AND d.state = 'batched'`, [batchId], { state: 'sent', sentAt: at });
+      this.settleBatchCounts(batchId, { state: 'sent', sentAt: at });
       this.stmt(
         `UPDATE batches SET status = 'sent', sent_at = ?, uploading_id = ?, metrika_status = ?, uploading_json = ?, error = NULL
          WHERE id = ?`,
@@ -1096,7 +1246,7 @@ export class Store {
 
   /** A batch's rows back to pending, outside any batch. Inside a write. */
   private unbatch(batchId: number): void {
-    this.moveCounts(`d.batch_id = ? AND d.state = 'batched'`, [batchId], { state: 'pending' });
+    this.settleBatchCounts(batchId, { state: 'pending' });
     this.stmt(`UPDATE deliveries SET state = 'pending', batch_id = NULL WHERE batch_id = ? AND state = 'batched'`).run(batchId);
   }
 
@@ -1127,7 +1277,7 @@ export class Store {
   rejectBatch(batchId: number, error: string): void {
     this.write(() => {
       this.stmt(`UPDATE batches SET status = 'rejected', error = ? WHERE id = ?`).run(redactStored(error), batchId);
-      this.moveCounts(`d.batch_id = ? AND d.state = 'batched'`, [batchId], { state: 'failed', reason: 'rejected' });
+      this.settleBatchCounts(batchId, { state: 'failed', reason: 'rejected' });
       this.stmt(`UPDATE deliveries SET state = 'failed', reason = 'rejected' WHERE batch_id = ? AND state = 'batched'`).run(batchId);
     });
   }

@@ -19,7 +19,7 @@ import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sand
 import { startMetrikaEmulator, type MetrikaCounterSeed, type MetrikaEmulator, type MetrikaEmulatorOptions } from '../../src/sandbox/metrika.js';
 import { expectedRows, sortRows, type OracleCounter } from '../support/oracle.js';
 import { FakeTimer } from '../support/fake-timer.js';
-import { expectCountsExact } from '../support/counts.js';
+import { expectCountsByKey, expectCountsExact } from '../support/counts.js';
 import { counter as oracleCounter } from '../support/reliability.js';
 
 export const KEY = 'k3y9ENGINE0test7';
@@ -211,6 +211,8 @@ export async function engineWorld(options: {
       // Whatever the run did (sent, voided, refused, split, held, requeued — or froze midway), stats' counts kept as
       // written equal what the delivery rows say.
       expectCountsExact(store, nowMs);
+      // … and key for key, with each unsent batch's own counts (batch_counts), which settling a batch moves from.
+      expectCountsByKey(store);
       return { report, trail, retries, told, dry };
     },
     batches: () =>

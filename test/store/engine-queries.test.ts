@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Store, type DeliveryRecord } from '../../src/store/store.js';
+import { pendingCall } from '../support/deliveries.js';
 
 const DAY = 86_400;
 const NOW = 1_716_195_600;
@@ -24,15 +25,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const pending = (callId: string, callTime: number, counterId = 1): DeliveryRecord => ({
-  counterId,
-  callId,
-  kind: 'call',
-  state: 'pending',
-  reason: null,
-  row: [callId, String(callTime)],
-  callTime,
-});
+const pending = pendingCall;
 const seen = (id: string, callTime: number) => ({ id, callTime, serviceType: 'calltracking' });
 const header = ['ClientId', 'DateTime'];
 

@@ -9,7 +9,7 @@ import { ConfigError, LocalError } from '../../src/errors.js';
 import { SyncLock } from '../../src/store/lock.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { countStats, countersWithData, deliveryCounts, rowStats, waitedOutCounts } from '../../src/store/stats.js';
-import { expectCountsExact } from '../support/counts.js';
+import { expectCountsByKey as expectCountsKeyed, expectCountsExact } from '../support/counts.js';
 
 let dir: string;
 let store: Store;
@@ -649,24 +649,8 @@ describe('fingerprints of the calls (issue 14.2, mutation testing)', () => {
 });
 
 describe('delivery counts follow a re-decided delivery (schema 6, mutation testing)', () => {
-  /** Asserts delivery_counts holds, key for key, what the deliveries themselves say (as migration 6 recounts them); returns the recount. */
-  function expectCountsByKey(): unknown[] {
-    const db = connectionOf(store);
-    const recount = db
-      .prepare(
-        `SELECT (d.call_time - ((d.call_time % 3600) + 3600) % 3600) / 3600 AS hour, d.counter_id, d.kind, d.state, IFNULL(d.reason, '') AS reason,
-                CASE WHEN d.kind = 'conversion' AND d.row IS NOT NULL THEN COALESCE(json_extract(d.row, '$[1]'), '') ELSE '' END AS goal,
-                CASE WHEN d.state = 'sent' AND d.sent_at - d.call_time > 21 * 86400 THEN 1 ELSE 0 END AS late,
-                IFNULL(d.waited, '') AS waited, COUNT(*) AS count
-         FROM delivery_view d GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`,
-      )
-      .all();
-    const kept = db
-      .prepare(`SELECT hour, counter_id, kind, state, reason, goal, late, waited, count FROM delivery_counts WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`)
-      .all();
-    expect(kept).toEqual(recount);
-    return recount;
-  }
+  /** Asserts delivery_counts (and batch_counts) hold, key for key, what the deliveries themselves say; returns the recount. */
+  const expectCountsByKey = (): unknown[] => expectCountsKeyed(store);
 
   it('its old key loses it whatever changed — the reason, the goal, the hour — and a call before 1970 counts in its own hour', () => {
     const t = 1_714_510_800;
