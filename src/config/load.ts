@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultLoaders } from 'cosmiconfig';
 import { ConfigError } from '../errors.js';
 import { isValidTimeZone } from '../domain/timezone.js';
 import { configSchema, type Config } from './schema.js';
@@ -131,6 +130,13 @@ async function search(options: LoadConfigOptions): Promise<Found | null> {
   return null;
 }
 
+/**
+ * cosmiconfig's loaders, imported when a config needs them (YAML, JavaScript): with js-yaml, parse-json and
+ * import-fresh they are 230 KB of the bundle, which a JSON config — what `counters add` writes, and cron reads on
+ * every run — never uses.
+ */
+const cosmiconfigLoaders = async () => (await import('cosmiconfig')).defaultLoaders;
+
 /** JavaScript (and TypeScript) configs are run to be read; everything else is parsed. */
 const CODE = /\.(c|m)?[jt]s$/;
 
@@ -143,13 +149,13 @@ async function readConfigFile(file: string): Promise<Found | null> {
     let value: unknown;
     if (CODE.test(file)) {
       checkRunnable(file);
-      const loader = defaultLoaders[ext as '.js'];
+      const loader = (await cosmiconfigLoaders())[ext as '.js'];
       if (!loader) throw new ConfigError(`${displayPath(file)}: ckym cannot read ${ext} configs; use ckym.config.json`);
       value = await loader(file, content);
     } else if (ext === '.json') {
       value = loadJson(file, content);
     } else {
-      value = await defaultLoaders['.yaml'](file, content); // .ckymrc, config, .yaml: YAML (JSON is YAML too); never run
+      value = await (await cosmiconfigLoaders())['.yaml'](file, content); // .ckymrc, config, .yaml: YAML (JSON is YAML too); never run
     }
     if (path.basename(file) === 'package.json') {
       const own = value && typeof value === 'object' ? (value as Record<string, unknown>)[MODULE_NAME] : undefined;

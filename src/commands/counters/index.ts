@@ -1,10 +1,10 @@
 import { Option, type Command } from 'commander';
 import { collect, type CommandSetup, type GlobalOptions } from '../../cli/setup.js';
-import { SETTING_LIST, flagHelp } from '../../config/settings.js';
 import type { CountersFlags } from './flags.js';
 
 /** Every setting's flags, from the one table of counter settings. */
-function settingsOptions(command: Command): Command {
+async function addSettingsOptions(command: Command): Promise<void> {
+  const { SETTING_LIST, flagHelp } = await import('../../config/settings.js');
   for (const setting of SETTING_LIST) {
     for (const spec of setting.flags) {
       const option = new Option(spec.flags, flagHelp(setting, spec));
@@ -12,11 +12,16 @@ function settingsOptions(command: Command): Command {
       command.addOption(option);
     }
   }
-  return command
+  command
     .option('--no-linking', "leave Metrica's linking switches as they are (else those that are off are offered: calls', and conversions' for a counter with a goal)")
-    .addOption(new Option('--no-call-linking', 'the old name of --no-linking').hideHelp())
     .option('-y, --yes', "ask nothing: the defaults fill what the flags leave out, and Metrica's linking switches are turned on");
 }
+
+/**
+ * The options `add` and `edit` have from the start: the hidden old name of --no-linking (it is also what makes
+ * `ckym help counters` list them as `add [options]` before the others are added).
+ */
+const oldLinkingOption = () => new Option('--no-call-linking', 'the old name of --no-linking').hideHelp();
 
 const SETTINGS_NOTE = `
 On a terminal each setting the flags leave out is asked, with one line on what it does; without one
@@ -56,7 +61,10 @@ Examples:
     )
     .action((flags: CountersFlags, command: Command) => run('list', [], flags, command));
 
-  settingsOptions(counters.command('add').argument('[ids...]', 'Metrica counter ids (else pick from a list)'))
+  const add = counters
+    .command('add')
+    .argument('[ids...]', 'Metrica counter ids (else pick from a list)')
+    .addOption(oldLinkingOption())
     .description("configure counters: pick them, then set each one like CallKeeper's cabinet does")
     .addHelpText(
       'after',
@@ -70,7 +78,10 @@ Examples:
     )
     .action((ids: string[], flags: CountersFlags, command: Command) => run('add', ids, flags, command));
 
-  settingsOptions(counters.command('edit').argument('<id>', 'a configured counter id'))
+  const edit = counters
+    .command('edit')
+    .argument('<id>', 'a configured counter id')
+    .addOption(oldLinkingOption())
     .description("change a configured counter's settings (flags change just those; on a terminal, Enter keeps each current value)")
     .addHelpText(
       'after',
@@ -83,6 +94,14 @@ Examples:
   $ ckym counters edit 12345678 --yes                   # turn on Metrica's linking switches that are off`,
     )
     .action((id: string, flags: CountersFlags, command: Command) => run('edit', [id], flags, command));
+  // The settings' flags come from the table of counter settings, whose value types are zod schemas (zod is 141 KB of
+  // the bundle): added when `counters` is the command run — before it parses anything, its help included — so that
+  // `--version`, `--help` and the commands that do not read the config load no zod for them.
+  program.hook('preSubcommand', async (_program, sub) => {
+    if (sub !== counters || add.options.length > 1) return;
+    await addSettingsOptions(add);
+    await addSettingsOptions(edit);
+  });
 
   counters
     .command('remove')
