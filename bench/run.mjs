@@ -434,8 +434,9 @@ async function stuckAccount(calls) {
  * deliveries by counter alone (a counter's whole history).
  */
 function readsMuch(detail) {
-  // sqlite_master (a handful of rows) and json_each (the statement's own list of ids) are not tables of ckym's
-  return (/^SCAN /.test(detail) && !/^SCAN (sqlite_master|json_each)/.test(detail)) || /\bdeliveries USING PRIMARY KEY \(counter_id=\?\)/.test(detail);
+  // sqlite_master (a handful of rows), json_each (the statement's own list of ids) and CONSTANT ROW (a SELECT without
+  // FROM, as `SELECT EXISTS (…) OR EXISTS (…)`) are not tables of ckym's
+  return (/^SCAN /.test(detail) && !/^SCAN (sqlite_master|json_each|CONSTANT ROW)/.test(detail)) || /\bdeliveries USING PRIMARY KEY \(counter_id=\?\)/.test(detail);
 }
 
 function dbSize(home) {
