@@ -845,6 +845,64 @@ describe('delivery counts follow a re-decided delivery (schema 6, mutation testi
       ]);
     });
 
+    it('a call twice on one page skipped alike both times is counted once; skips differing only by their wait are two keys (mutation testing)', () => {
+      const run = store.startRun(1, 0);
+      store.recordPage(run, [seenAt('a', t), seenAt('b', t), seenAt('a', t)], [
+        skip('a', 'status'),
+        { ...skip('b', 'status'), waited: 'scheduled' },
+        skip('a', 'status'),
+      ]);
+      expect(skipsOf('a')).toEqual([[1, 'call', 'status']]);
+      expect(expectCountsByKey()).toEqual([
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: '', count: 1 },
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: 'scheduled', count: 1 },
+      ]);
+    });
+
+    it('a skip handed over as text keeps its wait when fetched again; a new wait with the same reason moves its count (mutation testing)', () => {
+      const run = store.startRun(1, 0);
+      const page = (waited: string) => store.recordPage(run, [{ ...seenAt('a', t), skips: `[[1,"call","status","${waited}"]]` }], []);
+      page('scheduled');
+      const text = db().prepare(`SELECT skips FROM calls WHERE id = 'a'`).pluck().get();
+      page('scheduled');
+      expect(db().prepare(`SELECT skips FROM calls WHERE id = 'a'`).pluck().get()).toBe(text);
+      expect(expectCountsByKey()).toEqual([
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: 'scheduled', count: 1 },
+      ]);
+      page('in-progress');
+      expect(skipsOf('a')).toEqual([[1, 'call', 'status', 'in-progress']]);
+      expect(expectCountsByKey()).toEqual([
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: 'in-progress', count: 1 },
+      ]);
+    });
+
+    it('a malformed row is decided again — skipped, or pending — like a waiting one (mutation testing)', () => {
+      const run = store.startRun(1, 0);
+      const malformed = (id: string): DeliveryRecord => ({ ...at(id, t), state: 'malformed', reason: 'datetime-before-2000', row: null });
+      store.recordPage(run, [seenAt('a', t), seenAt('b', t)], [malformed('a'), malformed('b')]);
+      store.recordPage(run, [seenAt('a', t), seenAt('b', t)], [skip('a', 'status'), at('b', t)]);
+      expect(states()).toEqual({ '1/a/call': 'skipped', '1/b/call': 'pending' });
+      expect(rows()).toEqual([{ counter_id: 1, call_id: 'b', kind: 'call', state: 'pending' }]);
+      expect(expectCountsByKey()).toEqual([
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'pending', reason: '', goal: '', late: 0, waited: '', count: 1 },
+        { hour: hourOf(t), counter_id: 1, kind: 'call', state: 'skipped', reason: 'status', goal: '', late: 0, waited: '', count: 1 },
+      ]);
+    });
+
+    it("with the run's batching, only pending rows join its batch, and a pending row unchanged opens none (mutation testing)", () => {
+      const batching = { headers: { '1/call/clientId': ['ClientId', 'DateTime'] }, now: 5000 };
+      const first = store.startRun(1, 0);
+      // an earlier run left 'a' pending, outside any batch
+      store.recordPage(first, [seenAt('a', t)], [at('a', t)]);
+      const run = store.startRun(1, 0);
+      store.recordPage(run, [seenAt('a', t)], [at('a', t)], batching);
+      expect(db().prepare(`SELECT COUNT(*) FROM batches`).pluck().get()).toBe(0);
+      store.recordPage(run, [seenAt('b', t), seenAt('c', t)], [at('b', t), wait('c')], batching);
+      expect(states()).toEqual({ '1/a/call': 'pending', '1/b/call': 'batched', '1/c/call': 'waiting' });
+      expect(db().prepare(`SELECT COUNT(*) FROM batches`).pluck().get()).toBe(1);
+      expectCountsByKey();
+    });
+
     it('a decision of a call the page does not carry: kept on the known call; refused, naming it, for an unknown one', () => {
       const run = store.startRun(1, 0);
       store.recordPage(run, [seenAt('a', t)], [at('a', t)]);
