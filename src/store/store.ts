@@ -858,9 +858,9 @@ export class Store {
             }
           }
           updateCall.run(k.seen.callTime, k.seen.serviceType, runId, k.seen.fingerprint ?? null, skips, id);
+        } else {
           // Stryker disable next-line ConditionalExpression: writing the skips text it has changes nothing
-        } else if (k.changed) {
-          updateSkips.run(skips, id);
+          if (k.changed) updateSkips.run(skips, id);
         }
       }
       this.addGroupedCounts([...counts.values()].map((byHour) => byHour.values()));
