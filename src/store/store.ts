@@ -180,6 +180,9 @@ interface KnownCall {
   seen: SeenCall | null;
 }
 
+/** Batched, sent or failed: a delivery no decision ever changes again (a waiting, malformed or pending one is decided again). */
+const settled = (state: DeliveryState): boolean => state !== 'waiting' && state !== 'malformed' && state !== 'pending';
+
 /** One key of `delivery_counts` (migration 6) and a change of its count. */
 interface CountDelta {
   hour: number;
@@ -772,8 +775,7 @@ export class Store {
           } else {
             const before = previous.get(d.counterId, d.kind, d.callId) as Parameters<typeof countRow>[0] | undefined;
             if (before) {
-              // Batched, sent or failed: never touched.
-              if (before.state !== 'waiting' && before.state !== 'malformed' && before.state !== 'pending') continue;
+              if (settled(before.state)) continue;
               remove.run(d.counterId, d.kind, d.callId);
               countRow(before, d, -1);
             }
@@ -803,7 +805,7 @@ export class Store {
         } else if (call || !onPage.has(d.callId)) {
           // Stryker disable next-line ConditionalExpression: a call new to the database has no delivery to look up yet
           before = previous.get(d.counterId, d.kind, d.callId) as Parameters<typeof countRow>[0] | undefined;
-          if (before && before.state !== 'waiting' && before.state !== 'malformed' && before.state !== 'pending') continue;
+          if (before && settled(before.state)) continue;
         }
         const changes = upsert.run(
           d.counterId,
