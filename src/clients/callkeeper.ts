@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { Got } from 'got';
 import { AuthError, ConfigError, RemoteError } from '../errors.js';
@@ -135,10 +136,11 @@ export class CallKeeperClient {
     const http = await this.client();
     const url = `${baseUrl}?${path(encodeURIComponent(apiKey))}`;
     let status: number;
-    let body: string;
+    let body: Buffer;
     let headers: Record<string, string | string[] | undefined>;
     try {
-      const res = await http.get(url);
+      // The bytes, not text: parseBody decodes a page for a fraction of what Buffer#toString('utf8') costs.
+      const res = await http.get(url, { responseType: 'buffer' });
       status = res.statusCode;
       body = res.body;
       headers = res.headers;
@@ -168,9 +170,9 @@ export class CallKeeperClient {
     }
     let json: unknown;
     try {
-      json = parseKeepingDigits(body);
+      json = parseBody(body);
     } catch {
-      const looksHtml = /^\s*</.test(body);
+      const looksHtml = /^\s*</.test(body.toString('utf8'));
       return {
         kind: 'error',
         error: new RemoteError(
@@ -226,6 +228,90 @@ function redirectTarget(location: string, from: string): string {
 function pageFingerprint(calls: readonly RawCall[]): string {
   const ids = calls.map((c) => String(c.universalId ?? '')).sort();
   return createHash('sha1').update(ids.join('\n')).digest('base64');
+}
+
+/**
+ * A page's bytes (UTF-8) → what `parseKeepingDigits(body.toString('utf8'))` returns, at a fraction of the cost: Node 20
+ * decodes UTF-8 several times slower than it copies bytes (≈ 12 ms of a 1.2 MB page, against ≈ 3 ms for JSON.parse).
+ *
+ * The bytes are read as Latin-1 (one character per byte, a copy) and parsed. JSON's syntax is ASCII, so a byte past
+ * 0x7F can only stand inside a string; each such string is decoded again from its own bytes as UTF-8. That is the text
+ * the whole body's decoding gives: an escape resolves to ASCII, and an ASCII byte ends a multi-byte sequence the same
+ * way in both (a broken one becomes U+FFFD either way). Anything this cannot promise goes the plain way: a body with a
+ * `\u` escape (an escaped character past 0x7F would be taken for bytes), a key past ASCII, a number past 2^53 (its
+ * digits are kept by parseKeepingDigits), or a body JSON.parse refuses (the plain way gives the error).
+ */
+export function parseBody(body: Buffer): unknown {
+  const ascii = isAscii(body);
+  if (ascii || body.indexOf('\\u') < 0) {
+    try {
+      const json: unknown = JSON.parse(latin1(body));
+      // A page is an array or an object; a bare string or number is left to the plain way (it never is a page).
+      if (typeof json === 'object' && json !== null && readBytes(json, ascii ? null : { fixed: new Map(), keys: new Set() }) !== LOST) return json;
+    } catch {
+      // the plain way below says what is wrong
+    }
+  }
+  return parseKeepingDigits(body.toString('utf8'));
+}
+
+/** The bytes as Latin-1 text, in slices: one string of a large body would be an external one, a page-faulting copy. */
+function latin1(body: Buffer): string {
+  const SLICE = 65_536;
+  if (body.length <= SLICE) return body.toString('latin1');
+  let text = '';
+  for (let at = 0; at < body.length; at += SLICE) text += body.toString('latin1', at, Math.min(at + SLICE, body.length));
+  return text;
+}
+
+const LOST = Symbol('plain way');
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** What a walk of a body with bytes past ASCII remembers: each such string's decoding, the keys found all ASCII. */
+interface Decoding {
+  fixed: Map<string, string>;
+  keys: Set<string>;
+}
+
+/**
+ * Walks a value parsed from Latin-1 text: every string holding a byte past ASCII is decoded from its bytes as UTF-8,
+ * in place (`decoding` null: the body is all ASCII, nothing to decode). LOST when the plain way must parse the body.
+ */
+function readBytes(value: unknown, decoding: Decoding | null): unknown {
+  if (typeof value !== 'object' || value === null) return typeof value === 'number' && !fitsDouble(value) ? LOST : value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === 'string') {
+        if (decoding && NON_ASCII.test(item)) value[i] = utf8(item, decoding);
+      } else if (readBytes(item, decoding) === LOST) return LOST;
+    }
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (decoding && !decoding.keys.has(key)) {
+      if (NON_ASCII.test(key)) return LOST;
+      decoding.keys.add(key);
+    }
+    const item = record[key];
+    if (typeof item === 'string') {
+      if (decoding && NON_ASCII.test(item)) record[key] = utf8(item, decoding);
+    } else if (readBytes(item, decoding) === LOST) return LOST;
+  }
+  return value;
+}
+
+/** A JSON number JSON.parse gives as parseKeepingDigits would: anything within ±(2^53 − 1). */
+const fitsDouble = (n: number): boolean => n <= Number.MAX_SAFE_INTEGER && n >= -Number.MAX_SAFE_INTEGER;
+
+function utf8(bytes: string, { fixed }: Decoding): string {
+  let text = fixed.get(bytes);
+  if (text === undefined) {
+    text = Buffer.from(bytes, 'latin1').toString('utf8');
+    fixed.set(bytes, text);
+  }
+  return text;
 }
 
 /**

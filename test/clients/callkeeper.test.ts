@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CallKeeperClient, parseKeepingDigits } from '../../src/clients/callkeeper.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CallKeeperClient, parseBody, parseKeepingDigits } from '../../src/clients/callkeeper.js';
+import { generateCalls } from '../../src/sandbox/generate.js';
 import { AuthError, ConfigError, RemoteError } from '../../src/errors.js';
 import type { RetryNotice } from '../../src/clients/retry.js';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
@@ -124,6 +125,91 @@ describe('parseKeepingDigits', () => {
     ]);
     expect(parseKeepingDigits('{"a": 1, "b": [2, 3]}')).toEqual({ a: 1, b: [2, 3] });
     expect(() => parseKeepingDigits('{"a": 12345678901234567890')).toThrow(SyntaxError);
+  });
+});
+
+describe('parseBody (a page as bytes)', () => {
+  /** What parseBody must give: the body decoded as UTF-8 whole, then parseKeepingDigits — or the error that throws. */
+  const plain = (body: Buffer): unknown => {
+    try {
+      return { value: parseKeepingDigits(body.toString('utf8')) };
+    } catch (error) {
+      return { error: String(error) };
+    }
+  };
+  const fast = (body: Buffer): unknown => {
+    try {
+      return { value: parseBody(body) };
+    } catch (error) {
+      return { error: String(error) };
+    }
+  };
+  const bytes = (...parts: (string | number[])[]): Buffer =>
+    Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
+
+  it('gives what decoding the whole body and parseKeepingDigits give, for every kind of body', () => {
+    const cases: Buffer[] = [
+      bytes('[{"city":"Новосибирск","tags":["Директ","SEO"],"n":1,"yaClid":"1716195600123456789","ok":true,"x":null}]'),
+      // ASCII only, with escapes (an escaped character past ASCII stays as JSON.parse gives it)
+      bytes('[{"a":"\\u041f\\u0440\\u0438","b":"\\"\\\\\\/\\n","c":-0.5e-3}]'),
+      // raw bytes past ASCII and a \u escape in one body: the escape's character is not a byte to decode
+      bytes('[{"a":"Привет","b":"\\u00d0\\u009f"}]'),
+      // broken UTF-8: a lone continuation byte, a cut sequence before a quote, before an escape, at the end of a string
+      bytes('[{"a":"x', [0x9f], 'y","b":"', [0xd0], '","c":"', [0xd0], '\\n', [0x9f], '","d":"', [0xe2, 0x82], '"}]'),
+      bytes('[{"a":"', [0xf0, 0x9f, 0x98, 0x80], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xff], '"}]'),
+      // a key past ASCII, a key named __proto__, numbers past 2^53 (kept as digits) next to text past ASCII
+      bytes('[{"ключ":"значение","__proto__":"Щ","n":[1716195600123456789,-98765432109876543210],"m":"Ж"}]'),
+      bytes('{"inbound":{"error":"No rows found"},"payload":[{"tags":"Директ, SEO","deep":[[["Ё",[12345678901234567]]]]}]}'),
+      // a number past 2^53 written with a fraction or an exponent is JSON.parse's
+      bytes('[{"f":1.5e300,"g":12345678901234567.5,"h":"й"}]'),
+      // a page that is not JSON: a byte past ASCII outside a string, a BOM, HTML, cut short, a bare string, empty
+      bytes('[', [0xd0, 0x9f], ']'),
+      bytes([0xef, 0xbb, 0xbf], '[{"a":"б"}]'),
+      bytes('<html><body>Ошибка</body></html>'),
+      bytes('[{"a":"Привет'),
+      bytes('"Привет"'),
+      bytes('12345678901234567890'),
+      bytes(''),
+      // leading zeros a number past 2^53 turns into a string (parseKeepingDigits' own reading)
+      bytes('[012345678901234567890]'),
+    ];
+    for (const body of cases) expect(fast(body), body.toString('utf8')).toEqual(plain(body));
+    // a bare string or number is parsed as the plain way parses it
+    expect(parseBody(bytes('"Привет"'))).toBe('Привет');
+  });
+
+  it('gives the same for random bytes inside strings and keys', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = [0x41, 0x22, 0x5c, 0x6e, 0x75, 0x30, 0x80, 0x9f, 0xbf, 0xc2, 0xd0, 0xe0, 0xe2, 0xed, 0xf0, 0xf4, 0xff];
+    for (let n = 0; n < 2000; n++) {
+      const field = () => Array.from({ length: random(8) }, () => alphabet[random(alphabet.length)]!);
+      const body = bytes('[{"a":"', field(), '","', field(), '":"', field(), '"}]');
+      expect(fast(body), body.toString('hex')).toEqual(plain(body));
+    }
+  });
+
+  it("decodes a page's strings past ASCII one by one, never the whole page as UTF-8", () => {
+    const page = Buffer.from(JSON.stringify(generateCalls({ count: 1000, seed: 3, nowUnix: TO, days: 30 })), 'utf8');
+    expect(page.length).toBeGreaterThan(100_000);
+    const decoded: number[] = [];
+    const toString = Buffer.prototype.toString;
+    const spy = vi.spyOn(Buffer.prototype, 'toString').mockImplementation(function (this: Buffer, ...args: Parameters<Buffer['toString']>) {
+      if ((args[0] ?? 'utf8') === 'utf8') decoded.push(this.length);
+      return toString.apply(this, args);
+    });
+    let parsed: unknown;
+    try {
+      parsed = parseBody(page);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(parsed).toEqual(JSON.parse(page.toString('utf8')));
+    expect(decoded.length).toBeGreaterThan(0);
+    expect(Math.max(...decoded)).toBeLessThan(1000);
   });
 });
 
