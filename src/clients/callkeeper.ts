@@ -79,8 +79,12 @@ export class CallKeeperClient {
         );
       }
       fingerprints.set(fingerprint, page);
+      const full = calls.length >= CALLKEEPER_PAGE_SIZE;
       yield { page, calls };
-      if (calls.length < CALLKEEPER_PAGE_SIZE) return;
+      // The page is the caller's now: not held here through the next page's fetch and parse (garbage collection
+      // copies every object still reachable, and a page is thousands).
+      calls = null;
+      if (!full) return;
     }
     throw new RemoteError(`CallKeeper kept returning full pages past page ${MAX_PAGES}; stopping`);
   }

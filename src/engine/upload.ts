@@ -18,7 +18,7 @@ import type { Clock } from '../clock.js';
 import { MetrikaError, RemoteError } from '../errors.js';
 import type { MetrikaClient, UploadOutcome, Uploading } from '../clients/metrika.js';
 import type { Batch, Store } from '../store/store.js';
-import { csvLine } from '../domain/csv.js';
+import { csvLine, csvLines } from '../domain/csv.js';
 import { fitRow, headerOf } from '../domain/rows.js';
 import { linkCutoff } from '../domain/run.js';
 import { CLIENT_ID_TYPE } from '../domain/identifiers.js';
@@ -114,11 +114,7 @@ async function sendAll(ctx: DeliverContext, counter: CounterSettings, kind: Deli
 /** A batch's CSV, from the header on, in chunks read from the store (a large upload streams). */
 export function* csvChunks(store: Store, batch: Batch, counter: CounterSettings): Generator<string> {
   yield csvLine(batch.header);
-  for (const chunk of store.batchRows(batch.id)) {
-    let text = '';
-    for (const row of chunk) text += csvLine(fitRow(row, batch.header, counter));
-    yield text;
-  }
+  for (const chunk of store.batchRows(batch.id)) yield csvLines(chunk.map((row) => fitRow(row, batch.header, counter)));
 }
 
 export interface MetricaUploaderOptions {

@@ -197,9 +197,10 @@ describe('parseBody (a page as bytes)', () => {
     expect(page.length).toBeGreaterThan(100_000);
     const decoded: number[] = [];
     const toString = Buffer.prototype.toString;
-    const spy = vi.spyOn(Buffer.prototype, 'toString').mockImplementation(function (this: Buffer, ...args: Parameters<Buffer['toString']>) {
-      if ((args[0] ?? 'utf8') === 'utf8') decoded.push(this.length);
-      return toString.apply(this, args);
+    const spy = vi.spyOn(Buffer.prototype, 'toString').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      const buffer = this as Buffer;
+      if ((args[0] ?? 'utf8') === 'utf8') decoded.push(buffer.length);
+      return toString.apply(buffer, args as Parameters<Buffer['toString']>);
     });
     let parsed: unknown;
     try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvDocument, csvLine } from '../../src/domain/csv.js';
+import { csvDocument, csvLine, csvLines } from '../../src/domain/csv.js';
 import { callHeader, callRow } from '../../src/domain/rows.js';
 import { aCall, aCounter } from './builders.js';
 
@@ -58,6 +58,15 @@ describe('csvLine', () => {
 
   it('writes an empty row as an empty line', () => {
     expect(csvLine([])).toBe('\n');
+  });
+});
+
+describe('csvLines', () => {
+  it('is csvLine of each row, joined', () => {
+    const rows = [['a', '', 'c d', 'Директ'], [], ['a,b', 'say "hi"'], ['two\nlines', 'cr\rhere'], ['Реклама, "Директ"', 'x'], ['', '']];
+    expect(csvLines(rows)).toBe(rows.map((r) => csvLine(r)).join(''));
+    expect(parseCsv(csvLines(rows))).toEqual(rows.map((r) => (r.length === 0 ? [''] : r)));
+    expect(csvLines([])).toBe('');
   });
 });
 
