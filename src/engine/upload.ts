@@ -111,10 +111,16 @@ async function sendAll(ctx: DeliverContext, counter: CounterSettings, kind: Deli
   }
 }
 
+/**
+ * Rows per CSV chunk. Small enough that the garbage collector, which copies what is alive whenever it runs, finds
+ * little alive (a chunk's parsed rows and its text): chunks of 5000 rows made the upload's collections cost ≈ 1 s.
+ */
+const CSV_CHUNK_ROWS = 1000;
+
 /** A batch's CSV, from the header on, in chunks read from the store (a large upload streams). */
 export function* csvChunks(store: Store, batch: Batch, counter: CounterSettings): Generator<string> {
   yield csvLine(batch.header);
-  for (const chunk of store.batchRows(batch.id)) yield csvLines(chunk.map((row) => fitRow(row, batch.header, counter)));
+  for (const chunk of store.batchRows(batch.id, CSV_CHUNK_ROWS)) yield csvLines(chunk.map((row) => fitRow(row, batch.header, counter)));
 }
 
 export interface MetricaUploaderOptions {
