@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isValidTimeZone, zonedTimeToUnix } from '../../src/domain/timezone.js';
 
 describe('isValidTimeZone', () => {
@@ -179,6 +179,27 @@ describe('zonedTimeToUnix', () => {
     ['12024-05-01 12:00:00'],
   ])('returns null for %j', (text) => {
     expect(zonedTimeToUnix(text, 'Europe/Moscow')).toBeNull();
+  });
+
+  it("reads CallKeeper's plain form in place, as the long way reads the same time written otherwise", () => {
+    const exec = vi.spyOn(RegExp.prototype, 'exec');
+    let plain: (number | null)[];
+    try {
+      plain = ['2024-06-01 03:10:15', '2024-06-01T03:10:15', '2024-02-29 23:59:59', '2024-10-27 02:30:00', '1970-01-01 00:00:00'].map((t) =>
+        zonedTimeToUnix(t, 'Europe/Berlin'),
+      );
+      expect(exec).not.toHaveBeenCalled();
+    } finally {
+      exec.mockRestore();
+    }
+    const long = [' 2024-06-01  3:10:15 ', '2024-6-1T03:10:15.250', '2024-02-29 23:59:59\t', '2024-10-27 2:30', '1970-1-1 0:0:0'].map((t) =>
+      zonedTimeToUnix(t, 'Europe/Berlin'),
+    );
+    expect(plain).toEqual(long);
+    expect(plain).toEqual([1717204215, 1717204215, 1709247599, 1729989000, -3600]);
+    for (const bad of ['2024-06-01 03:1a:15', '2024-06-01_03:10:15', '2024-06-01 03.10.15', '２０２４-06-01 03:10:15', '2024-06-01 03:10:15\u0000']) {
+      expect(zonedTimeToUnix(bad, 'Europe/Berlin'), bad).toBeNull();
+    }
   });
 
   it('throws for an unknown time zone (a configuration error, not a bad call)', () => {
