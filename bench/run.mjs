@@ -139,7 +139,16 @@ async function startWorld(calls, { stuck = 0 } = {}) {
       child.once('exit', resolve);
       child.kill('SIGTERM');
     });
-  world.reset = () => fetch(`${world.control}/reset`, { method: 'POST' }).then((r) => r.json());
+  // The reset frees what the last run left in the emulators (a million-call backfill's uploads: gigabytes). V8 goes on
+  // releasing and compacting that on both cores for a while after the answer; a run measured then pays for it (the
+  // million-call no-op read 954 ms against 470 ms measured alone). So every reset waits until the process is quiet.
+  world.reset = async () => {
+    const body = await fetch(`${world.control}/reset`, { method: 'POST' }).then((r) => r.json());
+    const waited = await quiet(child.pid);
+    if (waited > 1000) log(`the emulators were busy for ${waited} ms after the reset; measuring once they were quiet`);
+    return body;
+  };
+  world.cpuMs = () => cpuTicks(child.pid) * TICK_MS;
   world.counts = () => fetch(`${world.control}/counts`).then((r) => r.json());
   return world;
 }
@@ -233,6 +242,32 @@ async function startup() {
   return out;
 }
 
+const TICK_MS = 10; // Linux's USER_HZ: /proc/<pid>/stat counts CPU time in hundredths of a second
+
+/** CPU time (user + system, in ticks) a process has used so far; 0 when /proc is not there. */
+function cpuTicks(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the whole line)
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits (at most 20 s) until `pid` used under a tenth of a core over 200 ms. */
+async function quiet(pid) {
+  const started = Date.now();
+  let before = cpuTicks(pid);
+  while (Date.now() - started < 20_000) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = cpuTicks(pid);
+    if (now - before <= 2) return Date.now() - started;
+    before = now;
+  }
+  return Date.now() - started;
+}
+
 async function backfill(calls, reps, label) {
   log(`${label}: generating ${calls} calls and starting the emulators`);
   const world = await startWorld(calls);
@@ -305,7 +340,9 @@ async function noop(world, home, label) {
   let requests = null;
   for (let r = 0; r < opt.noopReps; r++) {
     await world.reset();
+    const emulatorCpu = world.cpuMs();
     const s = await runSync(world, home);
+    s.emulatorCpuMs = world.cpuMs() - emulatorCpu;
     runs.push(s);
     requests = requestCheck(await world.counts(), s.report);
     if (s.report.fetched.new !== 0) throw new Error(`the no-op run found ${s.report.fetched.new} new calls`);
@@ -320,6 +357,8 @@ async function noop(world, home, label) {
     medianMs: round(median(runs.map((x) => x.ms))),
     syncReportedMs: round(median(runs.map((x) => x.report.durationMs))),
     rssMb: round(median(runs.map((x) => x.rssKb)) / 1024, 1),
+    // The emulators' CPU while each no-op ran (serving its pages): what they took from the two cores meanwhile.
+    emulatorCpuMs: round(median(runs.map((x) => x.emulatorCpuMs))),
     pages: last.fetched.pages,
     refetched: last.fetched.calls,
     requests,
@@ -328,7 +367,7 @@ async function noop(world, home, label) {
     plans,
   };
   log(
-    `${label}: no-op: ${result.medianMs} ms (sync itself ${result.syncReportedMs} ms), re-fetched ${result.refetched} calls in ${result.pages} pages, ` +
+    `${label}: no-op: ${result.medianMs} ms (sync itself ${result.syncReportedMs} ms; the emulators' CPU meanwhile ${result.emulatorCpuMs} ms), re-fetched ${result.refetched} calls in ${result.pages} pages, ` +
       `${requests.metrikaRequests} Metrica requests, ${scans.length} of ${plans.length} statements scan a table`,
   );
   for (const s of scans) log(`  reads much: ${s.sql.slice(0, 140)} → ${s.plan.join(' | ')}`);
