@@ -205,6 +205,52 @@ interface BatchCountDelta {
   n: number;
 }
 
+/** The map under `key` in a map of maps, made empty when there is none. */
+function inner<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K): V {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = new Map() as V));
+  return v;
+}
+
+/**
+ * A page's changes to `delivery_counts`, summed per key: found through a small map per part of the key (counter, kind,
+ * state, reason, goal, wait, then hour) instead of a key text made per decision, which was a tenth of the writer
+ * thread's time in a backfill. `groups` holds the hours of each key but the hour, in the order first counted.
+ */
+class PageCounts {
+  private readonly keys = new Map<number, Map<string, Map<string, Map<string, Map<string, Map<string, Map<number, CountDelta>>>>>>>();
+  readonly groups: Map<number, CountDelta>[] = [];
+
+  add(hour: number, counterId: number, kind: DeliveryKind, state: DeliveryState, reason: string, goal: string, waited: string, n: number): void {
+    const byWait = inner(inner(inner(inner(inner(this.keys, counterId), kind), state), reason), goal);
+    let byHour = byWait.get(waited);
+    if (byHour === undefined) {
+      byWait.set(waited, (byHour = new Map()));
+      this.groups.push(byHour);
+    }
+    const c = byHour.get(hour);
+    if (c) c.n += n;
+    else byHour.set(hour, { hour, counterId, kind, state, reason, goal, late: 0, waited, n });
+  }
+}
+
+/** The same for `batch_counts`: the rows a page puts in each batch, per (batch, hour, goal, wait). */
+class PageBatchCounts {
+  private readonly keys = new Map<number, Map<number, Map<string, Map<string, BatchCountDelta>>>>();
+  readonly deltas: BatchCountDelta[] = [];
+
+  add(batchId: number, hour: number, goal: string, waited: string): void {
+    const byWait = inner(inner(inner(this.keys, batchId), hour), goal);
+    const b = byWait.get(waited);
+    if (b) b.n++;
+    else {
+      const d = { batchId, hour, goal, waited, n: 1 };
+      byWait.set(waited, d);
+      this.deltas.push(d);
+    }
+  }
+}
+
 /** Each store's connection, for the query modules of src/store/ (see `connectionOf`). */
 const connections = new WeakMap<Store, Database.Database>();
 
@@ -666,21 +712,9 @@ export class Store {
       const pageDecisions = unique ? deliveries : [...new Map(deliveries.map((d) => [`${d.counterId}/${d.kind}/${d.callId}`, d])).values()];
 
       // The page's changes to delivery_counts, summed per key (all but the hour, then the hour) and written once at
-      // the end. A year's backfill touches tens of thousands of (hour, key) pairs a run; a skip's key text is made once
-      // per distinct skips text of the page.
-      const counts = new Map<string, Map<number, CountDelta>>();
-      const countAs = (key: string, d: Omit<CountDelta, 'n' | 'late'>, n: number) => {
-        let byHour = counts.get(key);
-        if (!byHour) counts.set(key, (byHour = new Map()));
-        const c = byHour.get(d.hour);
-        if (c) c.n += n;
-        else byHour.set(d.hour, { ...d, late: 0, n });
-      };
-      const count = (d: Omit<CountDelta, 'n' | 'late'>, n: number) =>
-        countAs(`${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.waited}`, d, n);
-      const skipKey = (s: SkipEntry) => `${s[0]}\u0000${s[1]}\u0000skipped\u0000${s[2]}\u0000\u0000${s[3] ?? ''}`;
-      const countSkip = (hour: number, s: SkipEntry, n: number, key = skipKey(s)) =>
-        countAs(key, { hour, counterId: s[0], kind: s[1], state: 'skipped', reason: s[2], goal: '', waited: s[3] ?? '' }, n);
+      // the end. A year's backfill touches tens of thousands of (hour, key) pairs a run.
+      const counts = new PageCounts();
+      const countSkip = (hour: number, s: SkipEntry, n: number) => counts.add(hour, s[0], s[1], 'skipped', s[2], '', s[3] ?? '', n);
 
       // Skipped decisions by call: written with the call's row.
       const skipsOf = new Map<string, DeliveryRecord[]>();
@@ -731,18 +765,11 @@ export class Store {
       }
       for (const [text, hours] of tally) {
         const entries = JSON.parse(text) as SkipEntry[];
-        const keys = entries.map(skipKey);
-        for (const [hour, n] of hours) entries.forEach((e, i) => countSkip(hour, e, n, keys[i]));
+        for (const [hour, n] of hours) for (const e of entries) countSkip(hour, e, n);
       }
 
       // … and to batch_counts, for the rows that go into a batch.
-      const inBatches = new Map<string, BatchCountDelta>();
-      const inBatch = (c: Omit<BatchCountDelta, 'n'>) => {
-        const key = `${c.batchId}\u0000${c.hour}\u0000${c.goal}\u0000${c.waited}`;
-        const b = inBatches.get(key);
-        if (b) b.n++;
-        else inBatches.set(key, { ...c, n: 1 });
-      };
+      const inBatches = new PageBatchCounts();
       // The run's open batch per triple, looked up once a page; created with the first row that really goes into it
       // (a re-fetched call whose decision did not change opens nothing: a no-op run writes no batch).
       const open = new Map<string, number | null>();
@@ -752,16 +779,14 @@ export class Store {
         d: DeliveryRecord,
         n: number,
       ) =>
-        count(
-          {
-            hour: hourOf(before.callTime),
-            counterId: d.counterId,
-            kind: d.kind,
-            state: before.state,
-            reason: before.reason ?? '',
-            goal: goalOf(d.kind, before.row === null ? null : (JSON.parse(before.row) as unknown[])),
-            waited: before.waited ?? '',
-          },
+        counts.add(
+          hourOf(before.callTime),
+          d.counterId,
+          d.kind,
+          before.state,
+          before.reason ?? '',
+          goalOf(d.kind, before.row === null ? null : (JSON.parse(before.row) as unknown[])),
+          before.waited ?? '',
           n,
         );
       // Stryker disable next-line ConditionalExpression,EqualityOperator: joining an empty list gives the same decisions
@@ -841,19 +866,11 @@ export class Store {
         // Stryker disable next-line ConditionalExpression: an unchanged row would count -1 and +1 on the same key
         if (changes === 0) continue;
         if (before) countRow(before, d, -1);
-        count(
-          {
-            hour: hourOf(d.callTime),
-            counterId: d.counterId,
-            kind: d.kind,
-            state: batchId === null ? d.state : 'batched',
-            reason: d.reason ?? '',
-            goal: goalOf(d.kind, d.row),
-            waited: d.waited ?? '',
-          },
-          1,
-        );
-        if (batchId !== null) inBatch({ batchId, hour: hourOf(d.callTime), goal: goalOf(d.kind, d.row), waited: d.waited ?? '' });
+        const hour = hourOf(d.callTime);
+        const goal = goalOf(d.kind, d.row);
+        const waited = d.waited ?? '';
+        counts.add(hour, d.counterId, d.kind, batchId === null ? d.state : 'batched', d.reason ?? '', goal, waited, 1);
+        if (batchId !== null) inBatches.add(batchId, hour, goal, waited);
       }
       for (const [id, k] of known) {
         const skips = k.changed ? (k.skips.size > 0 ? JSON.stringify([...k.skips.values()]) : null) : k.stored;
@@ -873,8 +890,8 @@ export class Store {
           if (k.changed) updateSkips.run(skips, id);
         }
       }
-      this.addGroupedCounts([...counts.values()].map((byHour) => byHour.values()));
-      this.addBatchCounts(inBatches.values());
+      this.addGroupedCounts(counts.groups.map((byHour) => byHour.values()));
+      this.addBatchCounts(inBatches.deltas);
       return fresh;
     });
   }
