@@ -60,6 +60,34 @@ export interface SeenCall {
   skips?: string | null | undefined;
 }
 
+/**
+ * A decision as a page write takes it: its row as the JSON text the database keeps, and the goal `delivery_counts`
+ * keys it by. Made on the thread that decides: the writer thread receives them so (PageWriter's packed page) instead
+ * of each row's cells.
+ */
+export interface PageDecision extends Omit<DeliveryRecord, 'row'> {
+  row: string | null;
+  goal: string;
+}
+
+/** A conversion's goal as `delivery_counts` keys it: its row's Target cell; '' for every other decision. */
+const goalOf = (kind: DeliveryKind, row: readonly unknown[] | null): string => (kind === 'conversion' && row ? String(row[GOAL_CELL] ?? '') : '');
+
+export function pageDecision(d: DeliveryRecord): PageDecision {
+  return {
+    counterId: d.counterId,
+    callId: d.callId,
+    kind: d.kind,
+    state: d.state,
+    reason: d.reason,
+    row: d.row ? JSON.stringify(d.row) : null,
+    goal: goalOf(d.kind, d.row),
+    idType: d.idType,
+    callTime: d.callTime,
+    waited: d.waited,
+  };
+}
+
 export interface Batch {
   id: number;
   runId: number;
@@ -680,6 +708,11 @@ export class Store {
    * Returns how many of the calls were new to the database.
    */
   recordPage(runId: number, calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[], batching?: Batching): number {
+    return this.recordDecidedPage(runId, calls, deliveries.map(pageDecision), batching);
+  }
+
+  /** The same, for decisions whose rows are JSON text already (`pageDecision`): how the writer thread receives them. */
+  recordDecidedPage(runId: number, calls: readonly SeenCall[], deliveries: readonly PageDecision[], batching?: Batching): number {
     const insertCall = this.stmt(
       `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run, fingerprint, skips) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
@@ -717,14 +750,14 @@ export class Store {
       const countSkip = (hour: number, s: SkipEntry, n: number) => counts.add(hour, s[0], s[1], 'skipped', s[2], '', s[3] ?? '', n);
 
       // Skipped decisions by call: written with the call's row.
-      const skipsOf = new Map<string, DeliveryRecord[]>();
+      const skipsOf = new Map<string, PageDecision[]>();
       for (const d of pageDecisions) {
         if (d.state !== 'skipped') continue;
         const list = skipsOf.get(d.callId);
         if (list) list.push(d);
         else skipsOf.set(d.callId, [d]);
       }
-      const entryOf = (d: DeliveryRecord): SkipEntry => (d.waited ? [d.counterId, d.kind, d.reason!, d.waited] : [d.counterId, d.kind, d.reason!]);
+      const entryOf = (d: PageDecision): SkipEntry => (d.waited ? [d.counterId, d.kind, d.reason!, d.waited] : [d.counterId, d.kind, d.reason!]);
 
       let fresh = 0;
       // Calls the database knew before this page: their row as it was, and their skips as they will be.
@@ -743,7 +776,7 @@ export class Store {
       // New calls' skips counted per distinct skips text and hour (most calls of a page share a few), expanded at the end.
       const tally = new Map<string, Map<number, number>>();
       // The skips the page's known calls carry, as decisions to compare with what they had.
-      const carried: DeliveryRecord[] = [];
+      const carried: PageDecision[] = [];
       for (const call of pageCalls) {
         onPage.add(call.id);
         const mine = skipsOf.get(call.id);
@@ -759,7 +792,7 @@ export class Store {
         } else {
           knowCall(call.id, call);
           for (const e of call.skips ? (JSON.parse(call.skips) as SkipEntry[]) : []) {
-            carried.push({ counterId: e[0], callId: call.id, kind: e[1], state: 'skipped', reason: e[2] as SkipReason, row: null, callTime: call.callTime, waited: (e[3] as WaitReason | undefined) ?? null });
+            carried.push({ counterId: e[0], callId: call.id, kind: e[1], state: 'skipped', reason: e[2] as SkipReason, row: null, goal: '', callTime: call.callTime, waited: (e[3] as WaitReason | undefined) ?? null });
           }
         }
       }
@@ -773,10 +806,9 @@ export class Store {
       // The run's open batch per triple, looked up once a page; created with the first row that really goes into it
       // (a re-fetched call whose decision did not change opens nothing: a no-op run writes no batch).
       const open = new Map<string, number | null>();
-      const goalOf = (kind: DeliveryKind, r: readonly unknown[] | null) => (kind === 'conversion' && r ? String(r[GOAL_CELL] ?? '') : '');
       const countRow = (
         before: { state: DeliveryState; reason: string | null; row: string | null; callTime: number; waited: string | null },
-        d: DeliveryRecord,
+        d: PageDecision,
         n: number,
       ) =>
         counts.add(
@@ -828,7 +860,7 @@ export class Store {
           if (!open.has(key)) open.set(key, this.openBatchId(runId, d.counterId, d.kind, idType));
           batchId = open.get(key)!;
         }
-        const row = d.row ? JSON.stringify(d.row) : null;
+        const row = d.row;
         let before: Parameters<typeof countRow>[0] | undefined;
         if (wasSkipped) {
           // Skipped before, decided otherwise now: the skip is taken back, the row written anew.
@@ -867,7 +899,7 @@ export class Store {
         if (changes === 0) continue;
         if (before) countRow(before, d, -1);
         const hour = hourOf(d.callTime);
-        const goal = goalOf(d.kind, d.row);
+        const goal = d.goal;
         const waited = d.waited ?? '';
         counts.add(hour, d.counterId, d.kind, batchId === null ? d.state : 'batched', d.reason ?? '', goal, waited, 1);
         if (batchId !== null) inBatches.add(batchId, hour, goal, waited);
