@@ -18,9 +18,10 @@ export interface WorkerSetup {
   batching: Batching | undefined;
 }
 /**
- * A page as it crosses to the worker: a column per field, each decision's row as its JSON text. Cloned as records,
- * every record carried its property names and every row its cells, one string each: the clone cost the sync thread
- * ≈ 0.4 s of a 100 000-call backfill and the worker as much to rebuild; columns copy each name once.
+ * A page as it crosses to the worker: a column per field. Cloned as records, every SeenCall and DeliveryRecord carried
+ * its property names: postMessage was 0.40 s of the sync thread in a 100 000-call backfill and the worker paid as much
+ * again to rebuild them; columns copy each name once. Rows cross as their cells and are made JSON text on the worker
+ * (`pageDecision`): sent as text, the worker's share fell further but the sync thread's did not (BENCHMARKS.md).
  */
 export interface PackedPage {
   calls: { id: string[]; callTime: Float64Array; serviceType: string[]; fingerprint: (string | null)[]; skips: (string | null)[] };
@@ -30,8 +31,7 @@ export interface PackedPage {
     kind: DeliveryKind[];
     state: PageDecision['state'][];
     reason: PageDecision['reason'][];
-    row: (string | null)[];
-    goal: string[];
+    row: DeliveryRecord['row'][];
     idType: (IdentifierType | null)[];
     callTime: Float64Array;
     waited: (WaitReason | null)[];
@@ -55,23 +55,20 @@ export function packPage(calls: readonly SeenCall[], deliveries: readonly Delive
     state: [],
     reason: [],
     row: [],
-    goal: [],
     idType: [],
     callTime: new Float64Array(n),
     waited: [],
   };
   deliveries.forEach((record, i) => {
-    const p = pageDecision(record);
-    d.counterId[i] = p.counterId;
-    d.callId.push(p.callId);
-    d.kind.push(p.kind);
-    d.state.push(p.state);
-    d.reason.push(p.reason);
-    d.row.push(p.row);
-    d.goal.push(p.goal);
-    d.idType.push(p.idType ?? null);
-    d.callTime[i] = p.callTime;
-    d.waited.push(p.waited ?? null);
+    d.counterId[i] = record.counterId;
+    d.callId.push(record.callId);
+    d.kind.push(record.kind);
+    d.state.push(record.state);
+    d.reason.push(record.reason);
+    d.row.push(record.row);
+    d.idType.push(record.idType ?? null);
+    d.callTime[i] = record.callTime;
+    d.waited.push(record.waited ?? null);
   });
   return { calls: c, decisions: d };
 }
@@ -80,15 +77,14 @@ export function unpackPage(page: PackedPage): { calls: SeenCall[]; decisions: Pa
   const c = page.calls;
   const calls = c.id.map((id, i): SeenCall => ({ id, callTime: c.callTime[i]!, serviceType: c.serviceType[i]!, fingerprint: c.fingerprint[i]!, skips: c.skips[i]! }));
   const d = page.decisions;
-  const decisions = d.callId.map(
-    (callId, i): PageDecision => ({
+  const decisions = d.callId.map((callId, i) =>
+    pageDecision({
       counterId: d.counterId[i]!,
       callId,
       kind: d.kind[i]!,
       state: d.state[i]!,
       reason: d.reason[i]!,
       row: d.row[i]!,
-      goal: d.goal[i]!,
       idType: d.idType[i] ?? undefined,
       callTime: d.callTime[i]!,
       waited: d.waited[i]!,
