@@ -62,8 +62,8 @@ export interface SeenCall {
 
 /**
  * A decision as a page write takes it: its row as the JSON text the database keeps, and the goal `delivery_counts`
- * keys it by. Made on the thread that decides: the writer thread receives them so (PageWriter's packed page) instead
- * of each row's cells.
+ * keys it by, each made once (`pageDecision`) — inline for a run's first pages, on the writer thread as it unpacks
+ * the others (PageWriter's packed page).
  */
 export interface PageDecision extends Omit<DeliveryRecord, 'row'> {
   row: string | null;
