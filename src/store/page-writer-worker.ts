@@ -5,13 +5,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Store } from './store.js';
-import type { PageMessage, WorkerAnswer, WorkerSetup } from './page-writer.js';
+import { unpackPage, type PackedPage, type WorkerAnswer, type WorkerSetup } from './page-writer.js';
 
 const { file, runId, batching } = workerData as WorkerSetup;
 const port = parentPort!;
 let store: Store | null = null;
 
-port.on('message', (message: PageMessage | 'close') => {
+port.on('message', (message: PackedPage | 'close') => {
   if (message === 'close') {
     store?.close();
     port.close();
@@ -20,7 +20,8 @@ port.on('message', (message: PageMessage | 'close') => {
   let answer: WorkerAnswer;
   try {
     store ??= Store.open(file);
-    answer = { fresh: store.recordPage(runId, message.calls, message.deliveries, batching) };
+    const page = unpackPage(message);
+    answer = { fresh: store.recordDecidedPage(runId, page.calls, page.decisions, batching) };
   } catch (error) {
     const e = error as { message?: string; code?: string };
     answer = { error: { message: String(e.message ?? error), code: typeof e.code === 'string' ? e.code : undefined } };

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { storeError, type Batching, type DeliveryRecord, type SeenCall, type Store } from './store.js';
+import { pageDecision, storeError, type Batching, type DeliveryRecord, type PageDecision, type SeenCall, type Store } from './store.js';
+import type { DeliveryKind, IdentifierType, WaitReason } from '../domain/types.js';
 
 /** Pages handed to the worker and not yet recorded, at most: bounds memory when SQLite is the slower side. */
 const MAX_IN_FLIGHT = 2;
@@ -16,9 +17,80 @@ export interface WorkerSetup {
   runId: number;
   batching: Batching | undefined;
 }
-export interface PageMessage {
-  calls: readonly SeenCall[];
-  deliveries: readonly DeliveryRecord[];
+/**
+ * A page as it crosses to the worker: a column per field. Cloned as records, every SeenCall and DeliveryRecord carried
+ * its property names: postMessage was 0.40 s of the sync thread in a 100 000-call backfill and the worker paid as much
+ * again to rebuild them; columns copy each name once. Rows cross as their cells and are made JSON text on the worker
+ * (`pageDecision`): sent as text, the worker's share fell further but the sync thread's did not (BENCHMARKS.md).
+ */
+export interface PackedPage {
+  calls: { id: string[]; callTime: Float64Array; serviceType: string[]; fingerprint: (string | null)[]; skips: (string | null)[] };
+  decisions: {
+    counterId: Float64Array;
+    callId: string[];
+    kind: DeliveryKind[];
+    state: PageDecision['state'][];
+    reason: PageDecision['reason'][];
+    row: DeliveryRecord['row'][];
+    idType: (IdentifierType | null)[];
+    callTime: Float64Array;
+    waited: (WaitReason | null)[];
+  };
+}
+
+export function packPage(calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[]): PackedPage {
+  const c: PackedPage['calls'] = { id: [], callTime: new Float64Array(calls.length), serviceType: [], fingerprint: [], skips: [] };
+  calls.forEach((call, i) => {
+    c.id.push(call.id);
+    c.callTime[i] = call.callTime;
+    c.serviceType.push(call.serviceType);
+    c.fingerprint.push(call.fingerprint ?? null);
+    c.skips.push(call.skips ?? null);
+  });
+  const n = deliveries.length;
+  const d: PackedPage['decisions'] = {
+    counterId: new Float64Array(n),
+    callId: [],
+    kind: [],
+    state: [],
+    reason: [],
+    row: [],
+    idType: [],
+    callTime: new Float64Array(n),
+    waited: [],
+  };
+  deliveries.forEach((record, i) => {
+    d.counterId[i] = record.counterId;
+    d.callId.push(record.callId);
+    d.kind.push(record.kind);
+    d.state.push(record.state);
+    d.reason.push(record.reason);
+    d.row.push(record.row);
+    d.idType.push(record.idType ?? null);
+    d.callTime[i] = record.callTime;
+    d.waited.push(record.waited ?? null);
+  });
+  return { calls: c, decisions: d };
+}
+
+export function unpackPage(page: PackedPage): { calls: SeenCall[]; decisions: PageDecision[] } {
+  const c = page.calls;
+  const calls = c.id.map((id, i): SeenCall => ({ id, callTime: c.callTime[i]!, serviceType: c.serviceType[i]!, fingerprint: c.fingerprint[i]!, skips: c.skips[i]! }));
+  const d = page.decisions;
+  const decisions = d.callId.map((callId, i) =>
+    pageDecision({
+      counterId: d.counterId[i]!,
+      callId,
+      kind: d.kind[i]!,
+      state: d.state[i]!,
+      reason: d.reason[i]!,
+      row: d.row[i]!,
+      idType: d.idType[i] ?? undefined,
+      callTime: d.callTime[i]!,
+      waited: d.waited[i]!,
+    }),
+  );
+  return { calls, decisions };
 }
 export type WorkerAnswer = { fresh: number } | { error: { message: string; code: string | undefined } };
 
@@ -72,7 +144,7 @@ export class PageWriter {
     while (this.inFlight >= MAX_IN_FLIGHT) await this.answer();
     this.check();
     this.inFlight++;
-    worker.postMessage({ calls, deliveries } satisfies PageMessage);
+    worker.postMessage(packPage(calls, deliveries) satisfies PackedPage);
   }
 
   /** Waits for every page, ends the worker, and tells how many calls were new to the database. Throws the first failure. */

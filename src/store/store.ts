@@ -60,6 +60,34 @@ export interface SeenCall {
   skips?: string | null | undefined;
 }
 
+/**
+ * A decision as a page write takes it: its row as the JSON text the database keeps, and the goal `delivery_counts`
+ * keys it by, each made once (`pageDecision`) — inline for a run's first pages, on the writer thread as it unpacks
+ * the others (PageWriter's packed page).
+ */
+export interface PageDecision extends Omit<DeliveryRecord, 'row'> {
+  row: string | null;
+  goal: string;
+}
+
+/** A conversion's goal as `delivery_counts` keys it: its row's Target cell; '' for every other decision. */
+const goalOf = (kind: DeliveryKind, row: readonly unknown[] | null): string => (kind === 'conversion' && row ? String(row[GOAL_CELL] ?? '') : '');
+
+export function pageDecision(d: DeliveryRecord): PageDecision {
+  return {
+    counterId: d.counterId,
+    callId: d.callId,
+    kind: d.kind,
+    state: d.state,
+    reason: d.reason,
+    row: d.row ? JSON.stringify(d.row) : null,
+    goal: goalOf(d.kind, d.row),
+    idType: d.idType,
+    callTime: d.callTime,
+    waited: d.waited,
+  };
+}
+
 export interface Batch {
   id: number;
   runId: number;
@@ -205,6 +233,52 @@ interface BatchCountDelta {
   n: number;
 }
 
+/** The map under `key` in a map of maps, made empty when there is none. */
+function inner<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K): V {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = new Map() as V));
+  return v;
+}
+
+/**
+ * A page's changes to `delivery_counts`, summed per key: found through a small map per part of the key (counter, kind,
+ * state, reason, goal, wait, then hour) instead of a key text made per decision, which was a tenth of the writer
+ * thread's time in a backfill. `groups` holds the hours of each key but the hour, in the order first counted.
+ */
+class PageCounts {
+  private readonly keys = new Map<number, Map<string, Map<string, Map<string, Map<string, Map<string, Map<number, CountDelta>>>>>>>();
+  readonly groups: Map<number, CountDelta>[] = [];
+
+  add(hour: number, counterId: number, kind: DeliveryKind, state: DeliveryState, reason: string, goal: string, waited: string, n: number): void {
+    const byWait = inner(inner(inner(inner(inner(this.keys, counterId), kind), state), reason), goal);
+    let byHour = byWait.get(waited);
+    if (byHour === undefined) {
+      byWait.set(waited, (byHour = new Map()));
+      this.groups.push(byHour);
+    }
+    const c = byHour.get(hour);
+    if (c) c.n += n;
+    else byHour.set(hour, { hour, counterId, kind, state, reason, goal, late: 0, waited, n });
+  }
+}
+
+/** The same for `batch_counts`: the rows a page puts in each batch, per (batch, hour, goal, wait). */
+class PageBatchCounts {
+  private readonly keys = new Map<number, Map<number, Map<string, Map<string, BatchCountDelta>>>>();
+  readonly deltas: BatchCountDelta[] = [];
+
+  add(batchId: number, hour: number, goal: string, waited: string): void {
+    const byWait = inner(inner(inner(this.keys, batchId), hour), goal);
+    const b = byWait.get(waited);
+    if (b) b.n++;
+    else {
+      const d = { batchId, hour, goal, waited, n: 1 };
+      byWait.set(waited, d);
+      this.deltas.push(d);
+    }
+  }
+}
+
 /** Each store's connection, for the query modules of src/store/ (see `connectionOf`). */
 const connections = new WeakMap<Store, Database.Database>();
 
@@ -333,12 +407,20 @@ export class Store {
    * decided again: a page's calls and decisions. The WAL is a log, so the next durable commit flushes these too;
    * and every step that an upload relies on (the batch prepared, marked sending, sent) is durable. A power cut can
    * only take back decisions that nothing was sent on, and the next run makes them again.
+   *
+   * Its statement journals are kept in memory (`temp_store = MEMORY`): each upsert of a page opens one (it may abort
+   * halfway), and on the default temporary file every statement wrote the pages it touched there first — a third of
+   * the writer thread's CPU in a backfill was those writes. A statement journal only undoes one statement inside a
+   * live transaction; a crash is undone by the WAL as before, so durability does not change. The setting is the page
+   * write's alone: the rest of the store's large statements and sorts keep spilling to disk instead of memory.
    */
   private writeUnflushed<T>(fn: () => T): T {
     this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('temp_store = MEMORY');
     try {
       return this.write(fn);
     } finally {
+      this.db.pragma('temp_store = DEFAULT');
       this.db.pragma('synchronous = FULL');
     }
   }
@@ -626,6 +708,11 @@ export class Store {
    * Returns how many of the calls were new to the database.
    */
   recordPage(runId: number, calls: readonly SeenCall[], deliveries: readonly DeliveryRecord[], batching?: Batching): number {
+    return this.recordDecidedPage(runId, calls, deliveries.map(pageDecision), batching);
+  }
+
+  /** The same, for decisions whose rows are JSON text already (`pageDecision`): how the writer thread receives them. */
+  recordDecidedPage(runId: number, calls: readonly SeenCall[], deliveries: readonly PageDecision[], batching?: Batching): number {
     const insertCall = this.stmt(
       `INSERT INTO calls (id, call_time, service_type, first_seen_run, last_seen_run, fingerprint, skips) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING`,
@@ -658,31 +745,19 @@ export class Store {
       const pageDecisions = unique ? deliveries : [...new Map(deliveries.map((d) => [`${d.counterId}/${d.kind}/${d.callId}`, d])).values()];
 
       // The page's changes to delivery_counts, summed per key (all but the hour, then the hour) and written once at
-      // the end. A year's backfill touches tens of thousands of (hour, key) pairs a run; a skip's key text is made once
-      // per distinct skips text of the page.
-      const counts = new Map<string, Map<number, CountDelta>>();
-      const countAs = (key: string, d: Omit<CountDelta, 'n' | 'late'>, n: number) => {
-        let byHour = counts.get(key);
-        if (!byHour) counts.set(key, (byHour = new Map()));
-        const c = byHour.get(d.hour);
-        if (c) c.n += n;
-        else byHour.set(d.hour, { ...d, late: 0, n });
-      };
-      const count = (d: Omit<CountDelta, 'n' | 'late'>, n: number) =>
-        countAs(`${d.counterId}\u0000${d.kind}\u0000${d.state}\u0000${d.reason}\u0000${d.goal}\u0000${d.waited}`, d, n);
-      const skipKey = (s: SkipEntry) => `${s[0]}\u0000${s[1]}\u0000skipped\u0000${s[2]}\u0000\u0000${s[3] ?? ''}`;
-      const countSkip = (hour: number, s: SkipEntry, n: number, key = skipKey(s)) =>
-        countAs(key, { hour, counterId: s[0], kind: s[1], state: 'skipped', reason: s[2], goal: '', waited: s[3] ?? '' }, n);
+      // the end. A year's backfill touches tens of thousands of (hour, key) pairs a run.
+      const counts = new PageCounts();
+      const countSkip = (hour: number, s: SkipEntry, n: number) => counts.add(hour, s[0], s[1], 'skipped', s[2], '', s[3] ?? '', n);
 
       // Skipped decisions by call: written with the call's row.
-      const skipsOf = new Map<string, DeliveryRecord[]>();
+      const skipsOf = new Map<string, PageDecision[]>();
       for (const d of pageDecisions) {
         if (d.state !== 'skipped') continue;
         const list = skipsOf.get(d.callId);
         if (list) list.push(d);
         else skipsOf.set(d.callId, [d]);
       }
-      const entryOf = (d: DeliveryRecord): SkipEntry => (d.waited ? [d.counterId, d.kind, d.reason!, d.waited] : [d.counterId, d.kind, d.reason!]);
+      const entryOf = (d: PageDecision): SkipEntry => (d.waited ? [d.counterId, d.kind, d.reason!, d.waited] : [d.counterId, d.kind, d.reason!]);
 
       let fresh = 0;
       // Calls the database knew before this page: their row as it was, and their skips as they will be.
@@ -701,7 +776,7 @@ export class Store {
       // New calls' skips counted per distinct skips text and hour (most calls of a page share a few), expanded at the end.
       const tally = new Map<string, Map<number, number>>();
       // The skips the page's known calls carry, as decisions to compare with what they had.
-      const carried: DeliveryRecord[] = [];
+      const carried: PageDecision[] = [];
       for (const call of pageCalls) {
         onPage.add(call.id);
         const mine = skipsOf.get(call.id);
@@ -717,43 +792,33 @@ export class Store {
         } else {
           knowCall(call.id, call);
           for (const e of call.skips ? (JSON.parse(call.skips) as SkipEntry[]) : []) {
-            carried.push({ counterId: e[0], callId: call.id, kind: e[1], state: 'skipped', reason: e[2] as SkipReason, row: null, callTime: call.callTime, waited: (e[3] as WaitReason | undefined) ?? null });
+            carried.push({ counterId: e[0], callId: call.id, kind: e[1], state: 'skipped', reason: e[2] as SkipReason, row: null, goal: '', callTime: call.callTime, waited: (e[3] as WaitReason | undefined) ?? null });
           }
         }
       }
       for (const [text, hours] of tally) {
         const entries = JSON.parse(text) as SkipEntry[];
-        const keys = entries.map(skipKey);
-        for (const [hour, n] of hours) entries.forEach((e, i) => countSkip(hour, e, n, keys[i]));
+        for (const [hour, n] of hours) for (const e of entries) countSkip(hour, e, n);
       }
 
       // … and to batch_counts, for the rows that go into a batch.
-      const inBatches = new Map<string, BatchCountDelta>();
-      const inBatch = (c: Omit<BatchCountDelta, 'n'>) => {
-        const key = `${c.batchId}\u0000${c.hour}\u0000${c.goal}\u0000${c.waited}`;
-        const b = inBatches.get(key);
-        if (b) b.n++;
-        else inBatches.set(key, { ...c, n: 1 });
-      };
+      const inBatches = new PageBatchCounts();
       // The run's open batch per triple, looked up once a page; created with the first row that really goes into it
       // (a re-fetched call whose decision did not change opens nothing: a no-op run writes no batch).
       const open = new Map<string, number | null>();
-      const goalOf = (kind: DeliveryKind, r: readonly unknown[] | null) => (kind === 'conversion' && r ? String(r[GOAL_CELL] ?? '') : '');
       const countRow = (
         before: { state: DeliveryState; reason: string | null; row: string | null; callTime: number; waited: string | null },
-        d: DeliveryRecord,
+        d: PageDecision,
         n: number,
       ) =>
-        count(
-          {
-            hour: hourOf(before.callTime),
-            counterId: d.counterId,
-            kind: d.kind,
-            state: before.state,
-            reason: before.reason ?? '',
-            goal: goalOf(d.kind, before.row === null ? null : (JSON.parse(before.row) as unknown[])),
-            waited: before.waited ?? '',
-          },
+        counts.add(
+          hourOf(before.callTime),
+          d.counterId,
+          d.kind,
+          before.state,
+          before.reason ?? '',
+          goalOf(d.kind, before.row === null ? null : (JSON.parse(before.row) as unknown[])),
+          before.waited ?? '',
           n,
         );
       // Stryker disable next-line ConditionalExpression,EqualityOperator: joining an empty list gives the same decisions
@@ -795,7 +860,7 @@ export class Store {
           if (!open.has(key)) open.set(key, this.openBatchId(runId, d.counterId, d.kind, idType));
           batchId = open.get(key)!;
         }
-        const row = d.row ? JSON.stringify(d.row) : null;
+        const row = d.row;
         let before: Parameters<typeof countRow>[0] | undefined;
         if (wasSkipped) {
           // Skipped before, decided otherwise now: the skip is taken back, the row written anew.
@@ -833,19 +898,11 @@ export class Store {
         // Stryker disable next-line ConditionalExpression: an unchanged row would count -1 and +1 on the same key
         if (changes === 0) continue;
         if (before) countRow(before, d, -1);
-        count(
-          {
-            hour: hourOf(d.callTime),
-            counterId: d.counterId,
-            kind: d.kind,
-            state: batchId === null ? d.state : 'batched',
-            reason: d.reason ?? '',
-            goal: goalOf(d.kind, d.row),
-            waited: d.waited ?? '',
-          },
-          1,
-        );
-        if (batchId !== null) inBatch({ batchId, hour: hourOf(d.callTime), goal: goalOf(d.kind, d.row), waited: d.waited ?? '' });
+        const hour = hourOf(d.callTime);
+        const goal = d.goal;
+        const waited = d.waited ?? '';
+        counts.add(hour, d.counterId, d.kind, batchId === null ? d.state : 'batched', d.reason ?? '', goal, waited, 1);
+        if (batchId !== null) inBatches.add(batchId, hour, goal, waited);
       }
       for (const [id, k] of known) {
         const skips = k.changed ? (k.skips.size > 0 ? JSON.stringify([...k.skips.values()]) : null) : k.stored;
@@ -865,8 +922,8 @@ export class Store {
           if (k.changed) updateSkips.run(skips, id);
         }
       }
-      this.addGroupedCounts([...counts.values()].map((byHour) => byHour.values()));
-      this.addBatchCounts(inBatches.values());
+      this.addGroupedCounts(counts.groups.map((byHour) => byHour.values()));
+      this.addBatchCounts(inBatches.deltas);
       return fresh;
     });
   }

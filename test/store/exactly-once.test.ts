@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store, type Batching, type DeliveryRecord, type SeenCall } from '../../src/store/store.js';
+import { connectionOf, Store, type Batching, type DeliveryRecord, type SeenCall } from '../../src/store/store.js';
 
 const HEADER = ['ClientId', 'DateTime'];
 const T0 = 1714510800;
@@ -401,5 +401,26 @@ describe('durability', () => {
     expect(() => store.recordPage(run, seen('x'), [decision(1, 'x', 'pending', { kind: 'neither' as 'call' })])).toThrow(/CHECK/);
     expect(store.durability()).toBe(2);
     expect(reader.prepare(`SELECT COUNT(*) FROM calls WHERE id = 'x'`).pluck().get()).toBe(0);
+  });
+
+  it('a page write keeps its statement journals in memory, and only it: the connection is back to its default after', () => {
+    // What the connection's temp_store is while the page's rows are written, seen by a trigger of the test's own.
+    const during: number[] = [];
+    const db = connectionOf(store);
+    db.function('seen_temp_store', (v: number) => {
+      during.push(v);
+      return v;
+    });
+    db.exec(`CREATE TRIGGER probe_temp_store AFTER INSERT ON calls BEGIN SELECT seen_temp_store(temp_store) FROM pragma_temp_store; END`);
+    const tempStore = () => db.pragma('temp_store', { simple: true });
+    expect(tempStore()).toBe(0);
+    const run = store.startRun(1, 0);
+    store.recordPage(run, seen('a', 'b'), [decision(1, 'a'), decision(1, 'b', 'skipped')]);
+    expect(during).toEqual([2, 2]);
+    expect(tempStore()).toBe(0);
+    expect(store.durability()).toBe(2);
+    // a page that fails leaves the default too
+    expect(() => store.recordPage(run, seen('x'), [decision(1, 'x', 'pending', { kind: 'neither' as 'call' })])).toThrow(/CHECK/);
+    expect(tempStore()).toBe(0);
   });
 });

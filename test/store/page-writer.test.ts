@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store, connectionOf, type DeliveryRecord, type SeenCall } from '../../src/store/store.js';
-import { PageWriter, defaultWorkerFile } from '../../src/store/page-writer.js';
+import { Store, connectionOf, pageDecision, type Batching, type DeliveryRecord, type SeenCall } from '../../src/store/store.js';
+import { PageWriter, defaultWorkerFile, packPage, unpackPage } from '../../src/store/page-writer.js';
 
 // The worker runs compiled JavaScript: tsc's output, built by `npm test` before vitest runs.
 const WORKER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/store/page-writer-worker.js');
@@ -53,6 +53,102 @@ async function writeAll(file: string, workerFile: string | null, pages: number):
     store.close();
   }
 }
+
+/**
+ * A page with every field a decision or call carries: two counters, calls and conversions (goals), ClientId and Yclid
+ * rows, waits and waited-out decisions, malformed ones, fingerprints, skips as text and as records.
+ */
+function fullPage(n: number, size = 30): { calls: SeenCall[]; deliveries: DeliveryRecord[] } {
+  const calls: SeenCall[] = [];
+  const deliveries: DeliveryRecord[] = [];
+  for (let i = 0; i < size; i++) {
+    const id = `f${n}-${String(i).padStart(3, '0')}`;
+    const callTime = 1714510800 + n * 7200 + i * 500;
+    calls.push({
+      id,
+      callTime,
+      serviceType: i % 2 ? 'callback' : 'incoming',
+      ...(i % 4 === 0 ? {} : { fingerprint: i % 4 === 1 ? null : `fp${i}` }),
+      ...(i % 5 === 0 ? { skips: `[[2,"call","status"],[2,"conversion","status","in-progress"]]` } : {}),
+    });
+    const waited = i % 7 === 0 ? 'scheduled' : null;
+    const yclid = i % 3 === 0;
+    deliveries.push(
+      { counterId: 1, callId: id, kind: 'call', state: 'pending', reason: null, row: [id, String(callTime)], idType: yclid ? 'yclid' : 'clientId', callTime, waited },
+      i % 6 === 0
+        ? { counterId: 1, callId: id, kind: 'conversion', state: 'malformed', reason: 'client-id-malformed', row: null, callTime }
+        : i % 6 === 1
+          ? { counterId: 1, callId: id, kind: 'conversion', state: 'waiting', reason: 'in-progress', row: null, callTime }
+          : { counterId: 1, callId: id, kind: 'conversion', state: 'pending', reason: null, row: [id, `goal-${i % 3}`, String(callTime)], callTime, ...(waited ? { waited } : {}) },
+    );
+    if (i % 5 !== 0) deliveries.push({ counterId: 2, callId: id, kind: 'call', state: 'skipped', reason: 'min-duration', row: null, callTime, waited: i % 2 ? null : 'settling' });
+  }
+  return { calls, deliveries };
+}
+
+const BATCHING: Batching = {
+  headers: {
+    '1/call/clientId': ['ClientId', 'DateTime'],
+    '1/call/yclid': ['Yclid', 'DateTime'],
+    '1/conversion/clientId': ['ClientId', 'Target', 'DateTime'],
+  },
+  now: 1714600000000,
+};
+
+/** Every table a page write changes, in a stable order. */
+function tables(store: Store): Record<string, unknown[]> {
+  const db = connectionOf(store);
+  return {
+    calls: db.prepare(`SELECT * FROM calls ORDER BY id`).all(),
+    deliveries: db.prepare(`SELECT * FROM deliveries ORDER BY counter_id, kind, call_id`).all(),
+    counts: db.prepare(`SELECT * FROM delivery_counts WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`).all(),
+    totals: db.prepare(`SELECT * FROM delivery_totals WHERE count != 0 ORDER BY 1, 2, 3, 4, 5, 6, 7`).all(),
+    batches: db.prepare(`SELECT id, run_id, counter_id, kind, id_type, segment, rows, status FROM batches ORDER BY id`).all(),
+    batchCounts: db.prepare(`SELECT * FROM batch_counts WHERE count != 0 ORDER BY 1, 2, 3, 4`).all(),
+  };
+}
+
+describe('the page handed to the worker', () => {
+  it('carries every field of every call and decision: unpacked, it is the page as the store would take it inline', () => {
+    const p = fullPage(0);
+    const unpacked = unpackPage(structuredClone(packPage(p.calls, p.deliveries)));
+    expect(unpacked.decisions).toEqual(p.deliveries.map((d) => ({ ...pageDecision(d), idType: d.idType, waited: d.waited ?? null })));
+    expect(unpacked.decisions.map((d) => d.goal)).toContain('goal-2');
+    expect(unpacked.decisions.filter((d) => d.row !== null).every((d) => typeof d.row === 'string')).toBe(true);
+    expect(unpacked.calls).toEqual(p.calls.map((c) => ({ ...c, fingerprint: c.fingerprint ?? null, skips: c.skips ?? null })));
+  });
+
+  it('is recorded by the worker exactly as inline: calls, deliveries, batches and every count', async () => {
+    expect(fs.existsSync(WORKER)).toBe(true);
+    const results: Record<string, unknown[]>[] = [];
+    for (const [name, workerFile] of [['w.db', WORKER], ['i.db', null]] as const) {
+      const store = Store.open(path.join(dir, name));
+      try {
+        const writer = new PageWriter(store, store.startRun(1, 0), BATCHING, workerFile);
+        for (let n = 0; n < 5; n++) {
+          const p = fullPage(n);
+          await writer.write(p.calls, p.deliveries, n < 4);
+        }
+        expect(await writer.finish()).toBe(150);
+        // the same pages again: nothing new, the pending rows already batched
+        const again = new PageWriter(store, store.startRun(1, 1), BATCHING, workerFile);
+        for (let n = 0; n < 4; n++) {
+          const p = fullPage(n);
+          await again.write(p.calls, p.deliveries, n < 3);
+        }
+        expect(await again.finish()).toBe(0);
+        results.push(tables(store));
+      } finally {
+        store.close();
+      }
+    }
+    const [viaWorker, inline] = results;
+    expect(viaWorker!.deliveries).toHaveLength(5 * 30 * 2);
+    expect(viaWorker!.counts!.length).toBeGreaterThan(20);
+    expect(viaWorker!.batchCounts!.length).toBeGreaterThan(10);
+    expect(viaWorker).toEqual(inline);
+  });
+});
 
 describe('PageWriter', () => {
   it('records through the worker thread exactly what it records inline', async () => {
