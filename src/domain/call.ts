@@ -60,8 +60,13 @@ function quote(value: string): string {
  * missing or malformed becomes an empty value (0, '', false, []).
  * A `yaClid` of `0`/`"0"` counts as unknown (CallKeeper uses 0 for "empty").
  */
+/** The id a call is known by (its `universalId` as text; '' when it has none): what `normaliseCall` gives as `id`. */
+export function callIdOf(raw: RawCall): string {
+  return text(raw['universalId']);
+}
+
 export function normaliseCall(raw: RawCall, timeZone: string): NormaliseResult {
-  const id = text(raw['universalId']);
+  const id = callIdOf(raw);
   if (id === '') return { ok: false, problem: 'the call has no universalId' };
 
   const callTimeText = text(raw['callTime']);

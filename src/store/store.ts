@@ -46,6 +46,12 @@ export interface Batching {
 
 export const batchKey = (counterId: number, kind: DeliveryKind, idType: IdentifierType = 'clientId'): string => `${counterId}/${kind}/${idType}`;
 
+/** What the database keeps of a call fetched again: the fingerprint it was decided under, and its time. */
+export interface KeptFingerprint {
+  fingerprint: string;
+  callTime: number;
+}
+
 export interface SeenCall {
   id: string;
   callTime: number;
@@ -1076,12 +1082,12 @@ export class Store {
     }));
   }
 
-  /** The fingerprints the database keeps for these calls (a call unknown, or without one, is absent). */
-  fingerprints(ids: readonly string[]): Map<string, string> {
-    const rows = this.stmt(`SELECT id, fingerprint FROM calls WHERE id IN (SELECT value FROM json_each(?)) AND fingerprint IS NOT NULL`).all(
-      JSON.stringify(ids),
-    ) as { id: string; fingerprint: string }[];
-    return new Map(rows.map((r) => [r.id, r.fingerprint]));
+  /** The fingerprints the database keeps for these calls, with each call's time (a call unknown, or without one, is absent). */
+  fingerprints(ids: readonly string[]): Map<string, KeptFingerprint> {
+    const rows = this.stmt(
+      `SELECT id, fingerprint, call_time AS callTime FROM calls WHERE id IN (SELECT value FROM json_each(?)) AND fingerprint IS NOT NULL`,
+    ).all(JSON.stringify(ids)) as { id: string; fingerprint: string; callTime: number }[];
+    return new Map(rows.map((r) => [r.id, { fingerprint: r.fingerprint, callTime: r.callTime }]));
   }
 
   /** How many known calls were made in [from, to] (unix seconds, both included). */

@@ -128,6 +128,19 @@ describe('what a run tells', () => {
     expect(report!.counters[0]!.malformed).toEqual({ 'datetime-outside-window': 1 });
   });
 
+  it('`reached` counts the calls fetched again unchanged (recognised by their fingerprint, not read again): their kept times', async () => {
+    world = await engineWorld({ calls: [final('a', '2024-05-19 10:00:00'), final('b', '2024-05-19 11:00:00')], counters: COUNTERS, nowIso: NOW });
+    const since = NOW_UNIX - 2 * DAY;
+    expect((await world.run({ since })).report).toMatchObject({ fetched: 2, newCalls: 2, exitCode: 0 });
+    const { told, events } = listen();
+    const { report } = await world.run({ since, events });
+    expect(report).toMatchObject({ fetched: 2, newCalls: 0, unchanged: 2, malformed: 0, exitCode: 0 });
+    // 11:00 Moscow is 08:00 UTC: the later call's time as the database keeps it
+    expect(told.filter((t) => t.startsWith('page '))).toEqual([
+      `page ${JSON.stringify({ page: 0, calls: 2, fetched: 2, reached: Date.parse('2024-05-19T08:00:00Z') / 1000 })}`,
+    ]);
+  });
+
   it('an empty window: no page, no call; the cursor still moves (CallKeeper said "No rows found")', async () => {
     world = await engineWorld({ calls: [], counters: COUNTERS, nowIso: NOW });
     const { told, events } = listen();

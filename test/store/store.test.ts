@@ -633,12 +633,17 @@ describe('fingerprints of the calls (issue 14.2, mutation testing)', () => {
   it('kept as a page records them, replaced or cleared when the call is seen again; unknown calls and calls without one are absent', () => {
     const run = store.startRun(1, 0);
     expect(store.recordPage(run, [{ ...seen('a'), fingerprint: 'fa' }, { ...seen('b'), fingerprint: null }, seen('c')], [])).toBe(3);
-    expect(store.fingerprints(['a', 'b', 'c', 'x'])).toEqual(new Map([['a', 'fa']]));
+    expect(store.fingerprints(['a', 'b', 'c', 'x'])).toEqual(new Map([['a', { fingerprint: 'fa', callTime: 1714510800 }]]));
     const next = store.startRun(1, 0);
-    expect(store.recordPage(next, [{ ...seen('a'), fingerprint: 'fa2' }, { ...seen('b'), fingerprint: 'fb' }], [])).toBe(0);
-    expect(store.fingerprints(['a', 'b'])).toEqual(new Map([['a', 'fa2'], ['b', 'fb']]));
+    expect(store.recordPage(next, [{ ...seen('a'), fingerprint: 'fa2' }, { ...seen('b'), fingerprint: 'fb', callTime: 1714510860 }], [])).toBe(0);
+    expect(store.fingerprints(['a', 'b'])).toEqual(
+      new Map([
+        ['a', { fingerprint: 'fa2', callTime: 1714510800 }],
+        ['b', { fingerprint: 'fb', callTime: 1714510860 }],
+      ]),
+    );
     store.recordPage(next, [{ ...seen('a'), callTime: 1714510900 }], []);
-    expect(store.fingerprints(['a', 'b'])).toEqual(new Map([['b', 'fb']]));
+    expect(store.fingerprints(['a', 'b'])).toEqual(new Map([['b', { fingerprint: 'fb', callTime: 1714510860 }]]));
     expect(connectionOf(store).prepare(`SELECT call_time, first_seen_run, last_seen_run FROM calls WHERE id = 'a'`).get()).toEqual({
       call_time: 1714510900,
       first_seen_run: run,
