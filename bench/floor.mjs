@@ -5,6 +5,10 @@
  *   node bench/floor.mjs CALLKEEPER_URL API_KEY FROM TO
  *
  * Prints one JSON line: { pages, calls }.
+ *
+ * ckym's client no longer takes got's text: it decodes the bytes itself (parseBody in src/clients/callkeeper.ts), which
+ * for the 100 000 calls takes 1.7 s where this floor's decoding takes 2.5 s (BENCHMARKS.md, "The floor"). Ratios
+ * to this floor include that gain.
  */
 import { got } from 'got';
 
