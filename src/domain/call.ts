@@ -53,6 +53,11 @@ function quote(value: string): string {
   return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 }
 
+/** The id a call is known by (its `universalId` as text; '' when it has none): what `normaliseCall` gives as `id`. */
+export function callIdOf(raw: RawCall): string {
+  return text(raw['universalId']);
+}
+
 /**
  * Normalises one raw call; `callTime` is read as wall-clock time in `timeZone`.
  * Fails when the call has no `universalId`, a `callTime` that cannot be read, a `duration` longer than a day, or a
@@ -60,11 +65,6 @@ function quote(value: string): string {
  * missing or malformed becomes an empty value (0, '', false, []).
  * A `yaClid` of `0`/`"0"` counts as unknown (CallKeeper uses 0 for "empty").
  */
-/** The id a call is known by (its `universalId` as text; '' when it has none): what `normaliseCall` gives as `id`. */
-export function callIdOf(raw: RawCall): string {
-  return text(raw['universalId']);
-}
-
 export function normaliseCall(raw: RawCall, timeZone: string): NormaliseResult {
   const id = callIdOf(raw);
   if (id === '') return { ok: false, problem: 'the call has no universalId' };

@@ -211,10 +211,11 @@ function decidePage(
   // A call fetched again as it was is recognised before it is read: by its id, then its fingerprint. A no-op's look-back
   // window is mostly such calls (1 408 of 1 436 at a million calls), and reading each (time zone, phone, tags) was
   // most of what deciding the page cost.
-  const kept = fingerprints.known ? ctx.store.fingerprints(calls.map(callIdOf)) : null;
+  const ids = calls.map(callIdOf);
+  const kept = fingerprints.known ? ctx.store.fingerprints(ids) : null;
   const readable: { raw: RawCall; call: Call; fingerprint: string | undefined }[] = [];
-  for (const raw of calls) {
-    const held = kept?.get(callIdOf(raw));
+  for (const [i, raw] of calls.entries()) {
+    const held = kept?.get(ids[i]!);
     const fingerprint = held === undefined ? undefined : callFingerprint(raw, fingerprints.settings);
     if (held !== undefined && held.fingerprint === fingerprint) {
       // Its time is the one it was decided with: the same text under the same time zone (both in the fingerprint).
