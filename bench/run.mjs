@@ -18,7 +18,9 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
 import { BENCH_API_KEY, BENCH_NOW, BENCH_TOKEN, backfillWindow, benchConfig } from './world.mjs';
+import { requireBanner, startCosts } from '../scripts/start-costs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 let BIN = path.join(ROOT, 'bin', 'ckym.js');
@@ -189,6 +191,30 @@ function runFloor(world) {
   );
 }
 
+/** bench/noop-floor.mjs, bundled as ckym is (the same plugin) into dist/bench/, beside dist/bundle. */
+const NOOP_FLOOR = path.join(ROOT, 'dist', 'bench', 'noop-floor.mjs');
+async function buildNoopFloor() {
+  await build({
+    entryPoints: [path.join(ROOT, 'bench', 'noop-floor.mjs')],
+    outfile: NOOP_FLOOR,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    plugins: [startCosts],
+    external: ['better-sqlite3'],
+    banner: { js: requireBanner },
+    logLevel: 'warning',
+  });
+}
+
+/** The no-op's floor (bench/noop-floor.mjs) over the window and database a no-op just used, with got or Node's http. */
+function runNoopFloor(world, home, report, client) {
+  const unix = (iso) => String(Math.floor(Date.parse(iso) / 1000));
+  const args = [NOOP_FLOOR, path.join(home, 'state', 'ckym.db'), world.callkeeper, BENCH_API_KEY, unix(report.window.from), unix(report.window.to), benchConfig().callkeeper.timezone, client];
+  return measure(NODE, args).then((r) => ({ ...must(r, `no-op floor (${client})`), report: JSON.parse(r.stdout) }));
+}
+
 /**
  * The HTTP requests of one run, against what the run needed: its pages; per (counter, kind) with rows, one read of its
  * linking switch and one upload per file — ClientId and Yclid, fresh and (before the linking threshold) old: 1 to 4.
@@ -335,8 +361,13 @@ async function backfill(calls, reps, label) {
   }
 }
 
+/**
+ * The no-op, each run followed by its floor (bench/noop-floor.mjs: the same pages fetched and parsed with got, then
+ * with Node's http, nothing decided) and `node -e 0`: four medians of the same minutes, so their ratios hold.
+ */
 async function noop(world, home, label) {
   const runs = [];
+  const floors = { got: [], http: [], node: [] };
   let requests = null;
   for (let r = 0; r < opt.noopReps; r++) {
     await world.reset();
@@ -346,6 +377,15 @@ async function noop(world, home, label) {
     runs.push(s);
     requests = requestCheck(await world.counts(), s.report);
     if (s.report.fetched.new !== 0) throw new Error(`the no-op run found ${s.report.fetched.new} new calls`);
+    for (const client of r % 2 ? ['http', 'got'] : ['got', 'http']) {
+      const f = await runNoopFloor(world, home, s.report, client);
+      // The floor fetches the look-back window only: a no-op that also re-checked waiting calls did more than it.
+      if (f.report.calls !== s.report.fetched.calls || s.report.rechecked.length > 0) {
+        throw new Error(`the no-op floor (${client}) fetched ${f.report.calls} calls, the no-op ${s.report.fetched.calls} in ${s.report.rechecked.length} more windows`);
+      }
+      floors[client].push(f.ms);
+    }
+    floors.node.push(must(await measure(NODE, ['-e', '0']), 'node -e 0').ms);
   }
   const last = runs[runs.length - 1].report;
   // One more, traced: the query plan of every statement it ran.
@@ -362,6 +402,15 @@ async function noop(world, home, label) {
     pages: last.fetched.pages,
     refetched: last.fetched.calls,
     requests,
+    // The same minutes' floor: what got + better-sqlite3 + the look-back pages cost before ckym decides anything.
+    floor: {
+      nodeMs: round(median(floors.node)),
+      gotMs: round(median(floors.got)),
+      httpMs: round(median(floors.http)),
+      ratio: round(median(runs.map((x) => x.ms)) / median(floors.node), 2),
+      gotRatio: round(median(floors.got) / median(floors.node), 2),
+      httpRatio: round(median(floors.http) / median(floors.node), 2),
+    },
     statements: plans.length,
     scans,
     plans,
@@ -369,6 +418,11 @@ async function noop(world, home, label) {
   log(
     `${label}: no-op: ${result.medianMs} ms (sync itself ${result.syncReportedMs} ms; the emulators' CPU meanwhile ${result.emulatorCpuMs} ms), re-fetched ${result.refetched} calls in ${result.pages} pages, ` +
       `${requests.metrikaRequests} Metrica requests, ${scans.length} of ${plans.length} statements scan a table`,
+  );
+  const f = result.floor;
+  log(
+    `${label}: no-op ${result.medianMs} ms = ${f.ratio}× node -e 0 (${f.nodeMs} ms, the same minutes); its floor: ${f.gotMs} ms = ${f.gotRatio}× with got, ` +
+      `${f.httpMs} ms = ${f.httpRatio}× with Node's http`,
   );
   for (const s of scans) log(`  reads much: ${s.sql.slice(0, 140)} → ${s.plan.join(' | ')}`);
   const slow = [...plans].sort((a, b) => b.totalMs - a.totalMs).slice(0, 3);
@@ -531,6 +585,13 @@ function table(results) {
       '≤ 3× node -e 0, no scans',
       mark(big.noop.medianMs <= 3 * node && big.noop.scans.length === 0),
     ]);
+    const f = big.noop.floor;
+    rows.push([
+      `… its floor: the same pages fetched and parsed, nothing decided (bench/noop-floor.mjs)`,
+      `with got ${f.gotMs} ms = ${f.gotRatio}×, with Node's http ${f.httpMs} ms = ${f.httpRatio}×; the no-op ${f.ratio}× (node -e 0 ${f.nodeMs} ms, the same minutes)`,
+      '(what 3× leaves)',
+      '',
+    ]);
   }
   rows.push([
     `no-op sync, ${small.calls} calls in the database`,
@@ -581,6 +642,7 @@ function table(results) {
 const results = { machine: machine(), options: { ...opt, now: BENCH_NOW, since: sinceIso, rssFrom: TIME ? '/usr/bin/time %M' : '/proc VmHWM polling' } };
 log(`startup: ${opt.startupReps} interleaved runs each`);
 results.startup = await startup();
+await buildNoopFloor();
 log(`startup: ${JSON.stringify(results.startup)}`);
 if (opt.stuckCalls > 0) results.stuck = await stuckAccount(opt.stuckCalls);
 results.backfill = await backfill(opt.calls, opt.reps, `${opt.calls}`);
