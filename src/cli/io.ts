@@ -34,6 +34,27 @@ export function terminalSafe(text: string, color: boolean): string {
   return redact(text.replace(TERMINAL_CONTROLS, (seq) => (color && SGR.test(seq) ? seq : '')));
 }
 
+/**
+ * A prompt's words as they may reach the terminal: inquirer writes its message and its choices' names itself, not
+ * through the printer, and they may hold a counter's or a goal's name from Metrica or a text from the config. Every
+ * prompt ckym shows passes here (its text default through `askText`).
+ */
+export function safePrompt<C extends { message: string; choices?: readonly object[] }>(config: C): C {
+  const choices = config.choices?.map((c) => ('name' in c && typeof c.name === 'string' ? { ...c, name: terminalSafe(c.name, false) } : c));
+  return { ...config, message: terminalSafe(config.message, false), ...(choices ? { choices } : {}) };
+}
+
+/**
+ * A text prompt whose default is `current` (a config's text, or a site Metrica suggests): shown made safe, and taken
+ * as it is — Enter (or typing back what was shown) keeps `current` itself, never the cleaned form showing it made.
+ * What is stored stays the value it was; only the terminal sees it without its control characters.
+ */
+export async function askText(ask: (config: { message: string; default: string }) => Promise<string>, message: string, current: string): Promise<string> {
+  const shown = terminalSafe(current, false);
+  const answer = await ask(safePrompt({ message, default: shown }));
+  return answer === shown ? current : answer;
+}
+
 /** Human text goes to stderr when stdout is reserved for a document (--json, CSV). Everything is redacted. */
 export interface Printer {
   /** A line of the command's result (stdout). */
