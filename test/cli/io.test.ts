@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { askText, makePrinter, safePrompt, terminalSafe, type IO } from '../../src/cli/io.js';
+import { askText, makePrinter, safePrompt, terminalSafe, writeDocument, type IO } from '../../src/cli/io.js';
 import { reportError } from '../../src/cli/main.js';
 import { RemoteError } from '../../src/errors.js';
 
@@ -84,5 +84,18 @@ describe('prompts: what inquirer shows is made safe, what Enter keeps is the val
     expect(shown).toEqual([{ message: 'Tag ', default: 'Обратный' }]);
     expect(await askText(async () => 'Перезвон', 'Tag', `Обр${title}атный`)).toBe('Перезвон');
     expect(await askText(async () => '', 'Tag', `Обр${title}атный`)).toBe(''); // emptied on purpose
+  });
+});
+
+describe('writeDocument', () => {
+  it('writes every control character as a \\u escape (JSON leaves DEL, C1 and the bidi overrides raw): inert on a terminal, the same value parsed', () => {
+    const value = 'Ди\u001b]0;t\u0007\u009b2J\u202e\u2066\u007fрект';
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (d: Buffer) => (out += d.toString()));
+    writeDocument({ stdout, stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: '/' }, { version: 1, tag: value });
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(out).toContain('"tag": "Ди\\u001b]0;t\\u0007\\u009b2J\\u202e\\u2066\\u007fрект"');
+    expect(JSON.parse(out)).toEqual({ version: 1, tag: value });
   });
 });
