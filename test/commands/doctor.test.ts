@@ -123,7 +123,7 @@ describe('doctor verdicts', () => {
     // another user's database: not "move a damaged file aside" (it is not damaged, and not the running user's to move)
     expect(databaseCheck({ ...db, error: 'database /h/ckym.db belongs to another user (uid 4242), …', foreign: true })).toMatchObject({
       status: 'fail',
-      fix: 'run ckym as the user it belongs to, or take it over with chown, as the message says',
+      fix: 'run ckym as the user it belongs to (sudo -u), or do as the message says',
     });
 
     const lastRun = { startedAt: NOW, outcome: 'ok', error: null, sentCalls: 3, sentConversions: 1 };

@@ -378,7 +378,7 @@ describe.concurrent("ckym's own files: modes, links, a damaged database", { time
       }
       const doctor = await world.run(['doctor']);
       expect(doctor.code).toBe(1);
-      expect(doctor.stdout).toMatch(/^✗ database: \S+ckym\.db: database \S+ckym\.db belongs to another user \(uid 4242\), .* → run ckym as the user it belongs to, or take it over with chown, as the message says$/m);
+      expect(doctor.stdout).toMatch(/^✗ database: \S+ckym\.db: database \S+ckym\.db belongs to another user \(uid 4242\), .* → run ckym as the user it belongs to \(sudo -u\), or do as the message says$/m);
       expect(doctor.stdout).not.toMatch(/database file mode/); // a mode the running user cannot change is not its to fix
       expect(world.metrika.uploads.length).toBe(uploads);
       expect(fs.statSync(world.database).uid).toBe(4242);

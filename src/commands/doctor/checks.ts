@@ -280,7 +280,7 @@ export function databaseCheck(f: DatabaseFindings): Check {
   const title = 'database';
   if (!f.exists) return ok(id, title, `none yet: the first "ckym sync" creates ${f.file}`);
   if (f.error) {
-    const fix = f.foreign ? 'run ckym as the user it belongs to, or take it over with chown, as the message says' : 'check the file and CKYM_HOME (move a damaged file aside)';
+    const fix = f.foreign ? 'run ckym as the user it belongs to (sudo -u), or do as the message says' : 'check the file and CKYM_HOME (move a damaged file aside)';
     return fail(id, title, `${f.file}: ${oneLine(f.error)}`, fix);
   }
   const v = f.schemaVersion ?? 0;
