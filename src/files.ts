@@ -3,6 +3,7 @@
  * never through a symbolic link someone planted at the path, never another user's.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { LocalError } from './errors.js';
 
 const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
@@ -42,6 +43,74 @@ export function symlinkError(file: string, what: string, cause?: unknown): Local
   return new LocalError(
     `${what} ${file} is a symbolic link; ckym does not follow links for its own files (one planted there could send its writes anywhere): remove the link, or point CKYM_HOME at the real directory`,
     cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * The owner of what `stat` describes, when that is another user than the one running ckym: `uid 4242`, or
+ * `alice, uid 1000` when the user has a name; null when it is ours (or on Windows, where there is no owner to check).
+ * `rootToo`: a folder of root's is fine (only root can change it, and root can change anything anyway).
+ */
+export function foreignOwner(stat: fs.Stats, rootToo = false): { uid: number; name: string | null } | null {
+  const uid = process.getuid?.();
+  if (uid === undefined || stat.uid === uid || (rootToo && stat.uid === 0)) return null;
+  return { uid: stat.uid, name: userName(stat.uid) };
+}
+
+/** The name /etc/passwd gives `uid`, or null (no such entry, or no such file). */
+function userName(uid: number): string | null {
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (name && id === String(uid)) return name;
+    }
+  } catch {
+    // no passwd file: the uid alone names the user
+  }
+  return null;
+}
+
+/** The running user's name for chown (its uid when it has none). */
+function me(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return String(process.getuid?.());
+  }
+}
+
+const ownerText = (owner: { uid: number; name: string | null }): string => (owner.name ? `${owner.name}, uid ${owner.uid}` : `uid ${owner.uid}`);
+const runAs = (owner: { uid: number; name: string | null }): string => `sudo -u ${owner.name ?? `'#${owner.uid}'`} ckym …`;
+
+/**
+ * A file of ckym's record (the database, or a -wal/-shm/-journal SQLite applies to it) that belongs to another user:
+ * refused, never used — that user could change the record of what was sent, and ckym writing to it would leave files
+ * of the wrong owner beside it. `all` is what to chown to take it over (the database and its side files).
+ */
+export function checkOwnRecordFile(file: string, stat: fs.Stats, what: string, all: string): void {
+  const owner = foreignOwner(stat);
+  if (!owner) return;
+  throw new LocalError(
+    `${what} ${file} belongs to another user (${ownerText(owner)}), who could change ckym's record of what was sent; run ckym as that user (${runAs(owner)}), or, if it is yours to take over, run "chown ${me()} ${all}*"`,
+  );
+}
+
+/**
+ * The folder ckym keeps its database and lock in must be this user's (or root's): the owner of a folder can replace
+ * any file in it. Refused before anything is created there. A folder that is not there yet is fine (ckym makes it).
+ */
+export function checkOwnFolder(dir: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir); // a CKYM_HOME that is a link to a folder is the user's choice: its target is checked
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const owner = foreignOwner(stat, true);
+  if (!owner) return;
+  throw new LocalError(
+    `data folder ${dir} belongs to another user (${ownerText(owner)}), who could replace ckym's files in it; run ckym as that user (${runAs(owner)}), or point CKYM_HOME at a folder of yours`,
   );
 }
 

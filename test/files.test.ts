@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalError } from '../src/errors.js';
-import { openPrivateFile, openToOthers, writePrivateFile } from '../src/files.js';
+import { checkOwnFolder, checkOwnRecordFile, openPrivateFile, openToOthers, writePrivateFile } from '../src/files.js';
 
 let dir: string;
 beforeEach(() => {
@@ -45,6 +45,22 @@ describe('private files', () => {
     fs.writeFileSync(file, '', { mode: 0o600 });
     fs.chownSync(file, 4242, 4242);
     expect(() => openPrivateFile(file, 'sync lock')).toThrow(/^sync lock .* belongs to another user \(uid 4242\), who could hold or change it; remove it and run again/);
+  });
+
+  // (Debian, CI included, names uid 65534 "nobody" in /etc/passwd; 4242 has no name there)
+  const nobody = fs.readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('nobody:x:65534:'));
+  it.runIf(root && nobody)('names the owner of a database or folder of another user by its name when it has one, and says how to run as them', () => {
+    const file = path.join(dir, 'ckym.db');
+    fs.writeFileSync(file, '', { mode: 0o600 });
+    fs.chownSync(file, 65534, 65534);
+    expect(() => checkOwnRecordFile(file, fs.lstatSync(file), 'database', file)).toThrow(
+      new LocalError(`database ${file} belongs to another user (nobody, uid 65534), who could change ckym's record of what was sent; run ckym as that user (sudo -u nobody ckym …), or, if it is yours to take over, run "chown root ${file}*"`),
+    );
+    fs.chownSync(dir, 65534, 65534);
+    expect(() => checkOwnFolder(dir)).toThrow(/^data folder \S+ belongs to another user \(nobody, uid 65534\), who could replace ckym's files in it; run ckym as that user \(sudo -u nobody ckym …\)/);
+    fs.chownSync(dir, 0, 0);
+    expect(() => checkOwnFolder(dir)).not.toThrow();
+    expect(() => checkOwnFolder(path.join(dir, 'not yet'))).not.toThrow(); // made by ckym when it is needed
   });
 
   it('writePrivateFile writes 0600, also over an existing file others could read', () => {

@@ -28,10 +28,31 @@ const SGR = /^\u001b\[[0-9;]*m$/;
 /**
  * Text as it may reach a terminal: every control sequence removed but SGR colour codes (kept when `color` is on,
  * so ckym's own colours survive), then secrets masked. Every line ckym prints passes here: the printer, main's
- * error lines, the dry run's CSV on stdout. (`--json` needs none of it: JSON escapes control characters.)
+ * error lines, the dry run's CSV on stdout. (`--json` needs none of it: writeDocument escapes every control character.)
  */
 export function terminalSafe(text: string, color: boolean): string {
   return redact(text.replace(TERMINAL_CONTROLS, (seq) => (color && SGR.test(seq) ? seq : '')));
+}
+
+/**
+ * A prompt's words as they may reach the terminal: inquirer writes its message and its choices' names itself, not
+ * through the printer, and they may hold a counter's or a goal's name from Metrica or a text from the config. Every
+ * prompt ckym shows passes here (its text default through `askText`).
+ */
+export function safePrompt<C extends { message: string; choices?: readonly object[] }>(config: C): C {
+  const choices = config.choices?.map((c) => ('name' in c && typeof c.name === 'string' ? { ...c, name: terminalSafe(c.name, false) } : c));
+  return { ...config, message: terminalSafe(config.message, false), ...(choices ? { choices } : {}) };
+}
+
+/**
+ * A text prompt whose default is `current` (a config's text, or a site Metrica suggests): shown made safe, and taken
+ * as it is — Enter (or typing back what was shown) keeps `current` itself, never the cleaned form showing it made.
+ * What is stored stays the value it was; only the terminal sees it without its control characters.
+ */
+export async function askText(ask: (config: { message: string; default: string }) => Promise<string>, message: string, current: string): Promise<string> {
+  const shown = terminalSafe(current, false);
+  const answer = await ask(safePrompt({ message, default: shown }));
+  return answer === shown ? current : answer;
 }
 
 /** Human text goes to stderr when stdout is reserved for a document (--json, CSV). Everything is redacted. */
@@ -104,9 +125,20 @@ export function canPrompt(io: IO): boolean {
 /** The stdout streams a document was written to: one document each, never two (main's error document checks). */
 const documented = new WeakSet<object>();
 
-/** The `--json` document: exactly one JSON value on stdout (contract), redacted like every other output. */
+/**
+ * What JSON.stringify leaves raw but a terminal acts on: DEL, the C1 controls (U+009B is a CSI of its own) and the
+ * bidirectional overrides. (It escapes the C0 controls, ESC included, itself.)
+ */
+const JSON_UNESCAPED_CONTROLS = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * The `--json` document: exactly one JSON value on stdout (contract), redacted like every other output. Every
+ * control character is written as a `\u` escape, so a document shown on a terminal is as safe as every other line,
+ * and its values stay exactly what they are (a call's tag, a CSV for Metrica) once parsed.
+ */
 export function writeDocument(io: IO, doc: unknown): void {
-  io.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
+  const json = JSON.stringify(doc, null, 2).replace(JSON_UNESCAPED_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  io.stdout.write(`${redact(json)}\n`);
   documented.add(io.stdout);
 }
 

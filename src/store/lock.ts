@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { LocalError } from '../errors.js';
 import { storeError } from './store.js';
-import { openPrivateFile } from '../files.js';
+import { checkOwnFolder, openPrivateFile } from '../files.js';
 
 /**
  * One sync at a time per CKYM_HOME. The lock is an exclusive SQLite transaction on a small file of its own:
@@ -14,7 +14,7 @@ import { openPrivateFile } from '../files.js';
  * held by another user's process, and every sync would then say "already running" and do nothing, for ever. So a
  * lock file of another user is refused, one of ours that others could open is made 0600, and when the lock is
  * busy, a holder that is another user's process (Linux: /proc/locks) is named and refused rather than taken for a
- * running sync.
+ * running sync. A folder of another user (who could replace the file) is refused before the file is made.
  */
 export class SyncLock {
   private constructor(private readonly db: Database.Database) {}
@@ -24,6 +24,7 @@ export class SyncLock {
     let db: Database.Database | null = null;
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      checkOwnFolder(path.dirname(file));
       const checked = openPrivateFile(file, 'sync lock');
       db = new Database(file, { timeout: 0 });
       // The file SQLite opened by name is the one just checked (nobody swapped it in between).

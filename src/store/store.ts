@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ConfigError, LocalError } from '../errors.js';
-import { symlinkError } from '../files.js';
+import { checkOwnFolder, checkOwnRecordFile, symlinkError } from '../files.js';
 import { redactStored } from '../redact.js';
 import type { DeliveryKind, IdentifierType, MalformedReason, Row, SkipReason, WaitReason } from '../domain/types.js';
 import { formatBatchComment } from '../domain/comment.js';
@@ -325,6 +325,7 @@ export class Store {
     try {
       if (!readonly) {
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        checkOwnFolder(path.dirname(file)); // before a database is created in another user's folder
         // Stryker disable next-line ConditionalExpression: createDatabase keeps a database already there (its link fails EEXIST); only slower
         if (!lexists(file)) createDatabase(file, (db, at) => new Store(db, at).migrate());
       }
@@ -1426,13 +1427,18 @@ function lexists(file: string): boolean {
   }
 }
 
-/** A link, something that is not a file, or an empty file at the database's path: refused before SQLite opens it. */
+/** A link, another user's file or folder, something that is not a file, or an empty file at the database's path: refused before SQLite opens it. */
 function checkDatabaseFile(file: string): void {
+  checkOwnFolder(path.dirname(file));
   const stat = fs.lstatSync(file);
   if (stat.isSymbolicLink()) throw symlinkError(file, 'database');
+  checkOwnRecordFile(file, stat, 'database', file);
   // SQLite opens these beside it by name: a link planted there would take its writes elsewhere too
   for (const f of [`${file}-wal`, `${file}-shm`, `${file}-journal`]) {
-    if (lexists(f) && fs.lstatSync(f).isSymbolicLink()) throw symlinkError(f, 'database file');
+    if (!lexists(f)) continue;
+    const side = fs.lstatSync(f);
+    if (side.isSymbolicLink()) throw symlinkError(f, 'database file');
+    checkOwnRecordFile(f, side, 'database file', file);
   }
   if (!stat.isFile()) throw new LocalError(`database ${file} is not a regular file; move it away, or point CKYM_HOME elsewhere`);
   if (stat.size === 0) throw damagedDatabase(file, 'is empty (0 bytes)');

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { makePrinter, terminalSafe, type IO } from '../../src/cli/io.js';
+import { askText, makePrinter, safePrompt, terminalSafe, writeDocument, type IO } from '../../src/cli/io.js';
 import { reportError } from '../../src/cli/main.js';
 import { RemoteError } from '../../src/errors.js';
 
@@ -66,5 +66,36 @@ describe('every line ckym prints is made safe', () => {
     const code = reportError(new RemoteError('Metrica answered: \u001b]0;owned\u0007bad\u001b[1A\u001b[2K request'), io);
     expect(code).toBe(4);
     expect(io.err()).toBe('ckym: Metrica answered: bad request\n');
+  });
+});
+
+describe('prompts: what inquirer shows is made safe, what Enter keeps is the value itself', () => {
+  const title = '\u001b]0;pwned\u0007';
+
+  it('safePrompt cleans the message and every choice name, and leaves values and the rest alone', () => {
+    const config = safePrompt({ message: `Counter ${title}Блог`, default: 2, choices: [{ value: 1, name: `a${title}` }, { value: 2, name: 'b\u001b[2Kb' }] });
+    expect(config).toEqual({ message: 'Counter Блог', default: 2, choices: [{ value: 1, name: 'a' }, { value: 2, name: 'bb' }] });
+  });
+
+  it('askText shows the default clean; Enter (the shown text back) keeps the original, a typed answer is taken', async () => {
+    const shown: unknown[] = [];
+    const enter = async (c: { message: string; default: string }) => (shown.push(c), c.default);
+    expect(await askText(enter, `Tag ${title}`, `Обр${title}атный`)).toBe(`Обр${title}атный`);
+    expect(shown).toEqual([{ message: 'Tag ', default: 'Обратный' }]);
+    expect(await askText(async () => 'Перезвон', 'Tag', `Обр${title}атный`)).toBe('Перезвон');
+    expect(await askText(async () => '', 'Tag', `Обр${title}атный`)).toBe(''); // emptied on purpose
+  });
+});
+
+describe('writeDocument', () => {
+  it('writes every control character as a \\u escape (JSON leaves DEL, C1 and the bidi overrides raw): inert on a terminal, the same value parsed', () => {
+    const value = 'Ди\u001b]0;t\u0007\u009b2J\u202e\u2066\u007fрект';
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (d: Buffer) => (out += d.toString()));
+    writeDocument({ stdout, stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: '/' }, { version: 1, tag: value });
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(out).toContain('"tag": "Ди\\u001b]0;t\\u0007\\u009b2J\\u202e\\u2066\\u007fрект"');
+    expect(JSON.parse(out)).toEqual({ version: 1, tag: value });
   });
 });

@@ -36,9 +36,13 @@ function terminal() {
   stderr.end = (() => stderr) as typeof stderr.end;
   const stdout = new PassThrough();
   let screen = '';
+  let raw = '';
   let out = '';
   let seen = 0;
-  stderr.on('data', (d: Buffer) => (screen += d.toString().replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')));
+  stderr.on('data', (d: Buffer) => {
+    raw += d.toString();
+    screen += d.toString().replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+  });
   stdout.on('data', (d: Buffer) => (out += d.toString()));
   const io: IO = {
     stdin,
@@ -50,6 +54,8 @@ function terminal() {
   return {
     io,
     screen: () => screen,
+    /** Everything written to the terminal, escape sequences and all. */
+    raw: () => raw,
     out: () => out,
     /** Waits for `prompt` to appear after the previous answer, then types `keys`. */
     async answer(prompt: RegExp, ...keys: string[]) {
@@ -214,6 +220,88 @@ describe('ckym counters edit (interactive)', () => {
     expect(await done).toBe(0);
     const after = JSON.parse(fs.readFileSync(file, 'utf8'));
     expect(after.counters[1]).toEqual({ ...EDITED.counters[1], minDuration: 15, sites: ['blog.example'] });
+  });
+});
+
+describe('texts from the config or Metrica in a prompt (issue 13: control characters never reach the terminal)', () => {
+  // an OSC sequence retitles the window; ESC[1A ESC[2K (cursor up, erase line) would wipe what the user read
+  const TITLE = '\u001b]0;pwned\u0007';
+  const ERASE = '\u001b[1A\u001b[2Kerased';
+  /** What the terminal got that inquirer does not write itself: the injected sequences or their payloads. */
+  const injected = (raw: string) => [TITLE, ERASE, 'pwned', '\u0007'].filter((s) => raw.includes(s));
+
+  it('counters edit: defaults are shown without their control characters, and Enter keeps each value exactly as it is', async () => {
+    const file = path.join(dir, 'ckym.config.json');
+    const first = EDITED.counters[0]!;
+    const config = {
+      ...EDITED,
+      counters: [{ ...first, tags: { ...first.tags, include: [`Ди${TITLE}рект`, 'SEO'], callback: `Обр${ERASE}атный` }, sites: ['shop.example', `www${TITLE}.shop.example`] }, EDITED.counters[1]],
+    };
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    const before = fs.readFileSync(file, 'utf8');
+    const t = terminal();
+    const done = run(['node', 'ckym', 'counters', 'edit', '11111111'], t.io);
+    for (const prompt of [/Call type/, /Minimum duration/, /Call status/, /Uniqueness/, /Tags/]) await t.answer(prompt, KEY.enter);
+    await t.answer(/Tags to send \(comma-separated\) \(Директ, SEO\)/, KEY.enter);
+    await t.answer(/Fixed tag text for callbacks \(empty = as above\) \(Обрerasedатный\)/, KEY.enter);
+    await t.answer(/Fixed tag text for incoming calls/, KEY.enter);
+    await t.answer(/Goal[\s\S]*calltracking_call_order — existing goal/, KEY.enter);
+    await t.answer(/Sites \(comma-separated; empty = any\) \(shop\.example, www\.shop\.example\)/, KEY.enter);
+    await t.answer(/Identifiers/, KEY.enter);
+    expect(await done).toBe(0);
+    expect(injected(t.raw())).toEqual([]);
+    expect(t.out()).toBe('counter 11111111: nothing changed\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe(before); // the values as they were, not the cleaned forms shown
+  });
+
+  it('counters edit: a new answer typed over such a default is taken as typed', async () => {
+    const file = path.join(dir, 'ckym.config.json');
+    const first = EDITED.counters[0]!;
+    fs.writeFileSync(file, JSON.stringify({ ...EDITED, counters: [{ ...first, tags: { ...first.tags, callback: `Обр${ERASE}атный` } }, EDITED.counters[1]] }, null, 2));
+    const t = terminal();
+    const done = run(['node', 'ckym', 'counters', 'edit', '11111111', '--call-type', 'callback', '--min-duration', '40', '--status', 'successful', '--uniqueness', 'unique-target', '--goal', 'calltracking_call_order', '--site', 'shop.example'], t.io);
+    await t.answer(/Tags/, KEY.enter);
+    await t.answer(/Tags to send/, KEY.enter);
+    await t.answer(/Fixed tag text for callbacks \(empty = as above\) \(Обрerasedатный\)/, 'Перезвон', KEY.enter);
+    await t.answer(/Fixed tag text for incoming calls/, KEY.enter);
+    await t.answer(/Identifiers/, KEY.enter);
+    expect(await done).toBe(0);
+    expect(injected(t.raw())).toEqual([]);
+    const after = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(after.counters[0].tags).toEqual({ ...first.tags, callback: 'Перезвон' });
+    expect(after.counters[0].sites).toEqual(['shop.example']);
+  });
+
+  it("login: the stored key's ends, shown in the key prompt, come without control characters", async () => {
+    fs.writeFileSync(path.join(dir, 'ckym.config.json'), JSON.stringify({ yandex: { clientId: 'c0ffee00d15ea5e0c0ffee00d15ea5e0' } }));
+    const home = path.join(dir, 'home');
+    fs.mkdirSync(home, { mode: 0o700 });
+    // a credentials file edited by hand (or by something else): its key starts with an OSC sequence and ends with BEL
+    const key = `${TITLE.slice(0, 4)}0123456789abcdef\u0007`;
+    fs.writeFileSync(path.join(home, 'credentials.json'), JSON.stringify({ version: 1, callkeeper: { key } }), { mode: 0o600 });
+    const t = terminal();
+    t.io.env = { ...t.io.env, CKYM_YANDEX_TOKEN: '' };
+    const done = run(['node', 'ckym', 'login'], t.io);
+    await t.answer(/CallKeeper API key \(Enter keeps [^)]*\)/, KEY.ctrlC);
+    expect(await done).toBe(130);
+    expect(t.raw()).not.toContain('\u001b]0;');
+    expect(injected(t.raw())).toEqual([]);
+  });
+
+  it("counters add: Metrica's counter name and site are shown clean; Enter takes the suggested site as Metrica gave it", async () => {
+    await metrika.close();
+    const seeds = SEEDS.map((c) => (c.id === 22222222 ? { ...c, name: `Бл${ERASE}ог`, site: `blog${TITLE}.example` } : c));
+    metrika = await startMetrikaEmulator({ token: TOKEN, counters: seeds, now: () => Date.parse('2024-05-20T09:00:00Z') });
+    const t = terminal();
+    t.io.env.CKYM_METRIKA_URL = metrika.url;
+    const done = run(['node', 'ckym', 'counters', 'add', '--call-type', 'all', '--min-duration', '0', '--status', 'all', '--uniqueness', 'all', '--tags', 'none', '--goal', '', '--no-linking'], t.io);
+    await t.answer(/Counters to send calls to[\s\S]*22222222  Блerasedог \(blog\.example\)/, KEY.down, KEY.space, KEY.enter);
+    await t.answer(/Sites \(comma-separated; empty = any\) \(blog\.example\)/, KEY.enter);
+    await t.answer(/Identifiers/, KEY.enter);
+    expect(await done).toBe(0);
+    expect(injected(t.raw())).toEqual([]);
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'ckym.config.json'), 'utf8'));
+    expect(config.counters[0]).toMatchObject({ id: 22222222, sites: [`blog${TITLE}.example`] });
   });
 });
 

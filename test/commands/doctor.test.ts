@@ -120,6 +120,11 @@ describe('doctor verdicts', () => {
     expect(databaseCheck({ ...db, schemaVersion: 2 })).toMatchObject({ status: 'fail', fix: 'upgrade ckym' });
     expect(databaseCheck({ ...db, schemaVersion: 0, knownVersion: 1 }).status).toBe('warn');
     expect(databaseCheck({ ...db, error: 'database /h/ckym.db: the file is not a ckym database' }).status).toBe('fail');
+    // another user's database: not "move a damaged file aside" (it is not damaged, and not the running user's to move)
+    expect(databaseCheck({ ...db, error: 'database /h/ckym.db belongs to another user (uid 4242), …', foreign: true })).toMatchObject({
+      status: 'fail',
+      fix: 'run ckym as the user it belongs to (sudo -u), or do as the message says',
+    });
 
     const lastRun = { startedAt: NOW, outcome: 'ok', error: null, sentCalls: 3, sentConversions: 1 };
     expect(lastSyncCheck({ timeZone: TZ, lastRun: null, quarantined: 0 })).toMatchObject({ status: 'ok', detail: 'none yet' });

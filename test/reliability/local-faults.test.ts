@@ -357,6 +357,48 @@ describe.concurrent("ckym's own files: modes, links, a damaged database", { time
       expect(world.metrika.uploads).toEqual([]);
     }));
 
+  // Giving a file to another user needs root: CI runs as root, so this runs there.
+  it.runIf(process.getuid?.() === 0)("a database of another user: refused (exit 1) by sync, a dry run and stats, a failed check in doctor; nothing sent, the file untouched", () =>
+    scenario({}, async ({ world, runAt, setClock }) => {
+      expect((await runAt(NOW_UNIX)).code).toBe(0);
+      const uploads = world.metrika.uploads.length;
+      const state = world.env.CKYM_HOME!;
+      setClock((NOW_UNIX + HOUR) * 1000);
+      for (const f of ['-wal', '-shm']) fs.rmSync(`${world.database}${f}`, { force: true });
+      fs.chownSync(world.database, 4242, 4242);
+      const before = fs.readFileSync(world.database);
+      const REFUSED = /^ckym: database \S+ckym\.db belongs to another user \(uid 4242\), who could change ckym's record of what was sent; run ckym as that user \(sudo -u '#4242' ckym …\), or, if it is yours to take over, run "chown root \S+ckym\.db\*"$/m;
+      world.callkeeper.setCalls([...CALLS, ...arrivals('late', NOW_UNIX + HOUR, 5)]);
+      for (const args of [['sync'], ['sync', '--dry-run'], ['stats'], ['stats', '--json']]) {
+        const r = await world.run(args, { CKYM_NOW: iso(NOW_UNIX + HOUR) });
+        expect(r.code, args.join(' ')).toBe(1);
+        oneClearLine(r, REFUSED);
+        if (args.includes('--json')) expect(JSON.parse(r.stdout)).toMatchObject({ command: args[0], exitCode: 1, error: { message: expect.stringMatching(/belongs to another user \(uid 4242\)/) } });
+        else expect(r.stdout, args.join(' ')).toBe('');
+      }
+      const doctor = await world.run(['doctor']);
+      expect(doctor.code).toBe(1);
+      expect(doctor.stdout).toMatch(/^✗ database: \S+ckym\.db: database \S+ckym\.db belongs to another user \(uid 4242\), .* → run ckym as the user it belongs to \(sudo -u\), or do as the message says$/m);
+      expect(doctor.stdout).not.toMatch(/database file mode/); // a mode the running user cannot change is not its to fix
+      expect(world.metrika.uploads.length).toBe(uploads);
+      expect(fs.statSync(world.database).uid).toBe(4242);
+      expect(fs.readFileSync(world.database)).toEqual(before);
+      expect(fs.readdirSync(state).filter((f) => f.startsWith('ckym.db')).sort()).toEqual(['ckym.db']); // no -wal/-shm of root's beside it
+      // its folder given away as well: refused before a lock file is made there
+      fs.chownSync(state, 4242, 4242);
+      fs.rmSync(path.join(state, 'sync.lock'), { force: true });
+      const folder = await world.run(['sync']);
+      expect(folder.code).toBe(1);
+      oneClearLine(folder, /^ckym: data folder \S+ belongs to another user \(uid 4242\), who could replace ckym's files in it; run ckym as that user \(sudo -u '#4242' ckym …\), or point CKYM_HOME at a folder of yours$/m);
+      expect(fs.existsSync(path.join(state, 'sync.lock'))).toBe(false);
+      // taken over as the message says: the run goes on where the record ended, the late calls once
+      fs.chownSync(state, 0, 0);
+      fs.chownSync(world.database, 0, 0);
+      const after = await world.run(['sync'], { CKYM_NOW: iso(NOW_UNIX + HOUR) });
+      expect(after.code, after.stderr).toBe(0);
+      expect(world.metrika.uploads.length).toBeGreaterThan(uploads);
+    }));
+
   it.runIf(process.getuid?.() === 0)("a lock file that is not ours, or held by another user's process: refused loudly (exit 1), not \"already running\" (exit 0)", () =>
     scenario({}, async ({ world, runAt }) => {
       expect((await runAt(NOW_UNIX)).code).toBe(0);

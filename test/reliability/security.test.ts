@@ -275,6 +275,37 @@ describe('terminal injection', () => {
   });
 });
 
+describe("calls' own text (issue 13: stored as CallKeeper gave it, cleaned wherever it is printed)", () => {
+  it('a tag and a page with escape sequences: no control character reaches the terminal, --json included; the CSV keeps the real value', async () => {
+    const ESC = '\u001b]0;pwned\u0007\u001b[2K\r\u009b2J\u202e\u007f';
+    const calls = CALLS.map((c) => ({ ...c, tags: [`Ди${ESC}рект`], callPage: `https://shop.example/p${ESC}` }));
+    world = await makeReliabilityWorld({ calls, counters: seedsFor(counters), nowIso: NOW, config: { ...FAST, counters } });
+    worlds++;
+    const outputs = [
+      await world.run(['sync', '--dry-run']), // the CSV as text
+      await world.run(['sync', '--dry-run', '--json']), // the CSV inside the document
+      await world.run(['sync', '--json']),
+      await world.run(['sync']),
+      await world.run(['stats']),
+      await world.run(['stats', '--json']),
+      await world.run(['doctor', '--json']),
+    ];
+    expect(outputs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0, 0, expect.any(Number)]);
+    const printed = outputs.map((r) => r.stdout + r.stderr).join('\n');
+    expect(printed).toContain('Ди2Jрект'); // (the CSI's parameters stay as text: harmless without their ESC)
+    // C0 controls, DEL, C1 controls (U+009B is a CSI of its own) and the bidirectional overrides: never raw
+    expect(printed).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    // the human outputs hold not even the sequences' text; a document holds it escaped (\u001b]0;pwned\u0007), inert
+    expect([0, 3, 4].map((i) => outputs[i]!.stdout + outputs[i]!.stderr).join('\n')).not.toContain('pwned');
+    // … while the document still holds the real value (JSON's \u escapes), as the CSV sent to Metrica does
+    const csv = (JSON.parse(outputs[1]!.stdout).batches as { csv: string }[]).map((b) => b.csv).join('\n');
+    expect(csv).toContain(`Ди${ESC}рект`);
+    const sentTags = world.metrika.uploads.filter((u) => u.kind === 'calls').flatMap((u) => u.rows.map((r) => r.Tag));
+    expect(sentTags.length).toBeGreaterThan(0);
+    expect(new Set(sentTags)).toEqual(new Set([`Ди${ESC}рект`]));
+  });
+});
+
 describe('the OAuth loopback callback', () => {
   it('listens on 127.0.0.1 only, turns away every callback but the one with its state, then closes', async () => {
     const port = await loginWorld();

@@ -60,6 +60,18 @@ describe('SyncLock', () => {
     expect(() => SyncLock.tryAcquire(file)).toThrow(/^sync lock .*sync\.lock belongs to another user \(uid 65534\)/);
   });
 
+  it.runIf(root)("a data folder of another user: refused before a lock file is made in it (its owner could replace it)", () => {
+    const folder = path.join(dir, 'home');
+    fs.mkdirSync(folder, { mode: 0o700 });
+    fs.chownSync(folder, 4242, 4242);
+    const lockFile = path.join(folder, 'sync.lock');
+    expect(() => SyncLock.tryAcquire(lockFile)).toThrow(LocalError);
+    expect(() => SyncLock.tryAcquire(lockFile)).toThrow(
+      new LocalError(`data folder ${folder} belongs to another user (uid 4242), who could replace ckym's files in it; run ckym as that user (sudo -u '#4242' ckym …), or point CKYM_HOME at a folder of yours`),
+    );
+    expect(fs.readdirSync(folder)).toEqual([]);
+  });
+
   it.runIf(root && fs.existsSync('/proc/locks'))(
     "held by another user's process (a lock file others could open, as older ckym made it): named and refused, not \"already running\"",
     async () => {

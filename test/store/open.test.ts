@@ -293,3 +293,52 @@ describe('createDatabase: a new database is built aside and put in place (mutati
     expect(fs.readdirSync(path.dirname(file))).toEqual([]);
   });
 });
+
+describe("a database of another user (issue 13: its owner could change ckym's record of what was sent)", () => {
+  // Giving a file away needs root; CI runs as root, so these run there (skipped only for a developer who is not).
+  const root = process.getuid?.() === 0;
+  const refusal = (f: string, uid: number) =>
+    new RegExp(`^database ${escape(f)} belongs to another user \\(uid ${uid}\\), who could change ckym's record of what was sent; run ckym as that user \\(sudo -u '#${uid}' ckym …\\), or, if it is yours to take over, run "chown \\S+ ${escape(file)}\\*"$`);
+
+  it.runIf(root)('is refused by a sync, a read (stats, doctor) and a dry run alike, and left as it is (exit 1)', async () => {
+    Store.open(file).close();
+    fs.chownSync(file, 4242, 4242);
+    const before = fs.readFileSync(file);
+    for (const readonly of [false, true]) {
+      const error = await failure(() => Store.open(file, { readonly }));
+      expect(error).toBeInstanceOf(LocalError);
+      expect(error?.message).toMatch(refusal(file, 4242));
+    }
+    await expect(Store.openCopy(file)).rejects.toThrow(refusal(file, 4242));
+    expect(fs.statSync(file).uid).toBe(4242);
+    expect(fs.readFileSync(file)).toEqual(before);
+    expect(fs.readdirSync(path.dirname(file)).sort()).toEqual(['ckym.db']);
+  });
+
+  it.runIf(root)('a -wal or -shm of another user beside a database of ours is refused too (SQLite applies them to it)', async () => {
+    Store.open(file).close();
+    for (const suffix of ['-wal', '-shm', '-journal']) {
+      for (const s of ['-wal', '-shm', '-journal']) fs.rmSync(`${file}${s}`, { force: true });
+      fs.writeFileSync(`${file}${suffix}`, '');
+      fs.chownSync(`${file}${suffix}`, 4242, 4242);
+      const error = await failure(() => Store.open(file, { readonly: true }));
+      expect(error, suffix).toBeInstanceOf(LocalError);
+      expect(error?.message, suffix).toMatch(new RegExp(`^database file ${escape(file)}${suffix} belongs to another user \\(uid 4242\\)`));
+    }
+  });
+
+  it.runIf(root)("a data folder of another user is refused before anything is created in it; a folder of root's is not", async () => {
+    const folder = path.dirname(file);
+    fs.mkdirSync(folder, { mode: 0o700 });
+    fs.chownSync(folder, 4242, 4242);
+    const error = await failure(() => Store.open(file));
+    expect(error).toBeInstanceOf(LocalError);
+    expect(error?.message).toBe(
+      `data folder ${folder} belongs to another user (uid 4242), who could replace ckym's files in it; run ckym as that user (sudo -u '#4242' ckym …), or point CKYM_HOME at a folder of yours`,
+    );
+    expect(fs.readdirSync(folder)).toEqual([]);
+    fs.chownSync(folder, 0, 0); // root's (this test runs as root; for another user a root-owned folder is accepted alike)
+    Store.open(file).close();
+    expect(fs.statSync(file).uid).toBe(0);
+  });
+});

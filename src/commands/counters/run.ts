@@ -1,4 +1,4 @@
-import { canPrompt, terminalSafe, writeDocument, type IO, type Printer } from '../../cli/io.js';
+import { askText, canPrompt, safePrompt, writeDocument, type IO, type Printer } from '../../cli/io.js';
 import { parseCounterIds, type GlobalOptions } from '../../cli/setup.js';
 import { table } from '../../cli/render.js';
 import { ConfigError, MetrikaError } from '../../errors.js';
@@ -112,7 +112,7 @@ async function remove(base: CommandBase, ids: string[], flags: CountersFlags, gl
   if (!flags.yes) {
     if (!canPrompt(base.io)) throw new ConfigError(`counters remove ${id}: pass --yes to confirm (there is no terminal to ask on)`);
     const { confirm } = await import('@inquirer/prompts');
-    const sure = await confirm({ message: `Remove counter ${id} from the config?`, default: false }, promptContext(base.io));
+    const sure = await confirm(safePrompt({ message: `Remove counter ${id} from the config?`, default: false }), promptContext(base.io));
     if (!sure) {
       base.printer.info('nothing changed');
       return 0;
@@ -144,11 +144,11 @@ async function add(base: CommandBase, ids: string[], flags: CountersFlags, globa
     const { checkbox } = await import('@inquirer/prompts');
     const choices = account.filter(uploadable).map((c) => ({
       value: c.id,
-      // (a prompt does not go through the printer: Metrica's names are made safe for the terminal here)
-      name: terminalSafe(`${c.id}  ${c.name}${c.site ? ` (${c.site})` : ''}${configured.has(c.id) ? '  — configured' : ''}`, false),
+      name: `${c.id}  ${c.name}${c.site ? ` (${c.site})` : ''}${configured.has(c.id) ? '  — configured' : ''}`,
     }));
     if (choices.length === 0) throw new ConfigError('this Yandex account cannot upload to any counter (it needs "own" or "edit" permission)');
-    chosen = await checkbox({ message: 'Counters to send calls to', choices, required: true, pageSize: 15 }, promptContext(io));
+    // (a prompt does not go through the printer: Metrica's names are made safe for the terminal by safePrompt)
+    chosen = await checkbox(safePrompt({ message: 'Counters to send calls to', choices, required: true, pageSize: 15 }), promptContext(io));
   }
 
   // First every question, for every counter (Ctrl-C at any of them changes nothing); then the changes.
@@ -321,19 +321,19 @@ async function promptKit(
     goals,
     select: async (message, choices, current) => {
       explained();
-      return select({ message, default: current, choices: choices.map((c) => ({ value: c.value, name: terminalSafe(c.label, false) })) }, ctx);
+      return select(safePrompt({ message, default: current, choices: choices.map((c) => ({ value: c.value, name: c.label })) }), ctx);
     },
     number: async (message, current, min) => {
       explained();
-      return (await number({ message, default: current, min, step: 1, required: true }, ctx)) ?? current;
+      return (await number(safePrompt({ message, default: current, min, step: 1, required: true }), ctx)) ?? current;
     },
     text: async (message, current) => {
       explained();
-      return input({ message, default: current }, ctx);
+      return askText((config) => input(config, ctx), message, current);
     },
     list: async (message, current) => {
       explained();
-      return splitList(await input({ message, default: current.join(', ') }, ctx));
+      return splitList(await askText((config) => input(config, ctx), message, current.join(', ')));
     },
   };
 }
@@ -394,7 +394,7 @@ async function linkingPlan(client: MetrikaClient, id: number, hasGoal: boolean, 
     }
     const { confirm } = await import('@inquirer/prompts');
     const message = `${SWITCH[kind].name[0]!.toUpperCase()}${SWITCH[kind].name.slice(1)} is off on counter ${id}; ${SWITCH[kind].refused}. Turn it on?`;
-    plan.push({ kind, threshold, enable: await confirm({ message, default: true }, promptContext(io)) });
+    plan.push({ kind, threshold, enable: await confirm(safePrompt({ message, default: true }), promptContext(io)) });
   }
   return plan;
 }

@@ -271,13 +271,18 @@ export interface DatabaseFindings {
   error: string | null;
   schemaVersion: number | null;
   knownVersion: number;
+  /** The file (or its folder) belongs to another user: `error` says whose, and ckym refuses it. */
+  foreign?: boolean | undefined;
 }
 
 export function databaseCheck(f: DatabaseFindings): Check {
   const id = 'database';
   const title = 'database';
   if (!f.exists) return ok(id, title, `none yet: the first "ckym sync" creates ${f.file}`);
-  if (f.error) return fail(id, title, `${f.file}: ${oneLine(f.error)}`, 'check the file and CKYM_HOME (move a damaged file aside)');
+  if (f.error) {
+    const fix = f.foreign ? 'run ckym as the user it belongs to (sudo -u), or do as the message says' : 'check the file and CKYM_HOME (move a damaged file aside)';
+    return fail(id, title, `${f.file}: ${oneLine(f.error)}`, fix);
+  }
   const v = f.schemaVersion ?? 0;
   if (v > f.knownVersion) return fail(id, title, `${f.file} is at schema ${v}, written by a newer ckym (this one knows ${f.knownVersion})`, 'upgrade ckym');
   if (v < f.knownVersion) return warn(id, title, `${f.file} is at schema ${v} of ${f.knownVersion}`, 'the next "ckym sync" upgrades it');

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { Chalk } from 'chalk';
 import { colorEnabled, makePrinter, writeDocument, type IO } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
@@ -16,7 +17,7 @@ import { serverClock } from '../../clients/reachability.js';
 import { Store } from '../../store/store.js';
 import { SyncLock } from '../../store/lock.js';
 import { MIGRATIONS } from '../../store/migrations.js';
-import { openToOthers } from '../../files.js';
+import { foreignOwner, openToOthers } from '../../files.js';
 import { failedCounts, hasSchema } from '../../store/stats.js';
 import type { HomePaths } from '../../paths.js';
 import {
@@ -78,6 +79,15 @@ async function attempt<T>(fn: () => Promise<T>): Promise<{ value: T; problem: nu
 function doctorPolicy(config: Config): RetryPolicy {
   const p = retryPolicy(config.network);
   return { ...p, retries: Math.min(p.retries, 1), backoffMs: Math.min(p.backoffMs, 1000), timeoutMs: Math.min(p.timeoutMs, 15_000) };
+}
+
+/** The database file, or its folder, belongs to another user (a folder of root's is fine): ckym refuses to use it. */
+function ownedByAnother(file: string): boolean {
+  try {
+    return foreignOwner(fs.lstatSync(file)) !== null || foreignOwner(fs.statSync(path.dirname(file)), true) !== null;
+  } catch {
+    return false;
+  }
 }
 
 /** Runs every check, in order, and returns them (each is also told to `onCheck` as it is decided). */
@@ -196,8 +206,10 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
       store?.close();
     }
   }
-  emit(databaseCheck({ file, exists, error: dbError, schemaVersion, knownVersion: MIGRATIONS.length }));
-  emit(databaseModeCheck(file, exists, openToOthers(file)));
+  const foreign = exists && ownedByAnother(file);
+  emit(databaseCheck({ file, exists, error: dbError, schemaVersion, knownVersion: MIGRATIONS.length, foreign }));
+  // another user's file: its mode is not the running user's to fix (the check above says what is)
+  if (!foreign) emit(databaseModeCheck(file, exists, openToOthers(file)));
   if (exists && !dbError) emit(lastSyncCheck({ timeZone: config.callkeeper.timezone, lastRun, quarantined }));
 
   const neverRan = !fs.existsSync(ctx.home.dataDir);

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
-import { canPrompt, type IO, type Printer } from '../../cli/io.js';
+import { canPrompt, safePrompt, type IO, type Printer } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
 import { ConfigError, OAuthError } from '../../errors.js';
 import { CredentialStore, type StoredCredentials } from '../../credentials.js';
@@ -87,11 +87,11 @@ async function yandexApp(base: CommandBase): Promise<{ clientId: string; asked: 
   const { input } = await import('@inquirer/prompts');
   base.printer.info(`ckym signs in to Yandex through your own Yandex OAuth app (README, "Register a Yandex OAuth app").`);
   const answer = await input(
-    {
+    safePrompt({
       message: 'ClientID of your Yandex OAuth app',
       required: true,
-      validate: (text) => (isPlaceholderClientId(text.trim()) ? 'the ClientID from the app\'s page on oauth.yandex.ru' : true),
-    },
+      validate: (text: string) => (isPlaceholderClientId(text.trim()) ? 'the ClientID from the app\'s page on oauth.yandex.ru' : true),
+    }),
     { input: base.io.stdin, output: base.io.stderr },
   );
   return { clientId: answer.trim(), asked: true };
@@ -112,7 +112,7 @@ async function callkeeperKey(flags: LoginFlags, stored: StoredCredentials, base:
     const keep = stored.callkeeper?.key;
     key = (
       await password(
-        { message: keep ? `CallKeeper API key (Enter keeps ${mask(keep)})` : 'CallKeeper API key (cabinet → Integrations → API)', mask: '*' },
+        safePrompt({ message: keep ? `CallKeeper API key (Enter keeps ${mask(keep)})` : 'CallKeeper API key (cabinet → Integrations → API)', mask: '*' }),
         { input: io.stdin, output: io.stderr },
       )
     ).trim();
@@ -193,7 +193,7 @@ async function secret(stored: StoredCredentials, base: CommandBase, tokenGiven: 
   const { password } = await import('@inquirer/prompts');
   const answer = (
     await password(
-      { message: 'Client secret of your Yandex OAuth app (Enter if it has none)', mask: '*' },
+      safePrompt({ message: 'Client secret of your Yandex OAuth app (Enter if it has none)', mask: '*' }),
       { input: base.io.stdin, output: base.io.stderr },
     )
   ).trim();
@@ -251,7 +251,7 @@ async function pasteFlow(oauth: YandexOAuthClient, flags: LoginFlags, base: Comm
   let code: string;
   if (canPrompt(io)) {
     const { input } = await import('@inquirer/prompts');
-    code = await input({ message: 'Verification code', required: true }, { input: io.stdin, output: io.stderr });
+    code = await input(safePrompt({ message: 'Verification code', required: true }), { input: io.stdin, output: io.stderr });
   } else {
     printer.info('Verification code (one line on standard input):');
     code = (await lines.next()) ?? '';
@@ -342,7 +342,7 @@ async function secretFromStdin(flag: string, what: string, io: IO, lines: LineRe
   let value: string;
   if (canPrompt(io)) {
     const { password } = await import('@inquirer/prompts');
-    value = await password({ message: what, mask: false }, { input: io.stdin, output: io.stderr });
+    value = await password(safePrompt({ message: what, mask: false }), { input: io.stdin, output: io.stderr });
   } else {
     value = (await lines.next()) ?? '';
   }
