@@ -221,7 +221,6 @@ export function countStats(store: Store, filter: StatsFilter, days: readonly Day
   const since = filter.since ?? null;
   const fromHour = since === null ? null : Math.ceil(since / HOUR);
   const w = where({ counterIds: filter.counterIds }, 'hour');
-  const hours = fromHour === null ? w : { sql: `hour >= ? AND ${w.sql}`, params: [fromHour, ...w.params] };
   // the partial hour a --since off the hour leaves: [since, the next full hour)
   const edge: StatsFilter | null = since !== null && since % HOUR !== 0 ? { since, until: fromHour! * HOUR, counterIds: filter.counterIds } : null;
 
@@ -236,13 +235,25 @@ export function countStats(store: Store, filter: StatsFilter, days: readonly Day
     return [...all.values()].filter((r) => r.count !== 0);
   };
   // One pass over the counts (for all time, the totals: a few rows): every figure below is a sum of these groups.
-  const groups = db
-    .prepare(
-      `SELECT counter_id AS counterId, kind, state, reason, goal, late, waited, SUM(count) AS count
-       FROM ${since === null ? 'delivery_totals' : 'delivery_counts'}
-       WHERE ${since === null ? w.sql : hours.sql} GROUP BY counter_id, kind, state, reason, goal, late, waited`,
-    )
-    .all(...(since === null ? w.params : hours.params)) as { counterId: number; kind: DeliveryKind; state: DeliveryCount['state']; reason: string; goal: string; late: number; waited: string; count: number }[];
+  const keys = countKeys(filter.counterIds);
+  const groups = (
+    since === null
+      ? db
+          .prepare(
+            `SELECT counter_id AS counterId, kind, state, reason, goal, late, waited, SUM(count) AS count
+             FROM delivery_totals WHERE ${w.sql} GROUP BY counter_id, kind, state, reason, goal, late, waited`,
+          )
+          .all(...w.params)
+      : db
+          .prepare(
+            `WITH RECURSIVE ${keys.sql}
+             SELECT c.counter_id AS counterId, c.kind AS kind, c.state AS state, c.reason AS reason, c.goal AS goal, c.late AS late,
+                    c.waited AS waited, SUM(c.count) AS count
+             FROM keys k CROSS JOIN delivery_counts c ON c.counter_id = k.counter_id AND c.kind = k.kind AND c.state = k.state AND c.hour >= ?
+             GROUP BY c.counter_id, c.kind, c.state, c.reason, c.goal, c.late, c.waited`,
+          )
+          .all(...keys.params, fromHour)
+  ) as { counterId: number; kind: DeliveryKind; state: DeliveryCount['state']; reason: string; goal: string; late: number; waited: string; count: number }[];
   const deliveries = sum(
     groups.map((g) => ({ counterId: g.counterId, kind: g.kind, state: g.state, reason: g.reason === '' ? null : g.reason, count: g.count })),
     edge ? deliveryCounts(store, edge) : [],
@@ -276,17 +287,43 @@ export function countStats(store: Store, filter: StatsFilter, days: readonly Day
       perDay = (
         db
           .prepare(
-            `WITH days (day, start, stop) AS (VALUES ${values})
+            `WITH RECURSIVE days (day, start, stop) AS (VALUES ${values}), ${keys.sql}
              SELECT days.day AS day, c.counter_id AS counterId, c.kind AS kind, c.state AS state, SUM(c.count) AS count
-             FROM delivery_counts c JOIN days ON c.hour >= days.start AND c.hour < days.stop
-             WHERE c.hour >= ? AND c.hour < ? AND ${where({ counterIds: filter.counterIds }, 'c.hour', 'c.counter_id').sql}
+             FROM keys k CROSS JOIN delivery_counts c ON c.counter_id = k.counter_id AND c.kind = k.kind AND c.state = k.state AND c.hour >= ? AND c.hour < ?
+             JOIN days ON c.hour >= days.start AND c.hour < days.stop
              GROUP BY days.day, c.counter_id, c.kind, c.state ORDER BY 1, 2, 3, 4`,
           )
-          .all(...windowParams, first, days[days.length - 1]!.end / HOUR, ...where({ counterIds: filter.counterIds }, 'c.hour', 'c.counter_id').params) as DayCount[]
+          .all(...windowParams, ...keys.params, first, days[days.length - 1]!.end / HOUR) as DayCount[]
       ).filter((r) => r.count !== 0);
     }
   }
   return { deliveries, lateSent, goals, days: perDay, waitedOut };
+}
+
+/** The kinds and states a count can have (the `deliveries` table's CHECKs). */
+const COUNT_KINDS: readonly DeliveryKind[] = ['call', 'conversion'];
+const COUNT_STATES: readonly DeliveryCount['state'][] = ['waiting', 'skipped', 'malformed', 'pending', 'batched', 'sent', 'failed'];
+
+/**
+ * A `keys (counter_id, kind, state)` table for a read of `delivery_counts` by hour: every (counter, kind, state) the
+ * read wants, the counters named by the filter or walked through the table's key (a loose index scan). Schema 10 keys
+ * the counts by counter, kind and state before the hour, so each key is a seek to its hours — not a scan of the table.
+ * The same rows on an older database, whose key starts with the hour.
+ */
+function countKeys(counterIds: readonly number[] | undefined): { sql: string; params: unknown[] } {
+  const counters =
+    counterIds && counterIds.length > 0
+      ? { sql: `counters (id) AS (SELECT value FROM json_each(?))`, params: [JSON.stringify(counterIds)] }
+      : {
+          sql: `counters (id) AS (SELECT MIN(counter_id) FROM delivery_counts
+                  UNION ALL SELECT (SELECT MIN(counter_id) FROM delivery_counts WHERE counter_id > counters.id) FROM counters WHERE counters.id IS NOT NULL)`,
+          params: [],
+        };
+  return {
+    sql: `${counters.sql}, keys (counter_id, kind, state) AS MATERIALIZED (
+            SELECT counters.id, k.value, s.value FROM counters, json_each(?) k, json_each(?) s WHERE counters.id IS NOT NULL)`,
+    params: [...counters.params, JSON.stringify(COUNT_KINDS), JSON.stringify(COUNT_STATES)],
+  };
 }
 
 /** Everything `buildStats` needs, read in one read transaction (one consistent snapshot even while a sync writes). */

@@ -244,3 +244,44 @@ describe('schema 9: a database with unfinished batches', () => {
     expect(expectCountsExact(store, now * 1000, [9])).toBeGreaterThan(0);
   });
 });
+
+describe('schema 10: a batch\'s counts lie together', () => {
+  /** Pages of the database file the WAL holds since the last checkpoint (frames: 24-byte header, 24 + page size each). */
+  const walFrames = (): number => {
+    const size = fs.statSync(`${store.file}-wal`).size;
+    const page = db().pragma('page_size', { simple: true }) as number;
+    return size <= 32 ? 0 : (size - 32) / (24 + page);
+  };
+
+  it('marking a year-long batch of one counter sent rewrites its own count rows, not the table of every counter', () => {
+    // Three counters, a call every hour of a year each: a count row per hour, counter and state.
+    const run = store.startRun(1, T0 * 1000);
+    const hours = 365 * 24;
+    for (let from = 0; from < hours; from += 1000) {
+      const deliveries: DeliveryRecord[] = [];
+      for (let h = from; h < Math.min(hours, from + 1000); h++) {
+        for (const counterId of [1, 2, 3]) deliveries.push({ ...call(`c${counterId}-${h}`, T0 - h * 3600, counterId) });
+      }
+      store.recordPage(run, deliveries.map((d) => seenAt(d.callId, d.callTime)), deliveries, {
+        headers: { '1/call/clientId': CALL_HEADER, '2/call/clientId': CALL_HEADER, '3/call/clientId': CALL_HEADER },
+        now: T0 * 1000,
+      });
+    }
+    const [batch] = store.sealBatches(run, 1, 'call', 'clientId', CALL_HEADER, null, T0 * 1000);
+    expect(batch!.rows).toBe(hours);
+    const table = db().prepare(`SELECT COUNT(*) FROM dbstat WHERE name = 'delivery_counts'`).pluck().get() as number;
+    expect(table).toBeGreaterThan(100);
+    db().pragma('wal_autocheckpoint = 0');
+    db().pragma('wal_checkpoint(TRUNCATE)');
+    expect(walFrames()).toBe(0);
+
+    store.markSent(batch!.id, { id: 1 }, (T0 + 3600) * 1000);
+
+    // The commit wrote counter 1's 'batched' rows and its new 'sent' ones: with the hour first in the key (schema 6–9)
+    // it wrote every page of the table (each hour's page holds every counter's rows).
+    const written = walFrames();
+    expect(written).toBeLessThan(table * 0.75);
+    expectCountsByKey(store);
+    expect(sent(1, 'call')).toEqual({ '/1': hours - 21 * 24, '/0': 21 * 24 });
+  });
+});
