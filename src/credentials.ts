@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AuthError, ConfigError, LocalError } from './errors.js';
 import { registerSecret } from './redact.js';
-import { fileProblem } from './files.js';
+import { checkOwnFile, fileProblem } from './files.js';
 
 /** What `ckym login` stores (file mode 0600). Tokens never go into the config file. */
 export interface StoredCredentials {
@@ -31,6 +31,7 @@ export class CredentialStore {
     let text: string;
     try {
       const stat = fs.statSync(this.file);
+      checkOwnFile(this.file, stat, `credentials ${this.file} belong`, 'could swap in keys of their own');
       if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
         throw new ConfigError(
           `${this.file} is readable by other users (mode ${(stat.mode & 0o777).toString(8)}); run "chmod 600 ${this.file}" and try again`,
@@ -39,7 +40,7 @@ export class CredentialStore {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1 };
-      if (error instanceof ConfigError) throw error;
+      if (error instanceof ConfigError || error instanceof LocalError) throw error;
       throw new LocalError(`cannot read ${this.file}: ${fileProblem(error)}`, { cause: error });
     }
     let parsed: unknown;

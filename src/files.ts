@@ -88,10 +88,18 @@ const runAs = (owner: { uid: number; name: string | null }): string => `sudo -u 
  * of the wrong owner beside it. `all` is what to chown to take it over (the database and its side files).
  */
 export function checkOwnRecordFile(file: string, stat: fs.Stats, what: string, all: string): void {
+  checkOwnFile(file, stat, `${what} ${file} belongs`, "could change ckym's record of what was sent", `${all}*`);
+}
+
+/**
+ * A file ckym trusts that belongs to another user: refused, never read. `subject` names it ("credentials … belong"),
+ * `could` says what its owner could do, `chown` is what to take over.
+ */
+export function checkOwnFile(file: string, stat: fs.Stats, subject: string, could: string, chown = file): void {
   const owner = foreignOwner(stat);
   if (!owner) return;
   throw new LocalError(
-    `${what} ${file} belongs to another user (${ownerText(owner)}), who could change ckym's record of what was sent; run ckym as that user (${runAs(owner)}), or, if it is yours to take over, run "chown ${me()} ${all}*"`,
+    `${subject} to another user (${ownerText(owner)}), who ${could}; run ckym as that user (${runAs(owner)}), or, if it is yours to take over, run "chown ${me()} ${chown}"`,
   );
 }
 

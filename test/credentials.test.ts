@@ -32,6 +32,16 @@ describe('CredentialStore', () => {
     expect(() => store.read()).toThrow(/readable by other users \(mode 644\); run "chmod 600 /);
   });
 
+  // Giving a file away needs root; CI runs as root, so this runs there (skipped only for a developer who is not).
+  it.skipIf(process.getuid?.() !== 0)('refuses a file of another user, who could swap in keys of their own, saying how to fix it', () => {
+    store.write({ version: 1, callkeeper: { key: 'ck0key0value0001' } });
+    fs.chownSync(store.file, 4242, 4242);
+    expect(() => store.read()).toThrow(LocalError);
+    expect(() => store.read()).toThrow(
+      `credentials ${store.file} belong to another user (uid 4242), who could swap in keys of their own; run ckym as that user (sudo -u '#4242' ckym …), or, if it is yours to take over, run "chown root ${store.file}"`,
+    );
+  });
+
   it('an absent file means no credentials; clear() forgets them', () => {
     expect(store.read()).toEqual({ version: 1 });
     store.write({ version: 1, callkeeper: { key: 'ck0key0value0001' } });
