@@ -300,9 +300,20 @@ export function countStats(store: Store, filter: StatsFilter, days: readonly Day
   return { deliveries, lateSent, goals, days: perDay, waitedOut };
 }
 
-/** The kinds and states a count can have (the `deliveries` table's CHECKs). */
-const COUNT_KINDS: readonly DeliveryKind[] = ['call', 'conversion'];
-const COUNT_STATES: readonly DeliveryCount['state'][] = ['waiting', 'skipped', 'malformed', 'pending', 'batched', 'sent', 'failed'];
+/**
+ * The kinds and states a count can have (the `deliveries` table's CHECKs). Written as records of every member of the
+ * types, so that a kind or state added to the domain fails to compile here instead of going missing from `stats`.
+ */
+const COUNT_KINDS = Object.keys({ call: true, conversion: true } satisfies Record<DeliveryKind, true>);
+const COUNT_STATES = Object.keys({
+  waiting: true,
+  skipped: true,
+  malformed: true,
+  pending: true,
+  batched: true,
+  sent: true,
+  failed: true,
+} satisfies Record<DeliveryCount['state'], true>);
 
 /**
  * A `keys (counter_id, kind, state)` table for a read of `delivery_counts` by hour: every (counter, kind, state) the
