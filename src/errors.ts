@@ -68,6 +68,9 @@ export class LocalError extends CkymError {
   readonly exitCode = ExitCode.internal;
 }
 
+/** A file or folder ckym trusts that belongs to another user (src/files.ts): refused, never used. */
+export class ForeignOwnerError extends LocalError {}
+
 export function isCkymError(error: unknown): error is CkymError {
   return error instanceof CkymError;
 }

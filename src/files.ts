@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { LocalError } from './errors.js';
+import { ForeignOwnerError, LocalError } from './errors.js';
 
 const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 
@@ -98,7 +98,7 @@ export function checkOwnRecordFile(file: string, stat: fs.Stats, what: string, a
 export function checkOwnFile(file: string, stat: fs.Stats, subject: string, could: string, chown = file): void {
   const owner = foreignOwner(stat);
   if (!owner) return;
-  throw new LocalError(
+  throw new ForeignOwnerError(
     `${subject} to another user (${ownerText(owner)}), who ${could}; run ckym as that user (${runAs(owner)}), or, if it is yours to take over, run "chown ${me()} ${chown}"`,
   );
 }
@@ -117,7 +117,7 @@ export function checkOwnFolder(dir: string): void {
   }
   const owner = foreignOwner(stat, true);
   if (!owner) return;
-  throw new LocalError(
+  throw new ForeignOwnerError(
     `data folder ${dir} belongs to another user (${ownerText(owner)}), who could replace ckym's files in it; run ckym as that user (${runAs(owner)}), or point CKYM_HOME at a folder of yours`,
   );
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalError } from '../src/errors.js';
+import { ForeignOwnerError, LocalError } from '../src/errors.js';
 import { checkOwnFolder, checkOwnRecordFile, openPrivateFile, openToOthers, writePrivateFile } from '../src/files.js';
 
 let dir: string;
@@ -54,7 +54,7 @@ describe('private files', () => {
     fs.writeFileSync(file, '', { mode: 0o600 });
     fs.chownSync(file, 65534, 65534);
     expect(() => checkOwnRecordFile(file, fs.lstatSync(file), 'database', file)).toThrow(
-      new LocalError(`database ${file} belongs to another user (nobody, uid 65534), who could change ckym's record of what was sent; run ckym as that user (sudo -u nobody ckym …), or, if it is yours to take over, run "chown root ${file}*"`),
+      new ForeignOwnerError(`database ${file} belongs to another user (nobody, uid 65534), who could change ckym's record of what was sent; run ckym as that user (sudo -u nobody ckym …), or, if it is yours to take over, run "chown root ${file}*"`),
     );
     fs.chownSync(dir, 65534, 65534);
     expect(() => checkOwnFolder(dir)).toThrow(/^data folder \S+ belongs to another user \(nobody, uid 65534\), who could replace ckym's files in it; run ckym as that user \(sudo -u nobody ckym …\)/);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalError } from '../../src/errors.js';
+import { ForeignOwnerError, LocalError } from '../../src/errors.js';
 import { SyncLock, lockHolders } from '../../src/store/lock.js';
 
 let dir: string;
@@ -67,7 +67,7 @@ describe('SyncLock', () => {
     const lockFile = path.join(folder, 'sync.lock');
     expect(() => SyncLock.tryAcquire(lockFile)).toThrow(LocalError);
     expect(() => SyncLock.tryAcquire(lockFile)).toThrow(
-      new LocalError(`data folder ${folder} belongs to another user (uid 4242), who could replace ckym's files in it; run ckym as that user (sudo -u '#4242' ckym …), or point CKYM_HOME at a folder of yours`),
+      new ForeignOwnerError(`data folder ${folder} belongs to another user (uid 4242), who could replace ckym's files in it; run ckym as that user (sudo -u '#4242' ckym …), or point CKYM_HOME at a folder of yours`),
     );
     expect(fs.readdirSync(folder)).toEqual([]);
   });

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { Chalk } from 'chalk';
 import { colorEnabled, makePrinter, writeDocument, type IO } from '../../cli/io.js';
 import type { GlobalOptions } from '../../cli/setup.js';
@@ -9,7 +8,7 @@ import { readEnv, type Env, type ServiceUrls } from '../../env.js';
 import { loadConfig, type LoadedConfig } from '../../config/load.js';
 import { configSchema, type Config } from '../../config/schema.js';
 import { CredentialStore, resolveCredentials, type ResolvedCredentials } from '../../credentials.js';
-import { AuthError, CkymError, ConfigError, RemoteError } from '../../errors.js';
+import { AuthError, CkymError, ConfigError, ForeignOwnerError, RemoteError } from '../../errors.js';
 import { CallKeeperClient } from '../../clients/callkeeper.js';
 import { MetrikaClient, type Goal, type MetrikaCounter } from '../../clients/metrika.js';
 import { retryPolicy, type RetryPolicy } from '../../clients/retry.js';
@@ -17,7 +16,7 @@ import { serverClock } from '../../clients/reachability.js';
 import { Store } from '../../store/store.js';
 import { SyncLock } from '../../store/lock.js';
 import { MIGRATIONS } from '../../store/migrations.js';
-import { foreignOwner, openToOthers } from '../../files.js';
+import { openToOthers } from '../../files.js';
 import { failedCounts, hasSchema } from '../../store/stats.js';
 import type { HomePaths } from '../../paths.js';
 import {
@@ -79,15 +78,6 @@ async function attempt<T>(fn: () => Promise<T>): Promise<{ value: T; problem: nu
 function doctorPolicy(config: Config): RetryPolicy {
   const p = retryPolicy(config.network);
   return { ...p, retries: Math.min(p.retries, 1), backoffMs: Math.min(p.backoffMs, 1000), timeoutMs: Math.min(p.timeoutMs, 15_000) };
-}
-
-/** The database file, or its folder, belongs to another user (a folder of root's is fine): ckym refuses to use it. */
-function ownedByAnother(file: string): boolean {
-  try {
-    return foreignOwner(fs.lstatSync(file)) !== null || foreignOwner(fs.statSync(path.dirname(file)), true) !== null;
-  } catch {
-    return false;
-  }
 }
 
 /** Runs every check, in order, and returns them (each is also told to `onCheck` as it is decided). */
@@ -186,6 +176,8 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
   const file = ctx.home.database;
   const exists = fs.existsSync(file);
   let dbError: string | null = null;
+  // the file, a side file of it or its folder belongs to another user: refused as the store refuses it (src/files.ts)
+  let foreign = false;
   let schemaVersion: number | null = null;
   let lastRun: Parameters<typeof lastSyncCheck>[0]['lastRun'] = null;
   let quarantined = 0;
@@ -202,11 +194,11 @@ export async function doctor(ctx: DoctorContext): Promise<DoctorReport> {
       }
     } catch (error) {
       dbError = error instanceof Error ? error.message : String(error);
+      foreign = error instanceof ForeignOwnerError;
     } finally {
       store?.close();
     }
   }
-  const foreign = exists && ownedByAnother(file);
   emit(databaseCheck({ file, exists, error: dbError, schemaVersion, knownVersion: MIGRATIONS.length, foreign }));
   // another user's file: its mode is not the running user's to fix (the check above says what is)
   if (!foreign) emit(databaseModeCheck(file, exists, openToOthers(file)));
