@@ -325,11 +325,13 @@ export class Store {
     try {
       if (!readonly) {
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-        checkOwnFolder(path.dirname(file)); // before a database is created in another user's folder
         // Stryker disable next-line ConditionalExpression: createDatabase keeps a database already there (its link fails EEXIST); only slower
-        if (!lexists(file)) createDatabase(file, (db, at) => new Store(db, at).migrate());
+        if (!lexists(file)) {
+          checkOwnFolder(path.dirname(file)); // before a database is created in another user's folder
+          createDatabase(file, (db, at) => new Store(db, at).migrate());
+        }
       }
-      checkDatabaseFile(file);
+      checkDatabaseFile(file); // an existing database's folder is checked here
       db = new Database(file, { readonly, fileMustExist: readonly, timeout: 10_000 });
       if (!readonly) {
         db.pragma('journal_mode = WAL');
