@@ -178,6 +178,13 @@ const GOAL_FLAG: FlagSpec = {
 const CALL_GOAL_NAME_FLAG: FlagSpec = { flags: '--call-goal-name <name>', help: "name for Metrica's automatic call goal (new_goal_name)" };
 const SITE_FLAG: FlagSpec = { flags: '--site <host>', help: 'only calls from this site (repeatable; default: the counter\'s own site)', repeatable: true };
 const PRICE_FLAG: FlagSpec = { flags: '--price <amount>', help: 'Price column for every call ("none" for no price)' };
+/** ISO 4217 codes in use, as this Node's ICU knows them (Intl.supportedValuesOf, Node ≥ 18). */
+let currencyCodes: ReadonlySet<string> | null = null;
+function isCurrencyCode(code: string): boolean {
+  currencyCodes ??= new Set(Intl.supportedValuesOf('currency'));
+  return currencyCodes.has(code);
+}
+
 const CURRENCY_FLAG: FlagSpec = { flags: '--currency <code>', help: 'ISO 4217 currency of the price, e.g. RUB' };
 const IDENTIFIERS_FLAG: FlagSpec = {
   flags: '--identifiers <list>',
@@ -360,7 +367,9 @@ export const SETTINGS = {
     key: 'currency',
     label: 'currency',
     explain: '',
-    type: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as RUB'),
+    // Three capital letters are not enough: Metrica refuses every row of a file whose Currency names no currency
+    // (ABC, the withdrawn RUR), so such a config must stop before anything is sent.
+    type: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as RUB').refine(isCurrencyCode, 'expected an ISO 4217 code such as RUB'),
     default: 'RUB',
     flags: [CURRENCY_FLAG],
     fromFlags: plainFlag(CURRENCY_FLAG),
