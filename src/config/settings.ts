@@ -184,7 +184,7 @@ const PRICE_FLAG: FlagSpec = { flags: '--price <amount>', help: 'Price column fo
 let currencyCodes: ReadonlySet<string> | null = null;
 function isCurrencyCode(code: string): boolean {
   currencyCodes ??= new Set(Intl.supportedValuesOf('currency'));
-  return currencyCodes.has(code);
+  return /^[A-Z]{3}$/.test(code) && currencyCodes.has(code);
 }
 
 const CURRENCY_FLAG: FlagSpec = { flags: '--currency <code>', help: 'ISO 4217 currency of the price, e.g. RUB' };
@@ -371,7 +371,7 @@ export const SETTINGS = {
     explain: '',
     // Three capital letters are not enough: Metrica refuses every row of a file whose Currency names no currency
     // (ABC, the withdrawn RUR), so such a config must stop before anything is sent.
-    type: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as RUB').refine(isCurrencyCode, 'expected an ISO 4217 code such as RUB'),
+    type: z.string().refine(isCurrencyCode, 'expected an ISO 4217 code such as RUB'),
     default: 'RUB',
     flags: [CURRENCY_FLAG],
     fromFlags: plainFlag(CURRENCY_FLAG),
