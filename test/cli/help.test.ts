@@ -46,6 +46,16 @@ describe('--help of every command', () => {
     expect(io.out()).toContain(`  $ printf '%s\\n%s\\n' "$KEY" "$TOKEN" | ckym login --callkeeper-key - --yandex-token -`);
   });
 
+  it('doctor names every check it makes: conversion linking too, as the contract has it (audit)', async () => {
+    const io = memoryIO();
+    await run(argv('doctor', '--help'), io);
+    expect(io.out()).toMatch(/counters \(permission, goal, call\s+and\s+conversion\s+linking\)/);
+    expect(io.out()).toMatch(/call linking and, with a goal, conversion linking/);
+    const top = memoryIO();
+    await run(argv('--help'), top);
+    expect(top.out()).toMatch(/doctor \[options\]\s+check config, credentials, counters \(permission, goal,\s+call\s+and\s+conversion\s+linking\)/);
+  });
+
   it('counters edit shows no defaults: a flag left out keeps the current value, it does not reset it (audit)', async () => {
     const edit = memoryIO();
     await run(argv('counters', 'edit', '--help'), edit);
