@@ -402,8 +402,18 @@ function redirectText(res: RawResponse, baseUrl: string): string {
   return `${hostOf(baseUrl)} answered HTTP ${res.status} (a redirect${where}); ckym follows no redirect, so that the token goes to no other host — check CKYM_METRIKA_URL`;
 }
 
+/**
+ * A 401/403 from Metrica, with the fix that fits: a token refused (missing, expired, revoked: `invalid_token`,
+ * `unauthorized`) is cured by logging in again; `access_denied` is a token Metrica took that may not do this — the
+ * account has no own/edit access to the counter, or the OAuth app lacks the right (goals and linking switches need
+ * metrika:write): logging in again with the same app changes nothing.
+ */
 function authError(status: number, errorType: string, message: string): AuthError {
-  return new AuthError(
-    `Metrica refused the Yandex token (HTTP ${status}${errorType ? ` ${errorType}` : ''}: ${message}); run "ckym login" to connect again`,
-  );
+  const answer = `HTTP ${status}${errorType ? ` ${errorType}` : ''}: ${message}`;
+  if (status === 403 && errorType === 'access_denied') {
+    return new AuthError(
+      `Metrica denied access (${answer}): the Yandex account needs "own" or "edit" access to the counter, and the OAuth app the rights metrika:read and metrika:write (oauth.yandex.ru; then "ckym login" again)`,
+    );
+  }
+  return new AuthError(`Metrica refused the Yandex token (${answer}); run "ckym login" to connect again`);
 }

@@ -27,6 +27,8 @@ export interface FlagSpec {
   repeatable?: boolean;
   /** Which part of the setting's value it sets, when the setting has several flags (`--tag-include` → `include`). */
   field?: string;
+  /** What `counters add` takes when the flag is left out, in words, for a setting whose default is suggested per counter. */
+  suggested?: string;
 }
 
 /** The questions' toolbox, handed in by the command (so this file needs no terminal and no inquirer). */
@@ -169,15 +171,22 @@ export function suggestedGoals(callType: unknown): string[] {
   return ['calltracking_call_order', 'call'];
 }
 
-const NAME_FLAG: FlagSpec = { flags: '--name <name>', help: 'a name for the counter in the config (default: its name in Metrica)' };
+const NAME_FLAG: FlagSpec = { flags: '--name <name>', help: 'a name for the counter in the config', suggested: 'its name in Metrica' };
 const MIN_DURATION_FLAG: FlagSpec = { flags: '--min-duration <seconds>', help: 'shortest talk time sent, whole seconds (0 sends missed calls too)' };
 const GOAL_FLAG: FlagSpec = {
   flags: '--goal <identifier>',
   help: 'JavaScript-event goal identifier, e.g. calltracking_call_order or call; created if the counter lacks it ("" for none)',
 };
 const CALL_GOAL_NAME_FLAG: FlagSpec = { flags: '--call-goal-name <name>', help: "name for Metrica's automatic call goal (new_goal_name)" };
-const SITE_FLAG: FlagSpec = { flags: '--site <host>', help: 'only calls from this site (repeatable; default: the counter\'s own site)', repeatable: true };
+const SITE_FLAG: FlagSpec = { flags: '--site <host>', help: 'only calls from this site, repeatable', suggested: "the counter's own site", repeatable: true };
 const PRICE_FLAG: FlagSpec = { flags: '--price <amount>', help: 'Price column for every call ("none" for no price)' };
+/** ISO 4217 codes in use, as this Node's ICU knows them (Intl.supportedValuesOf, Node ≥ 18). */
+let currencyCodes: ReadonlySet<string> | null = null;
+function isCurrencyCode(code: string): boolean {
+  currencyCodes ??= new Set(Intl.supportedValuesOf('currency'));
+  return /^[A-Z]{3}$/.test(code) && currencyCodes.has(code);
+}
+
 const CURRENCY_FLAG: FlagSpec = { flags: '--currency <code>', help: 'ISO 4217 currency of the price, e.g. RUB' };
 const IDENTIFIERS_FLAG: FlagSpec = {
   flags: '--identifiers <list>',
@@ -360,7 +369,9 @@ export const SETTINGS = {
     key: 'currency',
     label: 'currency',
     explain: '',
-    type: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as RUB'),
+    // Three capital letters are not enough: Metrica refuses every row of a file whose Currency names no currency
+    // (ABC, the withdrawn RUR), so such a config must stop before anything is sent.
+    type: z.string().refine(isCurrencyCode, 'expected an ISO 4217 code such as RUB'),
     default: 'RUB',
     flags: [CURRENCY_FLAG],
     fromFlags: plainFlag(CURRENCY_FLAG),
@@ -439,8 +450,9 @@ export const ASKED: readonly Setting<unknown>[] = SETTING_LIST.filter((s) => s.a
 export const primaryFlag = (s: Setting<unknown>): string => flagName(s.flags[0]!);
 
 /** A flag's help line: its text, and the default when it has one worth saying. */
+/** A flag's help for `counters add`: what it sets and what is taken when it is left out. */
 export function flagHelp(s: Setting<unknown>, spec: FlagSpec): string {
-  if (s.suggest) return spec.help;
+  if (s.suggest) return spec.suggested ? `${spec.help} (default: ${spec.suggested})` : spec.help;
   const d = spec.field !== undefined ? (s.default as Record<string, unknown>)[spec.field] : spec === s.flags[0] ? s.default : undefined;
   const shown = typeof d === 'string' ? d || null : typeof d === 'number' || typeof d === 'boolean' ? String(d) : null;
   return shown === null ? spec.help : `${spec.help} (default: ${shown})`;

@@ -4,7 +4,7 @@
  * their uploadings lists, and the two linking switches (calls and offline conversions).
  *
  * Strict on purpose: OAuth header only (a token in the URL is refused), a real multipart parser,
- * an RFC 4180 CSV parser and per-column validation, 3 parallel requests per user. It imports
+ * an RFC 4180 CSV parser and per-column validation, the documented quotas. It imports
  * nothing from ckym, so it cannot share ckym's bugs. It refuses what the documentation and Yandex's
  * own API tests show Metrica refusing, with their messages:
  * - a `comment` with anything but digits and Latin/Cyrillic letters: 400 «Комментарий содержит недопустимые символы.»;
@@ -14,7 +14,13 @@
  *   as Yandex's `OfflineConversionThresholdEnableTest` shows);
  * - a malformed row: 400 «Неверный формат данных, ошибка в строке номер N…», N counting the header as line 1;
  * - a missing column: «Отсутствует обязательная колонка …»; an empty file: «The file is empty»;
- * - a file over `maxUploadBytes`: 413.
+ * - a file over `maxUploadBytes`: 413;
+ * - an upload without `client_id_type` (required by the older documentation; the stricter reading): 400 invalid_parameter;
+ * - a Currency that is no ISO 4217 code in use (`ABC`, `RUR`): «Некорректное значение Currency …» naming the line;
+ * - a token without the right (metrika:read to read, metrika:write for goals and switches, metrika:offline_data or
+ *   metrika:write to upload): 403 access_denied;
+ * - the documented quotas: 30 requests a second per IP (429 quota_requests_by_ip), 5000 a day per user from 00:00 UTC
+ *   (429 quota_requests_by_uid), 3 in parallel (429 quota_parallel_requests).
  * A conversion row with an empty identifier is dropped without a word (`line_quantity` < `source_quantity`), as
  * Yandex's tests show; an empty ClientId in a call upload is a static call.
  *
@@ -62,6 +68,16 @@ export interface MetrikaEmulatorOptions {
   port?: number;
   /** Requests in flight at once before 429 quota_parallel_requests. Default 3 (the documented quota). */
   parallelLimit?: number;
+  /**
+   * The rights the token was issued with (the Yandex OAuth app's). Default metrika:read and metrika:write (what ckym's
+   * README asks for). Reading needs metrika:read; creating a goal or turning a linking switch on, metrika:write; an
+   * upload, metrika:offline_data or metrika:write. Missing: 403 access_denied.
+   */
+  scopes?: string[];
+  /** Requests per second (per IP) before 429 quota_requests_by_ip. Default 30 (the documented quota); 0 turns it off. */
+  requestsPerSecond?: number;
+  /** Requests per day (per user; the day starts 00:00 UTC by `now`) before 429 quota_requests_by_uid. Default 5000; 0: off. */
+  requestsPerDay?: number;
   /** Refuse conversions whose Target is not the identifier of one of the counter's JS-event goals. Default true. */
   checkTargets?: boolean;
   /** Bodies larger than this are refused with 413. Default 100 MB (Metrica's limit is 1 GB a file). */
@@ -172,6 +188,21 @@ const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
 const MAX_ID = 18_446_744_073_709_551_615n;
 /** Digits and Latin or Cyrillic letters: what a comment may hold. */
 const COMMENT_CHARACTERS = /^[0-9A-Za-zА-Яа-яЁё]*$/;
+/**
+ * ISO 4217 currency codes in use (the spec: Currency is an ISO 4217 code). Three capital letters are not enough:
+ * `ABC`, or the withdrawn `RUR`, names no currency Metrica could count a price in.
+ */
+const ISO_4217 = new Set(
+  (
+    'AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN ' +
+    'BZD CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL ' +
+    'GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF ' +
+    'KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR ' +
+    'MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG ' +
+    'SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD ' +
+    'UYU UZS VES VND VUV WST XAF XCD XCG XDR XOF XPF XSU YER ZAR ZMW ZWG ZWL'
+  ).split(' '),
+);
 const DAY = 86_400;
 const TOKEN_QUERY_PARAMS = ['oauth_token', 'access_token', 'token'];
 
@@ -286,6 +317,19 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
   const now = options.now ?? Date.now;
   const parallelLimit = options.parallelLimit ?? 3;
   const checkTargets = options.checkTargets ?? true;
+  const scopes = new Set(options.scopes ?? ['metrika:read', 'metrika:write']);
+  /** 403 unless the token has one of `rights` (Yandex: «Access is denied» for a token without the right). */
+  const requireRight = (...rights: string[]): void => {
+    if (!rights.some((r) => scopes.has(r))) {
+      throw new ApiError(403, 'access_denied', `Access is denied: the token has no right ${rights.join(' or ')} (the OAuth app's rights)`);
+    }
+  };
+  const perSecond = options.requestsPerSecond ?? 30;
+  const perDay = options.requestsPerDay ?? 5000;
+  /** Date.now() of the requests let through in the last second (the per-IP quota goes by real time). */
+  const lastSecond: number[] = [];
+  /** Requests let through on the UTC day `day` of `now` (the per-user quota). */
+  const today = { day: -1, count: 0 };
   const maxUploadBytes = options.maxUploadBytes ?? MAX_UPLOAD_BYTES;
   let token = options.token;
 
@@ -411,6 +455,12 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
           'Передача OAuth-токена в URL не допускается: send it in the header "Authorization: OAuth <token>"',
         );
       }
+      // 30 requests a second per IP, counted before anything else (the quota is the address's, token or not).
+      while (lastSecond.length > 0 && lastSecond[0]! <= arrived - 1000) lastSecond.shift();
+      if (perSecond > 0 && lastSecond.length >= perSecond) {
+        throw new ApiError(429, 'quota_requests_by_ip', `Превышен лимит количества запросов к API с IP-адреса: ${perSecond} в секунду. Quota exceeded, retry later`);
+      }
+      lastSecond.push(arrived);
       const auth = req.headers.authorization;
       if (auth === undefined || auth.trim() === '') {
         throw new ApiError(401, 'unauthorized', 'Authorization required: send the header "Authorization: OAuth <token>"');
@@ -419,6 +469,13 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
       if (!am) throw new ApiError(401, 'unauthorized', 'Malformed Authorization header: expected "OAuth <token>"');
       if (am[1] !== token) throw new ApiError(403, 'invalid_token', 'Invalid oauth_token');
 
+      // 5000 requests a day per user, the day starting 00:00 UTC.
+      const day = Math.floor(nowSeconds() / DAY);
+      if (today.day !== day) Object.assign(today, { day, count: 0 });
+      if (perDay > 0 && today.count >= perDay) {
+        throw new ApiError(429, 'quota_requests_by_uid', `Превышен лимит количества запросов к API для пользователя: ${perDay} в сутки. Quota exceeded, retry after 00:00 UTC`);
+      }
+      today.count += 1;
       if (parallelLimit > 0 && parallelNow > parallelLimit) {
         throw new ApiError(429, 'quota_parallel_requests', `Превышен лимит параллельных запросов (${parallelLimit}) для пользователя`);
       }
@@ -447,6 +504,10 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
         if ('retryAfter' in pre && pre.retryAfter !== undefined) headers['retry-after'] = String(pre.retryAfter);
         throw new ApiError(pre.status, known.type, known.message, headers);
       }
+
+      if (method === 'GET') requireRight('metrika:read');
+      else if (route.name === 'upload') requireRight('metrika:offline_data', 'metrika:write');
+      else requireRight('metrika:write');
 
       if (route.name === 'counters') {
         const perPage = intParam(url, 'per_page', 1000, 1, 100_000);
@@ -513,7 +574,10 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
           requireWrite();
           if (tooLarge) throw new ApiError(413, 'invalid_uploading', `Файл слишком большой: больше ${maxUploadBytes} байт (file too large)`);
           const clientIdTypeParam = url.searchParams.get('client_id_type');
-          if (clientIdTypeParam !== null && !['CLIENT_ID', 'USER_ID', 'YCLID'].includes(clientIdTypeParam)) {
+          // Required by the older documentation (the current one dropped it): the stricter reading, so a client
+          // that leaves it out is caught here rather than by a Metrica that still follows the old rule.
+          if (clientIdTypeParam === null) throw invalidParameter('client_id_type is required: CLIENT_ID, USER_ID or YCLID');
+          if (!['CLIENT_ID', 'USER_ID', 'YCLID'].includes(clientIdTypeParam)) {
             throw invalidParameter(`client_id_type must be CLIENT_ID, USER_ID or YCLID, got "${clientIdTypeParam}"`);
           }
           const comment = url.searchParams.get('comment') ?? '';
@@ -553,7 +617,7 @@ export async function startMetrikaEmulator(options: MetrikaEmulatorOptions): Pro
             sourceQuantity: parsed.sourceRows,
             lineQuantity: parsed.rows.length,
             comment,
-            clientIdType: clientIdTypeParam ?? ID_TYPE_OF[parsed.idColumn]!,
+            clientIdType: clientIdTypeParam,
             status: 'UPLOADED',
             staticCalls: parsed.staticCalls,
             dynamicCalls: parsed.rows.length - parsed.staticCalls,
@@ -730,7 +794,7 @@ function validateCsv(
   kind: UploadKind,
   text: string,
   ctx: {
-    clientIdType: string | null;
+    clientIdType: string;
     nowSeconds: number;
     targets: Set<string> | null;
     /** Rows dated before this need the ignore flag; null when the file was sent with it. */
@@ -764,7 +828,7 @@ function validateCsv(
   if (idColumns.length === 0) throw missingColumn('ClientId (или UserId, Yclid): the header must have an identifier column');
   if (idColumns.length > 1) throw badLine(1, `The header must have exactly one identifier column, it has ${idColumns.join(', ')}`);
   const idColumn = idColumns[0]!;
-  if (ctx.clientIdType !== null && ID_TYPE_OF[idColumn] !== ctx.clientIdType) {
+  if (ID_TYPE_OF[idColumn] !== ctx.clientIdType) {
     throw badLine(1, `client_id_type=${ctx.clientIdType} does not match the identifier column ${idColumn}`);
   }
   if (!seen.has('DateTime')) throw missingColumn('DateTime');
@@ -823,6 +887,7 @@ function validateCsv(
     if (price !== undefined && !/^\d{1,15}(\.\d{1,6})?$/.test(price)) fail(`Price ${JSON.stringify(price)} must be a decimal number with "." (e.g. 1500 or 99.90)`);
     const currency = row.Currency;
     if (currency !== undefined && !/^[A-Z]{3}$/.test(currency)) fail(`Currency ${JSON.stringify(currency)} must be an ISO 4217 code of 3 capital letters (e.g. RUB)`);
+    if (currency !== undefined && !ISO_4217.has(currency)) fail(`Некорректное значение Currency ${JSON.stringify(currency)}: not an ISO 4217 currency code (e.g. RUB, USD, EUR)`);
     if (kind === 'conversions') {
       const target = row.Target!;
       if (target === '') fail('Target is empty');

@@ -32,6 +32,39 @@ describe('--help of every command', () => {
     expect(help).not.toMatch(/\(default: "/);
   });
 
+  it.each(paths.map((p) => [p.join(' ') || '(top level)', p] as const))('%s: every example is whole — one line, or continued by an indented one', async (_, path) => {
+    // (audit) login's `printf '%s\n%s\n'` came out with real line breaks, its example torn over three lines
+    const io = memoryIO();
+    await run(argv(...path, '--help'), io);
+    const block = io.out().split('\nExamples:\n')[1]!.split('\n\n')[0]!;
+    for (const line of block.split('\n').filter((l) => l !== '')) expect(line, block).toMatch(/^( {2}\$ | {6})/);
+  });
+
+  it('login: the scripts example shows printf with its \\n escapes, as it is typed', async () => {
+    const io = memoryIO();
+    await run(argv('login', '--help'), io);
+    expect(io.out()).toContain(`  $ printf '%s\\n%s\\n' "$KEY" "$TOKEN" | ckym login --callkeeper-key - --yandex-token -`);
+  });
+
+  it('doctor names every check it makes: conversion linking too, as the contract has it (audit)', async () => {
+    const io = memoryIO();
+    await run(argv('doctor', '--help'), io);
+    expect(io.out()).toMatch(/counters \(permission, goal, call\s+and\s+conversion\s+linking\)/);
+    expect(io.out()).toMatch(/call linking and, with a goal, conversion linking/);
+    const top = memoryIO();
+    await run(argv('--help'), top);
+    expect(top.out()).toMatch(/doctor \[options\]\s+check config, credentials, counters \(permission, goal,\s+call\s+and\s+conversion\s+linking\)/);
+  });
+
+  it('counters edit shows no defaults: a flag left out keeps the current value, it does not reset it (audit)', async () => {
+    const edit = memoryIO();
+    await run(argv('counters', 'edit', '--help'), edit);
+    expect(edit.out()).toMatch(/--call-type <type>\s+Тип звонков, which calls go to this counter: all \|\s+callback \| incoming\n/);
+    expect(edit.out()).not.toMatch(/\(default:/);
+    expect(edit.out()).toMatch(/every other setting keeps its current value/);
+    expect(edit.out()).not.toMatch(/--yes for the defaults|the defaults fill/);
+  });
+
   it('shows numbers and words as typed: (default: 2000), (default: 15m), (default: 300)', async () => {
     const sandbox = memoryIO();
     await run(argv('sandbox', '--help'), sandbox);

@@ -144,6 +144,9 @@ describe('validateConfig errors name the file, the key path, what was expected a
     [{ counters: [{ id: 1, uniqueness: 'uniq' }] }, 'counters[0].uniqueness: expected one of "all", "unique", "target", "unique-target"; got "uniq"'],
     [{ counters: [{ id: 1, tags: { source: 'all' } }] }, 'counters[0].tags.source: expected one of "call", "none"; got "all"'],
     [{ counters: [{ id: 1, currency: 'rub' }] }, 'counters[0].currency: expected an ISO 4217 code such as RUB; got "rub"'],
+    // Metrica refuses every row whose Currency names no currency (audit): three capital letters are not enough
+    [{ counters: [{ id: 1, currency: 'ABC' }] }, 'counters[0].currency: expected an ISO 4217 code such as RUB; got "ABC"'],
+    [{ counters: [{ id: 1, currency: 'RUR' }] }, 'counters[0].currency: expected an ISO 4217 code such as RUB; got "RUR"'],
     [{ counters: [{ id: 1, goal: 'has space' }] }, 'counters[0].goal: expected a goal identifier'],
     [{ counters: [{ id: 'abc' }] }, 'counters[0].id: expected number; got "abc"'],
     [{ counters: [{}] }, 'counters[0].id: expected number; got nothing'],

@@ -111,6 +111,7 @@ describe('settingsFromFlags: each flag validated by its setting\'s type', () => 
     [{ minDuration: '1.5' }, '--min-duration: expected a whole number; got "1.5"'],
     [{ minDuration: 'abc' }, '--min-duration: expected number; got "abc"'],
     [{ currency: 'rubles' }, '--currency: expected an ISO 4217 code such as RUB; got "rubles"'],
+    [{ currency: 'XYZ' }, '--currency: expected an ISO 4217 code such as RUB; got "XYZ"'],
     [{ goal: 'has space' }, '--goal: expected a goal identifier: letters, digits, "_", "-", "." or ":" (e.g. calltracking_call_order); got "has space"'],
     [{ price: '-1' }, '--price: expected a value ≥ 0; got "-1"'],
     [{ tags: 'all' }, '--tags: expected one of "call", "none"; got "all"'],

@@ -108,6 +108,20 @@ describe('ckym counters (non-interactive)', () => {
     expect(unknown.stderr).toMatch(/counter 99999999 is not in this Yandex account/);
   });
 
+  it('a token whose OAuth app lacks metrika:write: creating the goal is denied — exit 3, one line naming the right, not "log in again" (audit)', async () => {
+    // The spec: creating goals and turning linking on need metrika:write (uploads only metrika:offline_data). Logging
+    // in again with the same app gives the same rights: the fix is the app's rights at oauth.yandex.ru.
+    await world.close();
+    world = await makeWorld({ calls: [], counters: SEEDS, config: {}, nowIso: '2024-05-20T09:00:00Z', metrika: { scopes: ['metrika:read', 'metrika:offline_data'] } });
+    const r = await world.run(['counters', 'add', '22222222', '--goal', 'call', '--yes']);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^ckym: Metrica denied access \(HTTP 403 access_denied: .*metrika:write.*\): .*the OAuth app the rights metrika:read and metrika:write/),
+    ]);
+    expect(r.stderr).not.toMatch(/refused the Yandex token/);
+    expect(r.code).toBe(3);
+    expect(world.metrika.goals(22222222).map((g) => g.conditions[0]?.url)).not.toContain('call');
+  });
+
   it('edit changes only the flags given; an invalid edit is refused and the file left untouched', async () => {
     await world.run(['counters', 'add', '11111111', '--yes']);
     const edit = await world.run(['counters', 'edit', '11111111', '--min-duration', '45']);

@@ -1,5 +1,7 @@
 /** `ckym sandbox` on a terminal: a progress line while it generates, then pasteable exports (CKYM_HOME too). */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,5 +45,31 @@ describe('ckym sandbox', () => {
     child.stdin.write('\u0003');
     expect(await closed).toBe(0);
     fs.rmSync(tmp, { recursive: true, force: true });
+  }, 90_000);
+
+  it('a second sandbox whose port is taken says so (exit 2) and leaves the running one\'s CKYM_HOME alone (audit)', async () => {
+    // The running sandbox's home holds the user's database; the second one used to empty it before finding its
+    // port taken, then stop.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ckym-sandbox-test-'));
+    const home = path.join(tmp, 'ckym-sandbox-home');
+    fs.mkdirSync(home, { recursive: true });
+    fs.writeFileSync(path.join(home, 'ckym.db'), 'the running sandbox\'s database');
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as net.AddressInfo).port;
+    try {
+      const r = spawnSync(process.execPath, [BIN, 'sandbox', '--calls', '10', '--callkeeper-port', String(port), '--metrika-port', '0', '--oauth-port', '0'], {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.stderr).toMatch(/^ckym: a sandbox port is in use .*; stop the other sandbox or pick ports with/m);
+      expect(r.status).toBe(2);
+      expect(fs.readFileSync(path.join(home, 'ckym.db'), 'utf8')).toBe('the running sandbox\'s database');
+    } finally {
+      busy.close();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   }, 90_000);
 });

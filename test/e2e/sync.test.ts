@@ -471,6 +471,20 @@ describe('ckym sync end to end', () => {
     expect(uploadRequests()).toBe(0);
   });
 
+  it('a price in a currency that is no ISO 4217 code: exit 2 naming the key, before Metrica refuses every row (audit)', async () => {
+    // Metrica (and its emulator) refuse a file whose Currency names no currency: «Некорректное значение Currency».
+    // Three capital letters (ABC, the withdrawn RUR) passed ckym's check, so every row of the counter went out to be
+    // refused and kept aside; now the config stops the run before anything is fetched or sent.
+    world.writeConfig({ ...config, counters: [{ ...counters[1], currency: 'ABC' }] });
+    const bad = await world.run(['sync']);
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^ckym: .*ckym\.config\.json: counters\[0\]\.currency: expected an ISO 4217 code such as RUB; got "ABC"$/),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(uploadRequests()).toBe(0);
+    expect(world.metrika.rows(counters[1]!.id, 'calls')).toEqual([]);
+  });
+
   it('--since backfills beyond the first window', async () => {
     const result = await world.run(['sync', '--counter', '45678901', '--since', '2024-05-10']);
     expect(result.code).toBe(0);

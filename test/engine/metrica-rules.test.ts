@@ -251,6 +251,23 @@ describe('refusals (12.2, 12.4): only the bad rows are kept aside', () => {
   });
 });
 
+describe('the daily quota (audit: the emulator now holds 5000 requests a day per user)', () => {
+  it('used up mid-run: exit 4 naming the quota, the rows wait; after 00:00 UTC the next run delivers each row once', async () => {
+    // A normal first run here makes 6 requests (2 lists, 2 thresholds, 2 uploads): with 5 a day, the conversions' upload is refused.
+    world = await engineWorld({ calls: generateCalls({ count: 60, seed: 12_9, nowUnix: NOW_UNIX, days: 2 }), counters: [counter(11, { goal: 'calltracking_call_order' })], nowIso: NOW, metrika: { requestsPerDay: 5 } });
+    const first = await world.run();
+    expect(first.report!.exitCode).toBe(4);
+    expect(first.report!.counters[0]!.error?.message).toMatch(/^Metrica unavailable for the conversions for counter 11: HTTP 429 .*Quota exceeded.*; the rows wait for the next run$/);
+    expect(world.metrika.rows(11, 'calls').length).toBeGreaterThan(0);
+    expect(world.metrika.rows(11, 'conversions')).toEqual([]);
+    world.setNow(NOW_UNIX + 15 * 3600 + 300); // 00:05 UTC the next day: a new day's quota
+    const next = await world.run();
+    expect(next.report!.exitCode).toBe(0);
+    expect(world.metrika.rows(11, 'conversions').length).toBeGreaterThan(0);
+    world.expectExactlyOnce();
+  });
+});
+
 describe('status codes of an upload (12.4)', () => {
   const calls = () => generateCalls({ count: 40, seed: 12_6, nowUnix: NOW_UNIX, days: 3 });
 

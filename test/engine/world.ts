@@ -116,6 +116,10 @@ export async function engineWorld(options: {
       goals: c.goal ? [{ id: c.id + 1, name: c.goal, type: 'action', conditions: [{ type: 'exact', url: c.goal }] }] : [],
       ...options.seed?.(c),
     })),
+    // The per-second quota goes by real time, and this world's retries wait on a fake timer: a retry after a 429
+    // would arrive within the same real second, forever. 429s are injected as faults here; the e2e layer (real time)
+    // runs with the quota on.
+    requestsPerSecond: 0,
     ...options.metrika,
   });
   let store = Store.open(path.join(dir, 'ckym.db'));

@@ -73,6 +73,7 @@ const cases: Case[] = [
     'counters[0].goal: expected a goal identifier: letters, digits, "_", "-", "." or ":" (e.g. calltracking_call_order); got "my goal"',
   ),
   configCase('currency lower case', { counters: [{ id: 1, currency: 'rub' }] }, 'counters[0].currency: expected an ISO 4217 code such as RUB; got "rub"'),
+  configCase('currency naming no currency', { counters: [{ id: 1, currency: 'ABC' }] }, 'counters[0].currency: expected an ISO 4217 code such as RUB; got "ABC"'),
   configCase('price negative', { counters: [{ id: 1, price: -10 }] }, 'counters[0].price: expected a value ≥ 0; got -10'),
   configCase('price as a string', { counters: [{ id: 1, price: '100' }] }, 'counters[0].price: expected number; got "100"'),
   configCase('an empty site', { counters: [{ id: 1, sites: [''] }] }, /^ckym: .*: counters\[0\]\.sites\[0\]: expected .*; got ""$/),

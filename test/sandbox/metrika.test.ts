@@ -264,7 +264,7 @@ describe('Metrica emulator: uploads', () => {
       Buffer.from(csv, 'utf8'),
       Buffer.from(`\r\n--${boundary}--\r\nepilogue`),
     ]);
-    const res = await call(e.url, `${uploadPath(SHOP, 'calls')}?comment=hand`, {
+    const res = await call(e.url, `${uploadPath(SHOP, 'calls')}?client_id_type=CLIENT_ID&comment=hand`, {
       method: 'POST',
       body,
       headers: { 'content-type': `multipart/form-data; boundary="${boundary}"` },
@@ -358,6 +358,9 @@ describe('Metrica emulator: uploads', () => {
     ['PhoneNumber without +', () => ({ csv: callsCsv([callRow({ PhoneNumber: '79991234567' })]) }), /PhoneNumber/],
     ['Price with a comma', () => ({ csv: toCsv([...CALL_HEADER, 'Price', 'Currency'], [callRow({ Price: '1500,50', Currency: 'RUB' })]) }), /Price/],
     ['Currency lower case', () => ({ csv: toCsv([...CALL_HEADER, 'Price', 'Currency'], [callRow({ Price: '1500', Currency: 'rub' })]) }), /Currency/],
+    // The spec: Currency is an ISO 4217 code; three capital letters that name no currency are not one (audit).
+    ['Currency no ISO 4217 code', () => ({ csv: toCsv([...CALL_HEADER, 'Price', 'Currency'], [callRow({ Price: '1500', Currency: 'RUB' }), callRow({ Price: '1500', Currency: 'ABC' })]) }), /^Неверный формат данных, ошибка в строке номер 3: Некорректное значение Currency "ABC"/],
+    ['Currency withdrawn (RUR)', () => ({ kind: 'conversions', csv: toCsv(['ClientId', 'Target', 'DateTime', 'Price', 'Currency'], [{ ...{ ClientId: '1', Target: 'calltracking_call_order', DateTime: String(T) }, Price: '10', Currency: 'RUR' }]) }), /строке номер 2: Некорректное значение Currency "RUR"/],
     ['ClientId not a number', () => ({ csv: callsCsv([callRow(), callRow({ ClientId: 'notNumber' })]) }), /^Неверный формат данных, ошибка в строке номер 3: Некорректное значение ClientId "notNumber"/],
     ['ClientId above 2^64', () => ({ csv: callsCsv([callRow({ ClientId: '18446744073709551616' })]) }), /строке номер 2: Некорректное значение ClientId/],
     ['Yclid not a number', () => ({ csv: toCsv(['Yclid', 'DateTime'], [['asd', String(T)]]), query: { client_id_type: 'YCLID' } }), /строке номер 2: Некорректное значение Yclid "asd"/],
@@ -376,7 +379,7 @@ describe('Metrica emulator: uploads', () => {
     const kind = spec.kind ?? 'calls';
     let res;
     if (spec.body) {
-      res = await call(e.url, `${uploadPath(SHOP, kind)}?comment=x`, {
+      res = await call(e.url, `${uploadPath(SHOP, kind)}?client_id_type=CLIENT_ID&comment=x`, {
         method: 'POST',
         body: spec.body,
         headers: spec.contentType ? { 'content-type': spec.contentType } : {},
@@ -391,6 +394,11 @@ describe('Metrica emulator: uploads', () => {
 
   it('refuses bad query parameters with invalid_parameter', async () => {
     const e = await start();
+    // client_id_type: required by the older documentation, dropped by the current one — the stricter reading (audit)
+    const { body, contentType } = multipartBody(callsCsv());
+    const without = await call(e.url, `${uploadPath(SHOP, 'calls')}?comment=ckymtest`, { method: 'POST', body, headers: { 'content-type': contentType } });
+    expectError(without, 400, 'invalid_parameter', /^client_id_type is required/);
+    expect(e.uploads).toEqual([]);
     expectError(await upload(e.url, SHOP, callsCsv(), { query: { client_id_type: 'CLIENTID' } }), 400, 'invalid_parameter', /client_id_type/);
     expectError(await upload(e.url, SHOP, callsCsv(), { query: { comment: 'я'.repeat(256) } }), 400, 'invalid_parameter', /255/);
     expect((await upload(e.url, SHOP, callsCsv(), { query: { comment: 'я'.repeat(255) } })).status).toBe(200);
@@ -461,7 +469,7 @@ describe('Metrica emulator: faults', () => {
     e.inject({ on: 'upload', hang: true });
     const { body, contentType } = multipartBody(callsCsv());
     await expect(
-      fetch(`${e.url}${uploadPath(SHOP, 'calls')}?comment=hungbatch`, {
+      fetch(`${e.url}${uploadPath(SHOP, 'calls')}?client_id_type=CLIENT_ID&comment=hungbatch`, {
         method: 'POST',
         body,
         headers: { 'content-type': contentType, authorization: `OAuth ${TOKEN}` },
@@ -525,6 +533,62 @@ describe('Metrica emulator: faults', () => {
     expect(statuses).toEqual([200, 200, 200, 429]);
     expectError(results.find((r) => r.status === 429)!, 429, 'quota_parallel_requests');
     expect(e.uploads).toHaveLength(3);
+  });
+});
+
+describe('Metrica emulator: the token\'s rights (audit)', () => {
+  const goal = JSON.stringify({ goal: { name: 'g', type: 'action', conditions: [{ type: 'exact', url: 'call' }] } });
+  it('metrika:offline_data is enough to upload; a goal or a linking switch needs metrika:write: 403 access_denied', async () => {
+    const e = await start({ scopes: ['metrika:read', 'metrika:offline_data'] });
+    expect((await call(e.url, '/management/v1/counters')).status).toBe(200);
+    expect((await upload(e.url, SHOP, callsCsv())).status).toBe(200);
+    expectError(await call(e.url, `/management/v1/counter/${SHOP}/goals`, { method: 'POST', body: goal, headers: { 'content-type': 'application/json' } }), 403, 'access_denied', /metrika:write/);
+    expectError(await call(e.url, `/management/v1/counter/${EARLY}/offline_conversions/calls_extended_threshold`, { method: 'POST' }), 403, 'access_denied', /metrika:write/);
+    expect(e.goals(SHOP).map((g) => g.conditions[0]?.url)).not.toContain('call');
+  });
+
+  it('reading needs metrika:read; an upload needs metrika:offline_data or metrika:write', async () => {
+    const e = await start({ scopes: ['metrika:offline_data'] });
+    expectError(await call(e.url, '/management/v1/counters'), 403, 'access_denied', /metrika:read/);
+    expectError(await call(e.url, `/management/v1/counter/${SHOP}/offline_conversions/calls_uploadings`), 403, 'access_denied', /metrika:read/);
+    expect((await upload(e.url, SHOP, callsCsv())).status).toBe(200);
+    await e.close();
+    emulator = await startMetrikaEmulator({ token: TOKEN, counters: COUNTERS, now: () => NOW, scopes: ['metrika:read'] });
+    expectError(await upload(emulator.url, SHOP, callsCsv()), 403, 'access_denied', /metrika:offline_data or metrika:write/);
+    expect(emulator.uploads).toEqual([]);
+  });
+});
+
+describe('Metrica emulator: the documented quotas (audit)', () => {
+  it('30 requests a second per IP: the 31st within the second is 429 quota_requests_by_ip, a second later all is well', async () => {
+    const e = await start();
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) statuses.push((await call(e.url, '/management/v1/counters')).status);
+    const first = e.requests[0]!.at;
+    // Only meaningful when the 31 fitted into one second (they take a few ms each on loopback).
+    if (e.requests[30]!.at - first < 1000) {
+      expect(statuses.slice(0, 30).every((s) => s === 200)).toBe(true);
+      expect(statuses[30]).toBe(429);
+      expectError(await call(e.url, '/management/v1/counters'), 429, 'quota_requests_by_ip', /30/);
+    }
+    await new Promise((r) => setTimeout(r, 1050));
+    expect((await call(e.url, '/management/v1/counters')).status).toBe(200);
+  });
+
+  it('5000 requests a day per user (a smaller limit here), counted by the UTC day: refused with quota_requests_by_uid until 00:00 UTC', async () => {
+    let clock = Date.UTC(2024, 4, 10, 23, 59, 0);
+    const e = await start({ now: () => clock, requestsPerDay: 3 });
+    for (let i = 0; i < 3; i++) expect((await call(e.url, '/management/v1/counters')).status).toBe(200);
+    expectError(await call(e.url, '/management/v1/counters'), 429, 'quota_requests_by_uid');
+    expectError(await upload(e.url, SHOP, callsCsv([callRow({ DateTime: String(Math.floor(clock / 1000) - 60) })])), 429, 'quota_requests_by_uid');
+    expect(e.uploads).toEqual([]);
+    clock = Date.UTC(2024, 4, 11, 0, 0, 1);
+    expect((await call(e.url, '/management/v1/counters')).status).toBe(200);
+  });
+
+  it('requestsPerSecond: 0 turns the per-second quota off (for load tests)', async () => {
+    const e = await start({ requestsPerSecond: 0 });
+    for (let i = 0; i < 40; i++) expect((await call(e.url, '/management/v1/counters')).status).toBe(200);
   });
 });
 

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startCallKeeperEmulator, type CallKeeperEmulator } from '../../src/sandbox/callkeeper.js';
-import { startMetrikaEmulator, type MetrikaCounterSeed, type MetrikaEmulator } from '../../src/sandbox/metrika.js';
+import { startMetrikaEmulator, type MetrikaCounterSeed, type MetrikaEmulator, type MetrikaEmulatorOptions } from '../../src/sandbox/metrika.js';
 import { startOAuthEmulator, type OAuthEmulator, type OAuthEmulatorOptions } from '../../src/sandbox/oauth.js';
 import { findSecrets } from './secrets.js';
 
@@ -63,6 +63,8 @@ export interface WorldOptions {
   now?: () => number;
   /** The CallKeeper API key (default API_KEY), e.g. one with characters URL-encoding changes. */
   apiKey?: string;
+  /** More options of the Metrica emulator (e.g. the token's `scopes`). */
+  metrika?: Partial<MetrikaEmulatorOptions>;
 }
 
 export async function makeWorld(options: WorldOptions): Promise<World> {
@@ -71,7 +73,7 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
   const now = options.now ?? (() => nowMs);
   const apiKey = options.apiKey ?? API_KEY;
   const callkeeper = await startCallKeeperEmulator({ apiKey, calls: options.calls, now });
-  const metrika = await startMetrikaEmulator({ token: TOKEN, counters: options.counters, now });
+  const metrika = await startMetrikaEmulator({ token: TOKEN, counters: options.counters, now, ...options.metrika });
   const oauth = options.oauth ? await startOAuthEmulator({ now, ...options.oauth }) : null;
   const configPath = path.join(home, 'ckym.config.json');
   const transcript: string[] = [];

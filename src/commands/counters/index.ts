@@ -2,19 +2,27 @@ import { Option, type Command } from 'commander';
 import { collect, type CommandSetup, type GlobalOptions } from '../../cli/setup.js';
 import type { CountersFlags } from './flags.js';
 
-/** Every setting's flags, from the one table of counter settings. */
-async function addSettingsOptions(command: Command): Promise<void> {
+/**
+ * Every setting's flags, from the one table of counter settings. `add` shows each setting's default; `edit` does not:
+ * there a flag left out keeps the counter's current value, and "(default: all)" would read as "reset to all".
+ */
+async function addSettingsOptions(command: Command, sub: 'add' | 'edit'): Promise<void> {
   const { SETTING_LIST, flagHelp } = await import('../../config/settings.js');
   for (const setting of SETTING_LIST) {
     for (const spec of setting.flags) {
-      const option = new Option(spec.flags, flagHelp(setting, spec));
+      const option = new Option(spec.flags, sub === 'add' ? flagHelp(setting, spec) : spec.help);
       if (spec.repeatable) option.argParser(collect);
       command.addOption(option);
     }
   }
   command
     .option('--no-linking', "leave Metrica's linking switches as they are (else those that are off are offered: calls', and conversions' for a counter with a goal)")
-    .option('-y, --yes', "ask nothing: the defaults fill what the flags leave out, and Metrica's linking switches are turned on");
+    .option(
+      '-y, --yes',
+      sub === 'add'
+        ? "ask nothing: the defaults fill what the flags leave out, and Metrica's linking switches are turned on"
+        : "ask nothing: the flags given change, every other setting stays, and Metrica's linking switches are turned on",
+    );
 }
 
 /**
@@ -26,6 +34,10 @@ const oldLinkingOption = () => new Option('--no-call-linking', 'the old name of 
 const SETTINGS_NOTE = `
 On a terminal each setting the flags leave out is asked, with one line on what it does; without one
 (scripts, cron) every asked setting needs its flag, or --yes for the defaults.`;
+
+const EDIT_NOTE = `
+Flags change just their settings; every other setting keeps its current value. On a terminal the settings the
+flags leave out are asked too, each with its current value as the default (Enter keeps it); --yes asks nothing.`;
 
 export function registerCounters(program: Command, { io, result }: CommandSetup): void {
   const counters = program
@@ -85,7 +97,7 @@ Examples:
     .description("change a configured counter's settings (flags change just those; on a terminal, Enter keeps each current value)")
     .addHelpText(
       'after',
-      `${SETTINGS_NOTE}
+      `${EDIT_NOTE}
 
 Examples:
   $ ckym counters edit 12345678                         # every question, the current value as the default
@@ -99,8 +111,8 @@ Examples:
   // `--version`, `--help` and the commands that do not read the config load no zod for them.
   program.hook('preSubcommand', async (_program, sub) => {
     if (sub !== counters || add.options.length > 1) return;
-    await addSettingsOptions(add);
-    await addSettingsOptions(edit);
+    await addSettingsOptions(add, 'add');
+    await addSettingsOptions(edit, 'edit');
   });
 
   counters

@@ -6,7 +6,7 @@ import type { DoctorFlags } from './flags.js';
 export function registerDoctor(program: Command, { io, result }: CommandSetup): void {
   program
     .command('doctor')
-    .description('check config, credentials, counters (permission, goal, call linking), clock, database and lock — one line each, with the fix')
+    .description('check config, credentials, counters (permission, goal, call and conversion linking), clock, database and lock — one line each, with the fix')
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
     .addHelpText(
       'after',
@@ -14,7 +14,8 @@ export function registerDoctor(program: Command, { io, result }: CommandSetup): 
 Each line: ✓ fine, ! a warning (works for now), ✗ a problem (with what to do), - not checked.
 Checks: the config file; the CallKeeper API key (a small request); the Yandex token (Metrica's counter list)
 and its expiry; this machine's clock against Metrica's; for each configured counter: access with own/edit
-permission, its JavaScript-event goal, call linking; the database (readable, schema); the last sync; the sync lock.
+permission, its JavaScript-event goal, call linking and, with a goal, conversion linking; the database (readable,
+schema) and its file mode; the last sync; the sync lock.
 Secrets are never printed.
 
 Examples:

@@ -29,7 +29,7 @@ Examples:
   $ ckym login                                         # asks for the key, opens the browser
   $ ckym login --no-browser                            # prints the link; open it yourself
   $ ckym login --device                                # on a server over SSH
-  $ printf '%s\n%s\n' "$KEY" "$TOKEN" | ckym login --callkeeper-key - --yandex-token -   # scripts and CI
+  $ printf '%s\\n%s\\n' "$KEY" "$TOKEN" | ckym login --callkeeper-key - --yandex-token -   # scripts and CI
   $ ckym login --callkeeper-key KEY --yandex-token TOKEN   # the same, but both visible in ps`,
     )
     .action(async (flags: LoginFlags, command: Command) => {

@@ -15,7 +15,8 @@ export function registerSandbox(program: Command, { io, result }: CommandSetup):
     .addHelpText(
       'after',
       `
-It prints the environment that points ckym at the emulators (CKYM_HOME included, a fresh temporary one),
+It prints the environment that points ckym at the emulators (CKYM_HOME included: ckym-sandbox-home in the
+temporary directory, emptied at each start, as the emulators start empty),
 then each upload Metrica receives; Ctrl-C stops it. Paste the exports into another terminal.
 
 Examples:

@@ -30,7 +30,6 @@ export async function runSandbox(flags: SandboxFlags, globals: GlobalOptions, io
     metrikaPort: whole('--metrika-port', flags.metrikaPort, 0, 65535),
     oauthPort: whole('--oauth-port', flags.oauthPort, 0, 65535),
   };
-  fs.rmSync(SANDBOX_HOME, { recursive: true, force: true });
   let sandbox;
   try {
     printer.status(`generating ${calls} calls over ${days} days…`);
@@ -46,6 +45,9 @@ export async function runSandbox(flags: SandboxFlags, globals: GlobalOptions, io
   } finally {
     printer.clearStatus();
   }
+  // Emptied only once the emulators hold their ports: a second sandbox started by mistake stops on a port in use
+  // above, and must not have emptied the running one's home (its database) first.
+  fs.rmSync(SANDBOX_HOME, { recursive: true, force: true });
   await serveSandbox(sandbox, io.stdout, days, SANDBOX_HOME);
   return 0;
 }
