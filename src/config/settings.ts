@@ -449,7 +449,6 @@ export const ASKED: readonly Setting<unknown>[] = SETTING_LIST.filter((s) => s.a
 /** The first flag of each setting, for messages (`--min-duration`). */
 export const primaryFlag = (s: Setting<unknown>): string => flagName(s.flags[0]!);
 
-/** A flag's help line: its text, and the default when it has one worth saying. */
 /** A flag's help for `counters add`: what it sets and what is taken when it is left out. */
 export function flagHelp(s: Setting<unknown>, spec: FlagSpec): string {
   if (s.suggest) return spec.suggested ? `${spec.help} (default: ${spec.suggested})` : spec.help;
