@@ -94,8 +94,14 @@ interface Refusal {
   message: string;
 }
 
-/** Metrica's answer to an upload while the linking switch is off or its threshold is not met («…Загрузка станет доступна <date>»). */
-const TOO_EARLY = /Загрузить данные сейчас невозможно|невозможно|not possible|cannot be uploaded now|threshold/i;
+/**
+ * Metrica's answer to an upload while the linking switch is off or its threshold is not met: «Загрузить данные сейчас
+ * невозможно. Загрузка станет доступна <date>» (ManagementError.java in Yandex's API tests). Only its own words: a
+ * refusal that merely contains "невозможно" or "threshold" («Невозможно распознать строку 3», an unknown
+ * `…_threshold` parameter) is a wrong file or request, and taken for "too early" it would void the file on every run,
+ * the bad row holding back the rest for good instead of being split off.
+ */
+const TOO_EARLY = /Загрузить данные сейчас невозможно|Загрузка станет доступна|cannot be uploaded now/i;
 /** Quotas: 429 (the Russian docs) and 420 (the English quotas page). */
 const QUOTA = new Set([420, 429]);
 /** Metrica's refusal of a DateTime after its own "now". */

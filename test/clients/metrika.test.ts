@@ -100,6 +100,15 @@ describe('MetrikaClient classifies each upload answer once, for the upload proto
     expect(o).toEqual({ kind: 'too-early', status: 400, errorType: 'invalid_uploading', message: 'Загрузить данные сейчас невозможно. Загрузка станет доступна 2024-05-21' });
   });
 
+  it('too-early only in its own words: a refusal that just says "невозможно" or names a threshold is a wrong file or request', async () => {
+    expect(await outcome(error(400, 'invalid_uploading', 'Невозможно распознать строку 3: ошибка в строке номер 3'))).toMatchObject({ kind: 'rejected', scope: 'rows', line: 3 });
+    expect(await outcome(error(400, 'invalid_parameter', 'Unknown parameter: ignore_visit_join_threshold is not possible here'))).toMatchObject({
+      kind: 'rejected',
+      scope: 'request',
+    });
+    expect(await outcome(error(400, 'invalid_uploading', 'Загрузка станет доступна для данных начиная с 2024-04-19: строка 3'))).toMatchObject({ kind: 'too-early' });
+  });
+
   it('clock-behind: a DateTime in Metrica\'s future', async () => {
     const o = await outcome(error(400, 'invalid_uploading', 'line 3: DateTime 1716196000 is in the future; only past events can be uploaded'));
     expect(o.kind).toBe('clock-behind');
