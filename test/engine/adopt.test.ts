@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateCalls } from '../../src/sandbox/generate.js';
-import { UploadsInMetrica } from '../../src/engine/adopt.js';
+import { LIST_PAGE, UploadsInMetrica, checkPriorUploads, type UploadingsList } from '../../src/engine/adopt.js';
 import { connectionOf } from '../../src/store/store.js';
 import { freePort, duplicates } from '../support/harness.js';
 import { counter, engineWorld, type EngineWorld } from './world.js';
@@ -239,5 +239,52 @@ describe('a counter this database knows nothing of, whose uploads by ckym are in
     expect(told.filter((t) => t.event === 'prior-unchecked').map((t) => t.detail)).toEqual([{ counterIds: [11, 22] }]);
     expect(world.metrika.requests).toEqual([]);
     expect(dry!.batches.length).toBe(3);
+
+    // once the database knows the counters, there is nothing to check and nothing to say
+    expect((await world.run()).report!.exitCode).toBe(0);
+    world.setNow(NOW_UNIX + HOUR);
+    const known = await world.run({ dryRun: true, noUploadingsList: true });
+    expect(known.report!.exitCode).toBe(0);
+    expect(known.told.filter((t) => t.event === 'prior-unchecked')).toEqual([]);
+  });
+});
+
+describe('reading the lists (what Metrica may give that the emulator never does)', () => {
+  /** Metrica's list as pages of `page(offset)`; the offsets asked, in order. */
+  const listOf = (page: (offset: number) => Record<string, unknown>[]): UploadingsList & { offsets: number[] } => {
+    const offsets: number[] = [];
+    return {
+      offsets,
+      listUploadings: async (_counterId, _kind, offset, limit) => {
+        offsets.push(offset);
+        expect(limit).toBe(LIST_PAGE);
+        return page(offset);
+      },
+    };
+  };
+  const check = (uploadings: UploadingsList, adopt: boolean) =>
+    checkPriorUploads({ store: world.store, counters: [counter(11)], uploadings, clock: { now: () => NOW_UNIX * 1000 } }, { adopt });
+
+  it('full pages are read on, page by page, until a short one', async () => {
+    await fresh();
+    // uploads whose time Metrica does not give: a full page of them tells nothing of older ones
+    const list = listOf((offset) =>
+      Array.from({ length: offset >= 0 && offset < 2 * LIST_PAGE ? LIST_PAGE : 7 }, (_, i) => ({ comment: `ckym0a1b2c3d4e5fb${offset + i + 1}t${NOW_UNIX - 86_400 - offset - i}` })),
+    );
+    const [adopted] = await check(list, true);
+    expect(list.offsets).toEqual([0, LIST_PAGE, 2 * LIST_PAGE]);
+    expect(adopted!.prior.uploads).toBe(2 * LIST_PAGE + 7);
+    expect(adopted!.floors).toEqual({ call: NOW_UNIX - 86_400 });
+  });
+
+  it('an old-form upload without a time: its newest call cannot be told — the stop says so, and --adopt goes on from now', async () => {
+    await fresh();
+    const undated = () => listOf(() => [{ comment: 'ckym batch 0a1b2c3d4e5f-12' }]);
+    const stop = (await check(undated(), false).catch((e: unknown) => e)) as UploadsInMetrica;
+    expect(stop).toBeInstanceOf(UploadsInMetrica);
+    expect(stop.message).toMatch(/^counter 11 has no history in this database, but Metrica holds ckym's uploads to it \(calls up to an unknown time\): nothing was sent/);
+    const [adopted] = await check(undated(), true);
+    expect(adopted).toMatchObject({ floors: { call: NOW_UNIX }, cursor: NOW_UNIX });
+    expect(world.store.cursor(11)).toBe(NOW_UNIX);
   });
 });

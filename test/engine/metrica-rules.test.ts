@@ -14,6 +14,8 @@ import { connectionOf, Store } from '../../src/store/store.js';
 import { MetrikaClient } from '../../src/clients/metrika.js';
 import { MetricaUploader, MAX_REFUSALS } from '../../src/engine/upload.js';
 import { systemClock } from '../../src/clock.js';
+import { UPLOAD_TOO_EARLY_MESSAGE } from '../../src/sandbox/metrika.js';
+import { describeMetrika, startFaultProxy, type FaultProxy } from '../support/proxy.js';
 import { DEFAULT_POLICY, counter, engineWorld, type EngineWorld } from './world.js';
 
 const NOW = '2024-05-20T09:00:00Z';
@@ -21,7 +23,10 @@ const NOW_UNIX = Date.parse(NOW) / 1000;
 const DAY = 86_400;
 
 let world: EngineWorld;
+let proxy: FaultProxy | undefined;
 afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
   await world?.close();
 });
 
@@ -212,6 +217,8 @@ describe('refusals (12.2, 12.4): only the bad rows are kept aside', () => {
     expect(comments).toEqual([expect.stringMatching(/^ckym[0-9a-f]{12}b2t\d+$/), expect.stringMatching(/^ckym[0-9a-f]{12}b3t\d+$/)]);
     const split = connectionOf(world.store).prepare(`SELECT split_from FROM batches ORDER BY id`).pluck().all();
     expect(split).toEqual([null, 1, 1]);
+    // the refused file says why it is void (what `stats` shows of it)
+    expect(world.store.batch(1)!.error).toBe('Metrica refused the calls for counter 11: invalid_uploading: Некорректное значение в колонке PhoneNumber (split into 2 files)');
     world.expectExactlyOnce();
   });
 
@@ -244,6 +251,9 @@ describe('refusals (12.2, 12.4): only the bad rows are kept aside', () => {
     const failed = world.states(11).failed!;
     expect(failed).toBe(report!.counters[0]!.calls.failed);
     expect(world.states(11).pending).toBeUndefined();
+    // the files never sent once the cap was reached say why they are kept aside, and what sends them
+    const capped = connectionOf(world.store).prepare(`SELECT DISTINCT error FROM batches WHERE status = 'rejected' AND attempts = 0`).pluck().all();
+    expect(capped).toEqual([`not sent: Metrica refused ${MAX_REFUSALS} files of these rows in this run; kept aside until "ckym sync --retry-failed"`]);
     // nothing is retried by itself on the next run
     const again = await world.run();
     expect(uploadRequests()).toBe(MAX_REFUSALS);
@@ -347,5 +357,64 @@ describe('comments of batches sent before (12.5)', () => {
       store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('what an upload is told, and what ckym says of it', () => {
+  const two = [aCall('a', '2024-05-19 10:00:00'), aCall('b', '2024-05-19 11:00:00')];
+
+  it('call linking off: the calls still go (only conversions are held), Metrica refuses them as too early — void, pending, the fix named; the other counter delivers (exit 5)', async () => {
+    world = await engineWorld({ calls: two, counters: [counter(11), counter(22)], nowIso: NOW, seed: (c) => (c.id === 11 ? { callsLinking: false } : {}) });
+    const { report, told } = await world.run();
+    expect(report).toMatchObject({ outcome: 'partial', exitCode: 5 });
+    const [c11, c22] = report!.counters;
+    expect(c11!.calls.held).toBeNull();
+    expect(c11!.error!.message).toBe(
+      `Metrica rejected the calls for counter 11: invalid_uploading: ${UPLOAD_TOO_EARLY_MESSAGE} (Metrica's call linking is off or still warming up: run "ckym counters edit 11 --yes" to turn it on; the rows wait for a later run)`,
+    );
+    expect(told.filter((t) => t.event === 'held')).toEqual([]);
+    expect(world.batches()).toEqual(['1 11/call void 2', '2 22/call sent 2']);
+    expect(world.states(11)).toEqual({ pending: 2 });
+    expect(c22!.calls.sent).toBe(2);
+  });
+
+  it('Metrica says when conversion uploads open (a threshold still ahead): the held message gives the date', async () => {
+    world = await engineWorld({ calls: two.slice(0, 1), counters: [counter(11, { goal: 'call' })], nowIso: NOW });
+    proxy = await startFaultProxy(world.metrika.url, describeMetrika);
+    proxy.rule({ match: (r) => r.path.endsWith('/11/offline_conversions/visit_join_threshold'), action: { type: 'respond', status: 200, body: '{"date":"2024-05-23"}' } });
+    const { report } = await world.run({ metrikaUrl: proxy.url });
+    expect(report!.exitCode).toBe(0);
+    expect(report!.counters[0]!.conversions.held).toEqual({
+      rows: 1,
+      message: `1 conversion for counter 11 held: Metrica's conversion linking is off (Metrica says uploads open on 2024-05-23); run "ckym counters edit 11 --yes" to turn it on — they are sent once it is`,
+    });
+    expect(world.states(11, 'conversion')).toEqual({ pending: 1 });
+  });
+
+  it('a refusal with no error type names the HTTP status instead — a refused row and a too-early alike', async () => {
+    world = await engineWorld({ calls: two.slice(0, 1), counters: [counter(11), counter(22)], nowIso: NOW });
+    world.metrika.inject({ on: 'upload', status: 400, errorType: '', message: 'Неверный формат данных', times: 1, counterId: 11 });
+    world.metrika.inject({ on: 'upload', status: 400, errorType: '', message: UPLOAD_TOO_EARLY_MESSAGE, times: 1, counterId: 22 });
+    const { report } = await world.run();
+    const [c11, c22] = report!.counters;
+    expect(c11!.calls.refusal).toBe('Metrica refused the calls for counter 11: HTTP 400: Неверный формат данных');
+    expect(c22!.error!.message).toMatch(/^Metrica rejected the calls for counter 22: HTTP 400: Загрузить данные сейчас невозможно\. .* \(Metrica's call linking is off/);
+    expect(report).toMatchObject({ outcome: 'partial', exitCode: 5 });
+  });
+
+  it('a redirect instead of an answer: not followed (the token would go along) — the batch is void, its rows wait, the message says so; the next run sends them', async () => {
+    world = await engineWorld({ calls: two, counters: [counter(11)], nowIso: NOW });
+    proxy = await startFaultProxy(world.metrika.url, describeMetrika);
+    proxy.rule({ match: (r) => Boolean(r.info.upload), action: { type: 'respond', status: 307, body: '', headers: { location: 'https://elsewhere.example/upload' } } });
+    const { report } = await world.run({ metrikaUrl: proxy.url });
+    expect(report).toMatchObject({ outcome: 'failed', exitCode: 4 });
+    expect(report!.counters[0]!.error!.message).toBe(
+      `Metrica unavailable for the calls for counter 11: ${new URL(proxy.url).host} answered HTTP 307 (a redirect to elsewhere.example); ckym follows no redirect, so that the token goes to no other host — check CKYM_METRIKA_URL; the rows wait for the next run`,
+    );
+    expect(world.batches()).toEqual(['1 11/call void 2']);
+    expect(world.states(11)).toEqual({ pending: 2 });
+    expect(world.metrika.uploads).toEqual([]);
+    expect((await world.run()).report!.exitCode).toBe(0);
+    world.expectExactlyOnce();
   });
 });

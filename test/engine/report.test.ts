@@ -28,6 +28,8 @@ const final = (id: string, callTime: string, duration = 90) => ({
   duration,
   yaClid: '1716000000123',
 });
+/** Unix seconds as CallKeeper's Moscow wall time. */
+const moscow = (unix: number) => new Date((unix + 3 * 3600) * 1000).toISOString().slice(0, 19).replace('T', ' ');
 const CALLS = [
   final('old', '2024-04-25 12:00:00'), // 25 days before NOW: too old for Metrica to link to a visit
   final('short', '2024-05-19 10:00:00', 30),
@@ -126,6 +128,37 @@ describe('what a run tells', () => {
     ]);
     // the stray call is outside the window asked for: kept aside, never sent
     expect(report!.counters[0]!.malformed).toEqual({ 'datetime-outside-window': 1 });
+    // counter 22 (no goal: no conversions) counts its malformed call too — calls are counted, not conversions
+    expect(report!.counters[1]!.malformed).toEqual({ 'datetime-outside-window': 1 });
+  });
+
+  it('`reached` over several pages: the latest call so far, raised by a later page, never lowered by one', async () => {
+    const first = NOW_UNIX - 2 * DAY;
+    // 1 200 calls a minute apart: two pages of CallKeeper's export (1 000 a page), oldest first
+    const calls = Array.from({ length: 1200 }, (_, i) => final(`c${String(i).padStart(4, '0')}`, moscow(first + i * 60)));
+    world = await engineWorld({ calls, counters: [counter(22)], nowIso: NOW });
+    const since = NOW_UNIX - 3 * DAY;
+    const pages = (told: string[]) => told.filter((t) => t.startsWith('page ')).map((t) => JSON.parse(t.slice('page '.length)).reached);
+    const one = listen();
+    expect((await world.run({ since, events: one.events })).report).toMatchObject({ pages: 2, fetched: 1200, exitCode: 0 });
+    expect(pages(one.told)).toEqual([first + 999 * 60, first + 1199 * 60]);
+
+    // again, with a newer call CallKeeper slips into the first page: the second page's older calls do not lower it
+    const two = listen();
+    const stray = NOW_UNIX - 60;
+    expect((await world.run({ since, events: two.events, strayCalls: [final('newest', moscow(stray))] })).report).toMatchObject({ pages: 2, exitCode: 0 });
+    expect(pages(two.told)).toEqual([stray, stray]);
+  });
+
+  it('a call exactly at the start of the fingerprints\' reach (72 h before the window\'s end) keeps one; a second earlier, none', async () => {
+    const reach = NOW_UNIX - 72 * 3600;
+    world = await engineWorld({ calls: [final('at', moscow(reach)), final('before', moscow(reach - 1))], counters: [counter(22)], nowIso: NOW });
+    expect((await world.run()).report).toMatchObject({ newCalls: 2, exitCode: 0 });
+    const fingerprinted = connectionOf(world.store).prepare(`SELECT id, fingerprint IS NOT NULL AS kept FROM calls ORDER BY id`).all();
+    expect(fingerprinted).toEqual([
+      { id: 'at', kept: 1 },
+      { id: 'before', kept: 0 },
+    ]);
   });
 
   it('`reached` counts the calls fetched again unchanged (recognised by their fingerprint, not read again): their kept times', async () => {
@@ -224,6 +257,29 @@ describe('a run that fails', () => {
     expect((runRecord() as { error: string }).error).toBe(
       "counter 22: the upload of the calls for counter 22 got no answer (HTTP 503 Сервис временно недоступен. Backend error, retry later) and is not in Metrica's list yet; batch 3 is confirmed or sent again by a run after 10 min",
     );
+  });
+
+  it('calls and conversions refused alike (as many of each): partial (exit 5), each kept aside, named in the record and told', async () => {
+    world = await engineWorld({ calls: CALLS.slice(1, 3), counters: [counter(11, { goal: 'call' }), counter(22)], nowIso: NOW });
+    // a refusal of the request itself (not of a row): no split can help, each file is kept aside whole
+    world.metrika.inject({ on: 'upload', status: 400, errorType: 'invalid_parameter', message: 'Недопустимый комментарий', times: 2 });
+    const { report, told } = await world.run();
+    expect(report!.counters.map((c) => [c.calls.sent, c.calls.failed, c.conversions.sent, c.conversions.failed])).toEqual([
+      [0, 2, 0, 2],
+      [2, 0, 0, 0],
+    ]);
+    // two refused calls and two refused conversions are four rows kept aside, not none
+    expect(report).toMatchObject({ outcome: 'partial', exitCode: 5 });
+    expect(runRecord()).toMatchObject({ outcome: 'partial', exit_code: 5, sent_calls: 2, sent_conversions: 0 });
+    expect((runRecord() as { error: string }).error).toBe(
+      'counter 11: 2 calls kept aside: Metrica refused the calls for counter 11: invalid_parameter: Недопустимый комментарий; ' +
+        'counter 11: 2 conversions kept aside: Metrica refused the conversions for counter 11: invalid_parameter: Недопустимый комментарий',
+    );
+    // told as kept aside (not as split into parts)
+    expect(told.map((t) => [t.event, t.detail['kind'], t.detail['rows'], t.detail['split']])).toEqual([
+      ['refused', 'call', 2, false],
+      ['refused', 'conversion', 2, false],
+    ]);
   });
 
   it('every counter fails: the record names each, in order, one after the other', async () => {

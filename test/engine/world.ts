@@ -173,7 +173,9 @@ export async function engineWorld(options: {
           for await (const page of ck.pages(from, to)) {
             if (n === 0 && o.strayCalls) page.calls.push(...o.strayCalls);
             yield page;
-            if (freeze && 'afterPages' in freeze && ++n >= freeze.afterPages) await never();
+            // (counted whether or not the run freezes: the stray calls go on the first page only)
+            n++;
+            if (freeze && 'afterPages' in freeze && n >= freeze.afterPages) await never();
           }
         },
       };
